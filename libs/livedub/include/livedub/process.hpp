@@ -1,0 +1,49 @@
+#pragma once
+// Child processes and shutdown signals.
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace livedub {
+
+// A spawned child in its own process group. The destructor terminates it (RAII).
+class ChildProcess {
+ public:
+  struct Options {
+    std::vector<std::string> argv;                    // argv[0] is the executable path
+    std::map<std::string, std::string> env_overrides;  // added to (or replacing) our environment
+    std::optional<std::string> stdout_path;            // append output here; else inherit
+  };
+
+  explicit ChildProcess(const Options& options);  // throws std::system_error on spawn failure
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+
+  pid_t pid() const { return pid_; }
+  // Non-blocking: returns the exit status (as from waitpid) once the child has exited.
+  std::optional<int> poll();
+  bool running() { return !poll().has_value(); }
+  // SIGTERM to the group, then SIGKILL after `grace`. Returns the wait status.
+  int terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+// Human-readable "exited with code 1" / "killed by signal 9".
+std::string describe_wait_status(int status);
+
+// Blocks SIGINT/SIGTERM/SIGHUP in this thread (call before creating threads so they inherit
+// it), then wait_for_shutdown_signal() returns the signal that arrived.
+void block_shutdown_signals();
+int wait_for_shutdown_signal();
+
+}  // namespace livedub

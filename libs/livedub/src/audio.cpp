@@ -1,0 +1,62 @@
+#include "livedub/audio.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace livedub {
+
+__extension__ using int128 = __int128;  // exact timestamp products without overflow
+
+std::int64_t samples_to_ns(std::int64_t samples, int rate) {
+  int128 scaled = static_cast<int128>(samples) * kNanosPerSecond;
+  int128 half = rate / 2;
+  return static_cast<std::int64_t>((scaled >= 0 ? scaled + half : scaled - half) / rate);
+}
+
+std::int64_t ns_to_samples(std::int64_t ns, int rate) {
+  int128 scaled = static_cast<int128>(ns) * rate;
+  int128 half = kNanosPerSecond / 2;
+  return static_cast<std::int64_t>((scaled >= 0 ? scaled + half : scaled - half) / kNanosPerSecond);
+}
+
+double rms(std::span<const std::int16_t> samples) {
+  if (samples.empty()) return 0.0;
+  double sum = 0.0;
+  for (auto s : samples) sum += static_cast<double>(s) * s;
+  return std::sqrt(sum / static_cast<double>(samples.size())) / 32768.0;
+}
+
+std::vector<std::int16_t> downmix_to_mono(std::span<const std::int16_t> interleaved, int channels) {
+  if (channels <= 1) return {interleaved.begin(), interleaved.end()};
+  std::vector<std::int16_t> mono(interleaved.size() / static_cast<std::size_t>(channels));
+  for (std::size_t frame = 0; frame < mono.size(); ++frame) {
+    int sum = 0;
+    for (int c = 0; c < channels; ++c) sum += interleaved[frame * channels + c];
+    mono[frame] = static_cast<std::int16_t>(sum / channels);
+  }
+  return mono;
+}
+
+std::vector<std::int16_t> resample_mono_linear(std::span<const std::int16_t> input, int in_rate,
+                                               int out_rate) {
+  if (in_rate == out_rate || input.empty()) return {input.begin(), input.end()};
+  auto out_frames = static_cast<std::size_t>(
+      (static_cast<std::int64_t>(input.size()) * out_rate + in_rate / 2) / in_rate);
+  std::vector<std::int16_t> out(out_frames);
+  const double step = static_cast<double>(in_rate) / out_rate;
+  for (std::size_t i = 0; i < out_frames; ++i) {
+    double pos = static_cast<double>(i) * step;
+    auto idx = static_cast<std::size_t>(pos);
+    double frac = pos - static_cast<double>(idx);
+    double a = input[std::min(idx, input.size() - 1)];
+    double b = input[std::min(idx + 1, input.size() - 1)];
+    out[i] = static_cast<std::int16_t>(std::lround(a + (b - a) * frac));
+  }
+  return out;
+}
+
+void fit_to_frames(std::vector<std::int16_t>& interleaved, int channels, std::int64_t frames) {
+  interleaved.resize(static_cast<std::size_t>(frames * channels), 0);
+}
+
+}  // namespace livedub

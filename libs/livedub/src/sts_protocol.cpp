@@ -1,0 +1,187 @@
+#include "livedub/sts_protocol.hpp"
+
+#include <array>
+#include <cctype>
+#include <cmath>
+
+#include "livedub/stream_id.hpp"
+
+namespace livedub::sts {
+namespace {
+
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr double kMaxFragmentMs = 60'000;
+
+template <typename T>
+T field(const nlohmann::json& j, const char* name) {
+  if (!j.contains(name)) throw ProtocolError(std::string("missing field '") + name + "'");
+  try {
+    return j.at(name).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw ProtocolError(std::string("field '") + name + "' has the wrong type");
+  }
+}
+
+template <typename T>
+T optional_field(const nlohmann::json& j, const char* name, T fallback) {
+  if (!j.contains(name) || j.at(name).is_null()) return fallback;
+  return field<T>(j, name);
+}
+
+}  // namespace
+
+bool is_valid_language_tag(std::string_view tag) {
+  auto dash = tag.find('-');
+  auto lang = tag.substr(0, dash);
+  if (lang.size() < 2 || lang.size() > 3) return false;
+  for (char c : lang)
+    if (!std::islower(static_cast<unsigned char>(c))) return false;
+  if (dash == std::string_view::npos) return true;
+  auto region = tag.substr(dash + 1);
+  if (region.empty() || region.size() > 8) return false;
+  for (char c : region)
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+bool is_valid_voice_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' ||
+          c == '-'))
+      return false;
+  }
+  return true;
+}
+
+nlohmann::json to_json(const DubRequestMetadata& m) {
+  return {{"stream_id", m.stream_id},     {"sequence", m.sequence},
+          {"source_lang", m.source_lang}, {"target_lang", m.target_lang},
+          {"voice", m.voice},             {"duration_ms", m.duration_ms}};
+}
+
+DubRequestMetadata parse_request_metadata(std::string_view json_text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ProtocolError(std::string("metadata is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ProtocolError("metadata must be a JSON object");
+  DubRequestMetadata m;
+  m.stream_id = field<std::string>(j, "stream_id");
+  if (!is_valid_stream_id(m.stream_id)) {
+    throw ProtocolError("field 'stream_id' must be 1-64 characters of [A-Za-z0-9_-]");
+  }
+  m.sequence = field<std::int64_t>(j, "sequence");
+  if (m.sequence < 0) throw ProtocolError("field 'sequence' must be >= 0");
+  m.source_lang = optional_field<std::string>(j, "source_lang", "en");
+  m.target_lang = optional_field<std::string>(j, "target_lang", "es");
+  if (!is_valid_language_tag(m.source_lang)) throw ProtocolError("field 'source_lang' is not a language tag like 'en'");
+  if (!is_valid_language_tag(m.target_lang)) throw ProtocolError("field 'target_lang' is not a language tag like 'es'");
+  m.voice = optional_field<std::string>(j, "voice", "default");
+  if (!is_valid_voice_name(m.voice)) throw ProtocolError("field 'voice' must be 1-64 characters of [A-Za-z0-9_.+-]");
+  m.duration_ms = field<double>(j, "duration_ms");
+  if (!std::isfinite(m.duration_ms) || m.duration_ms <= 0 || m.duration_ms > kMaxFragmentMs) {
+    throw ProtocolError("field 'duration_ms' must be > 0 and <= 60000");
+  }
+  return m;
+}
+
+nlohmann::json to_json(const DubResponse& r) {
+  return {{"stream_id", r.stream_id},
+          {"sequence", r.sequence},
+          {"duration_ms", r.duration_ms},
+          {"sample_rate", r.sample_rate},
+          {"channels", r.channels},
+          {"audio_wav_base64", r.audio_wav_base64},
+          {"transcript", r.transcript},
+          {"translation", r.translation},
+          {"voice", r.voice},
+          {"engine", r.engine},
+          {"stretch_ratio", r.stretch_ratio},
+          {"timings_ms", r.timings_ms}};
+}
+
+DubResponse parse_response(std::string_view json_text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ProtocolError(std::string("response is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ProtocolError("response must be a JSON object");
+  DubResponse r;
+  r.stream_id = field<std::string>(j, "stream_id");
+  r.sequence = field<std::int64_t>(j, "sequence");
+  r.duration_ms = field<double>(j, "duration_ms");
+  r.sample_rate = field<int>(j, "sample_rate");
+  r.channels = field<int>(j, "channels");
+  r.audio_wav_base64 = field<std::string>(j, "audio_wav_base64");
+  r.transcript = optional_field<std::string>(j, "transcript", "");
+  r.translation = optional_field<std::string>(j, "translation", "");
+  r.voice = optional_field<std::string>(j, "voice", "");
+  r.engine = optional_field<std::string>(j, "engine", "");
+  r.stretch_ratio = optional_field<double>(j, "stretch_ratio", 1.0);
+  r.timings_ms = optional_field<std::map<std::string, double>>(j, "timings_ms", {});
+  return r;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    auto n = static_cast<unsigned char>(bytes[i]) << 16 |
+             static_cast<unsigned char>(bytes[i + 1]) << 8 | static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string base64_decode(std::string_view text) {
+  static const std::array<int, 256> table = [] {
+    std::array<int, 256> t{};
+    t.fill(-1);
+    for (std::size_t i = 0; i < kAlphabet.size(); ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
+    return t;
+  }();
+  if (text.size() % 4 != 0) throw ProtocolError("base64 length is not a multiple of 4");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = text[i + k];
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        v[k] = 0;
+        ++pad;
+      } else {
+        if (pad > 0) throw ProtocolError("base64 padding in the middle");
+        v[k] = table[static_cast<unsigned char>(c)];
+        if (v[k] < 0) throw ProtocolError("invalid base64 character");
+      }
+    }
+    unsigned n = static_cast<unsigned>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+    out += static_cast<char>((n >> 16) & 0xFF);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
+    if (pad < 1) out += static_cast<char>(n & 0xFF);
+  }
+  return out;
+}
+
+}  // namespace livedub::sts
