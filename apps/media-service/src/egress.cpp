@@ -1,0 +1,136 @@
+#include "egress.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+
+namespace livedub::worker {
+
+namespace {
+GstElement* make_aac_encoder(int bitrate) {
+  // avenc_aac (FFmpeg's native encoder) ships with gstreamer1.0-libav; voaacenc is the fallback.
+  if (GstElement* enc = gst_element_factory_make("avenc_aac", nullptr)) {
+    g_object_set(enc, "bitrate", bitrate, nullptr);
+    return enc;
+  }
+  GstElement* enc = make_element("voaacenc");
+  g_object_set(enc, "bitrate", bitrate, nullptr);
+  return enc;
+}
+}  // namespace
+
+Egress::Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogContext log)
+    : sample_rate_(sample_rate), callbacks_(std::move(callbacks)), log_(std::move(log)) {
+  pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("egress"))));
+  video_src_ = make_element("appsrc", "video_src");
+  audio_src_ = make_element("appsrc", "audio_src");
+  GstElement* video_queue = make_element("queue");
+  GstElement* convert = make_element("audioconvert");
+  GstElement* stereo = make_element("capsfilter");
+  GstElement* encoder = make_aac_encoder(audio_bitrate);
+  GstElement* aac_parse = make_element("aacparse");
+  GstElement* audio_queue = make_element("queue");
+  GstElement* mux = make_element("flvmux", "mux");
+  GstElement* sink = make_element("appsink", "flv_sink");
+
+  // Not live: the muxer waits for both tracks and interleaves strictly by timestamp. Pacing
+  // comes from the worker releasing video at its due time.
+  for (GstElement* src : {video_src_, audio_src_}) {
+    g_object_set(src, "format", GST_FORMAT_TIME, "is-live", FALSE, "max-bytes", G_GUINT64_CONSTANT(0),
+                 "block", FALSE, nullptr);
+  }
+  GstCapsPtr pcm(gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "layout",
+                                     G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, sample_rate,
+                                     "channels", G_TYPE_INT, 1, nullptr));
+  g_object_set(audio_src_, "caps", pcm.get(), nullptr);
+  GstCapsPtr two_channels(gst_caps_new_simple("audio/x-raw", "channels", G_TYPE_INT, 2, nullptr));
+  g_object_set(stereo, "caps", two_channels.get(), nullptr);
+  // Queues hold everything the muxer is waiting on; unbounded by count, bounded by our delay.
+  for (GstElement* q : {video_queue, audio_queue}) {
+    g_object_set(q, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", G_GUINT64_CONSTANT(0), nullptr);
+  }
+  g_object_set(mux, "streamable", TRUE, nullptr);
+  g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, nullptr);
+  g_signal_connect(sink, "new-sample", G_CALLBACK(&Egress::on_flv_sample), this);
+
+  gst_bin_add_many(GST_BIN(pipeline_.get()), video_src_, video_queue, audio_src_, convert, stereo,
+                   encoder, aac_parse, audio_queue, mux, sink, nullptr);
+  bool linked = gst_element_link(video_src_, video_queue) &&
+                gst_element_link_pads(video_queue, "src", mux, "video") &&
+                gst_element_link_many(audio_src_, convert, stereo, encoder, aac_parse, audio_queue, nullptr) &&
+                gst_element_link_pads(audio_queue, "src", mux, "audio") && gst_element_link(mux, sink);
+  if (!linked) throw std::runtime_error("cannot build the output pipeline (flvmux/AAC encoder linking failed)");
+}
+
+Egress::~Egress() { stop(); }
+
+void Egress::start() {
+  if (gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    throw std::runtime_error("cannot start the output pipeline");
+  }
+  bus_thread_ = std::thread([this] { watch_bus(); });
+}
+
+void Egress::set_video_caps(GstCaps* caps) {
+  gst_app_src_set_caps(GST_APP_SRC(video_src_), caps);
+  video_caps_set_ = true;
+}
+
+void Egress::push_video(GstBuffer* buffer) { gst_app_src_push_buffer(GST_APP_SRC(video_src_), buffer); }
+
+void Egress::push_audio(const AudioBuffer& audio) {
+  const auto bytes = audio.samples.size() * sizeof(std::int16_t);
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, bytes, nullptr);
+  gst_buffer_fill(buffer, 0, audio.samples.data(), bytes);
+  GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(audio.start_ns());
+  GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(audio.duration_ns());
+  gst_app_src_push_buffer(GST_APP_SRC(audio_src_), buffer);
+}
+
+void Egress::end_of_stream() {
+  gst_app_src_end_of_stream(GST_APP_SRC(video_src_));
+  gst_app_src_end_of_stream(GST_APP_SRC(audio_src_));
+}
+
+bool Egress::wait_finished(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return finished_cv_.wait_for(lock, timeout, [this] { return finished_; });
+}
+
+GstFlowReturn Egress::on_flv_sample(GstElement* sink, gpointer user) {
+  auto* self = static_cast<Egress*>(user);
+  GstSamplePtr sample(gst_app_sink_pull_sample(GST_APP_SINK(sink)));
+  if (!sample) return GST_FLOW_EOS;
+  if (self->callbacks_.on_flv) self->callbacks_.on_flv(sample.get());
+  return GST_FLOW_OK;
+}
+
+void Egress::watch_bus() {
+  GstBusPtr bus(gst_element_get_bus(pipeline_.get()));
+  while (!stopping_) {
+    GstMessagePtr message(gst_bus_timed_pop_filtered(
+        bus.get(), 100 * GST_MSECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING)));
+    if (!message) continue;
+    if (GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_WARNING) {
+      log_warn(log_, "output: {}", describe_bus_message(message.get()));
+      continue;
+    }
+    if (GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_ERROR && callbacks_.on_error) {
+      callbacks_.on_error("output: " + describe_bus_message(message.get()));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      finished_ = true;
+    }
+    finished_cv_.notify_all();
+    return;
+  }
+}
+
+void Egress::stop() {
+  stopping_ = true;
+  if (bus_thread_.joinable()) bus_thread_.join();
+  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+}
+
+}  // namespace livedub::worker

@@ -1,0 +1,173 @@
+#include "ingest.hpp"
+
+#include <gst/app/gstappsink.h>
+
+#include "rtmp_url.hpp"
+
+namespace livedub::worker {
+
+namespace {
+// What decodebin hands us: H.264 as-is (we never re-encode video), anything else decoded.
+// Raw video is listed only so that a non-H.264 input gets a clear error instead of a stall.
+constexpr const char* kDecodebinStopCaps = "video/x-h264; audio/x-raw; video/x-raw";
+}  // namespace
+
+Ingest::Ingest(std::string url, int sample_rate, Callbacks callbacks, LogContext log)
+    : url_(std::move(url)), sample_rate_(sample_rate), callbacks_(std::move(callbacks)), log_(std::move(log)) {
+  build();
+}
+
+Ingest::~Ingest() { stop(); }
+
+void Ingest::build() {
+  pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("ingest"))));
+  GstCapsPtr stop_caps(gst_caps_from_string(kDecodebinStopCaps));
+  GstElement* decoder = nullptr;
+  if (auto rtmp = parse_rtmp_url(url_)) {
+    // rtmp2src with an explicit application/stream split (see rtmp_url.hpp).
+    GstElement* source = make_element("rtmp2src", "source");
+    g_object_set(source, "host", rtmp->host.c_str(), "port", rtmp->port, "application",
+                 rtmp->application.c_str(), "stream", rtmp->stream.c_str(), nullptr);
+    gst_util_set_object_arg(G_OBJECT(source), "scheme", rtmp->scheme.c_str());
+    decoder = make_element("decodebin", "decoder");
+    g_object_set(decoder, "caps", stop_caps.get(), nullptr);
+    gst_bin_add_many(GST_BIN(pipeline_.get()), source, decoder, nullptr);
+    if (!gst_element_link(source, decoder)) throw std::runtime_error("cannot link rtmp2src to decodebin");
+  } else {
+    decoder = make_element("uridecodebin", "decoder");
+    g_object_set(decoder, "uri", url_.c_str(), "caps", stop_caps.get(), nullptr);
+    gst_bin_add(GST_BIN(pipeline_.get()), decoder);
+  }
+  g_signal_connect(decoder, "pad-added",
+                   G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
+                     static_cast<Ingest*>(self)->on_pad_added(pad);
+                   }),
+                   this);
+}
+
+void Ingest::on_pad_added(GstPad* pad) {
+  GstCapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  const GstStructure* s = gst_caps_get_structure(caps.get(), 0);
+  const std::string media = gst_structure_get_name(s);
+  if (media == "video/x-h264") {
+    link_video(pad);
+  } else if (media == "audio/x-raw") {
+    link_audio(pad);
+  } else if (media == "video/x-raw") {
+    if (callbacks_.on_error) {
+      callbacks_.on_error("input video is not H.264 (" + caps_to_string(caps.get()) +
+                          "); livedub passes video through without re-encoding, so the "
+                          "publisher must send H.264");
+    }
+  } else {
+    log_warn(log_, "ignoring input stream with caps {}", caps_to_string(caps.get()));
+  }
+}
+
+void Ingest::link_video(GstPad* pad) {
+  GstElement* queue = make_element("queue");
+  GstElement* parser = make_element("h264parse");
+  GstElement* filter = make_element("capsfilter");
+  GstElement* sink = make_element("appsink", "video_sink");
+  GstCapsPtr avc(gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au"));
+  g_object_set(filter, "caps", avc.get(), nullptr);
+  // config-interval=-1 would add SPS/PPS in-band; FLV carries them as codec_data instead.
+  g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, "max-buffers", 0, nullptr);
+  g_signal_connect(sink, "new-sample", G_CALLBACK(&Ingest::on_video_sample), this);
+  gst_bin_add_many(GST_BIN(pipeline_.get()), queue, parser, filter, sink, nullptr);
+  gst_element_link_many(queue, parser, filter, sink, nullptr);
+  for (GstElement* e : {queue, parser, filter, sink}) gst_element_sync_state_with_parent(e);
+  GstPadPtr sinkpad(gst_element_get_static_pad(queue, "sink"));
+  if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
+    callbacks_.on_error("cannot link the input's H.264 video");
+  }
+  log_info(log_, "input video: H.264 (passed through untouched)");
+}
+
+void Ingest::link_audio(GstPad* pad) {
+  GstElement* queue = make_element("queue");
+  GstElement* convert = make_element("audioconvert");
+  GstElement* resample = make_element("audioresample");
+  GstElement* filter = make_element("capsfilter");
+  GstElement* sink = make_element("appsink", "audio_sink");
+  GstCapsPtr pcm(gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "layout",
+                                     G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, sample_rate_,
+                                     "channels", G_TYPE_INT, 1, nullptr));
+  g_object_set(filter, "caps", pcm.get(), nullptr);
+  g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, "max-buffers", 0, nullptr);
+  g_signal_connect(sink, "new-sample", G_CALLBACK(&Ingest::on_audio_sample), this);
+  gst_bin_add_many(GST_BIN(pipeline_.get()), queue, convert, resample, filter, sink, nullptr);
+  gst_element_link_many(queue, convert, resample, filter, sink, nullptr);
+  for (GstElement* e : {queue, convert, resample, filter, sink}) gst_element_sync_state_with_parent(e);
+  GstPadPtr sinkpad(gst_element_get_static_pad(queue, "sink"));
+  if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
+    callbacks_.on_error("cannot link the input's audio");
+  }
+  log_info(log_, "input audio: decoded to mono PCM16 at {} Hz", sample_rate_);
+}
+
+GstFlowReturn Ingest::on_video_sample(GstElement* sink, gpointer user) {
+  auto* self = static_cast<Ingest*>(user);
+  GstSamplePtr sample(gst_app_sink_pull_sample(GST_APP_SINK(sink)));
+  if (!sample) return GST_FLOW_EOS;
+  if (self->callbacks_.on_video) {
+    self->callbacks_.on_video(gst_sample_get_buffer(sample.get()), gst_sample_get_caps(sample.get()));
+  }
+  return GST_FLOW_OK;
+}
+
+GstFlowReturn Ingest::on_audio_sample(GstElement* sink, gpointer user) {
+  auto* self = static_cast<Ingest*>(user);
+  GstSamplePtr sample(gst_app_sink_pull_sample(GST_APP_SINK(sink)));
+  if (!sample) return GST_FLOW_EOS;
+  GstBuffer* buffer = gst_sample_get_buffer(sample.get());
+  GstMapInfo map;
+  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) return GST_FLOW_ERROR;
+  std::span<const std::int16_t> samples(reinterpret_cast<const std::int16_t*>(map.data),
+                                        map.size / sizeof(std::int16_t));
+  if (self->callbacks_.on_audio) self->callbacks_.on_audio(GST_BUFFER_PTS(buffer), samples);
+  gst_buffer_unmap(buffer, &map);
+  return GST_FLOW_OK;
+}
+
+void Ingest::start() {
+  if (gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    throw std::runtime_error("cannot start the input pipeline for " + url_);
+  }
+  bus_thread_ = std::thread([this] { watch_bus(); });
+}
+
+void Ingest::watch_bus() {
+  GstBusPtr bus(gst_element_get_bus(pipeline_.get()));
+  while (!stopping_) {
+    GstMessagePtr message(gst_bus_timed_pop_filtered(
+        bus.get(), 100 * GST_MSECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING)));
+    if (!message) continue;
+    switch (GST_MESSAGE_TYPE(message.get())) {
+      case GST_MESSAGE_EOS:
+        log_info(log_, "input ended (end of stream)");
+        finished_ = true;
+        if (callbacks_.on_end_of_stream) callbacks_.on_end_of_stream();
+        return;
+      case GST_MESSAGE_ERROR:
+        finished_ = true;
+        if (callbacks_.on_error) callbacks_.on_error("input: " + describe_bus_message(message.get()));
+        return;
+      case GST_MESSAGE_WARNING:
+        log_warn(log_, "input: {}", describe_bus_message(message.get()));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void Ingest::stop() {
+  stopping_ = true;
+  if (bus_thread_.joinable()) bus_thread_.join();
+  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+}
+
+}  // namespace livedub::worker

@@ -1,0 +1,65 @@
+// stream-worker: dubs one live stream. Configured entirely from the environment
+// (see .env.example); started by the orchestrator, one process per stream id.
+#include <gst/gst.h>
+
+#include <iostream>
+#include <thread>
+
+#include "livedub/config.hpp"
+#include "livedub/http_server.hpp"
+#include "livedub/logging.hpp"
+#include "livedub/process.hpp"
+#include "stream_worker.hpp"
+
+using namespace livedub;
+
+int main(int argc, char** argv) {
+  if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << "usage: stream-worker\n"
+                 "Dubs one live stream. Configuration comes from the environment:\n"
+                 "  LIVEDUB_STREAM_ID, LIVEDUB_INPUT_URL, LIVEDUB_OUTPUT_URL (required),\n"
+                 "  LIVEDUB_EXTRA_OUTPUT_URL, STS_SERVICE_URL, LIVEDUB_FRAGMENT_MS, LIVEDUB_MAX_IN_FLIGHT,\n"
+                 "  LIVEDUB_OUTPUT_DELAY_MS, LIVEDUB_SOURCE_LANG, LIVEDUB_TARGET_LANG, LIVEDUB_VOICE ...\n"
+                 "See .env.example for every variable and its default.\n";
+    return 0;
+  }
+  EnvConfig env;
+  worker::WorkerConfig config;
+  try {
+    logging::init("stream-worker", env);
+    config = worker::load_worker_config(env);
+  } catch (const ConfigError& e) {
+    std::cerr << "stream-worker: " << e.what() << "\n";
+    return 2;
+  }
+  block_shutdown_signals();
+  gst_init(&argc, &argv);
+  LogContext log{config.stream_id, std::nullopt};
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  int exit_code = 1;
+  try {
+    worker::StreamWorker worker(config, *registry);
+    HttpService http("stream-worker", registry);
+    http.set_health([&] { return worker.health(); });
+    int port = http.bind(config.http_host, config.http_port);
+    log_info(log, "health and metrics on http://{}:{}", config.http_host, port);
+    std::thread http_thread([&] { http.serve(); });
+    std::thread signal_thread([&] {
+      int sig = wait_for_shutdown_signal();
+      if (sig == 0) return;
+      log_info(log, "signal {} received: stopping", sig);
+      worker.request_stop();
+    });
+    exit_code = worker.run();
+    http.stop();
+    http_thread.join();
+    // Wake the signal thread so it can exit.
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  } catch (const std::exception& e) {
+    log_error(log, "fatal: {}", e.what());
+    return 1;
+  }
+  return exit_code;
+}

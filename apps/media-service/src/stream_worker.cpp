@@ -1,0 +1,284 @@
+#include "stream_worker.hpp"
+
+#include <gst/app/gstappsrc.h>
+
+#include "livedub/http_client.hpp"
+#include "sts_client.hpp"
+
+namespace livedub::worker {
+
+namespace {
+// Without audio the timeline still has to move on (video-only inputs, or audio stalls):
+// once video is this far ahead of the last audio, the missing audio becomes silence.
+constexpr std::int64_t kAudioStallNs = 1'000'000'000;
+constexpr auto kLateVideoThreshold = std::chrono::milliseconds(100);
+
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r, const std::string& name,
+                                                         const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+}
+}  // namespace
+
+StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
+    : config_(std::move(config)),
+      log_{config_.stream_id, std::nullopt},
+      format_{config_.sample_rate, 1},
+      metrics_{
+          counter_family(registry, "livedub_worker_fragments_total",
+                         "Audio fragments output, by outcome (dubbed or which fallback)"),
+          prometheus::BuildHistogram()
+              .Name("livedub_worker_sts_request_seconds")
+              .Help("Round trip of STS requests")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10}),
+          prometheus::BuildGauge().Name("livedub_worker_sts_in_flight").Help("Open STS requests").Register(registry).Add({}),
+          prometheus::BuildGauge().Name("livedub_worker_output_delay_seconds").Help("Constant output delay").Register(registry).Add({}),
+          counter_family(registry, "livedub_worker_video_frames_total", "Video access units output").Add({}),
+          counter_family(registry, "livedub_worker_late_video_frames_total",
+                         "Video access units output more than 100 ms after their due time")
+              .Add({}),
+          counter_family(registry, "livedub_worker_output_reconnects_total", "RTMP output reconnects").Add({})},
+      clock_(config_.output_delay),
+      cutter_(format_, ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
+      scheduler_(config_.max_in_flight) {
+  metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
+}
+
+StreamWorker::~StreamWorker() {
+  request_stop();
+  for (auto& t : dispatchers_) {
+    if (t.joinable()) t.join();
+  }
+  ingest_.reset();
+  egress_.reset();
+  publishers_.clear();
+}
+
+nlohmann::json StreamWorker::health() const {
+  std::lock_guard lock(mutex_);
+  return {{"stream_id", config_.stream_id},
+          {"state", state_},
+          {"fragments_output", fragments_done_},
+          {"fragments_fallback", fragments_fallback_},
+          {"sts_in_flight", scheduler_.in_flight()},
+          {"output_delay_ms", config_.output_delay.count()}};
+}
+
+void StreamWorker::request_stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  pace_cv_.notify_all();
+  dispatch_cv_.notify_all();
+}
+
+void StreamWorker::fail(const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!fatal_error_) fatal_error_ = message;
+  }
+  pace_cv_.notify_all();
+}
+
+void StreamWorker::anchor_locked(GstClockTime ts) {
+  if (clock_.anchored() || !GST_CLOCK_TIME_IS_VALID(ts)) return;
+  clock_.anchor(SteadyClock::now(), static_cast<std::int64_t>(ts));
+  state_ = "running";
+  log_info(log_, "first media received; output runs {} ms behind input", config_.output_delay.count());
+}
+
+void StreamWorker::submit_locked(std::vector<Fragment> fragments) {
+  for (auto& fragment : fragments) {
+    const auto start_ns = fragment.audio.start_ns();
+    auto deadline = clock_.due(start_ns) - config_.output_margin;
+    log_debug(log_.with_seq(fragment.seq), "fragment cut: {} ms at {} ms{}", fragment.audio.duration_ns() / 1'000'000,
+              start_ns / 1'000'000, fragment.synthetic_silence ? " (no input audio: silence)" : "");
+    scheduler_.submit(std::move(fragment), deadline);
+  }
+  if (!fragments.empty()) {
+    dispatch_cv_.notify_all();
+    pace_cv_.notify_all();
+  }
+}
+
+void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
+  std::lock_guard lock(mutex_);
+  if (stop_) return;
+  GstClockTime dts = GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
+  anchor_locked(dts);
+  if (!clock_.anchored()) return;
+  if (!egress_->has_video_caps()) egress_->set_video_caps(caps);
+  GstBuffer* out = gst_buffer_copy(buffer);  // shares the memory; only metadata is copied
+  auto shift = [&](GstClockTime t) -> GstClockTime {
+    if (!GST_CLOCK_TIME_IS_VALID(t)) return t;
+    return static_cast<GstClockTime>(std::max<std::int64_t>(0, clock_.relative_ns(static_cast<std::int64_t>(t))));
+  };
+  GST_BUFFER_PTS(out) = shift(GST_BUFFER_PTS(buffer));
+  GST_BUFFER_DTS(out) = shift(GST_BUFFER_DTS(buffer));
+  const auto relative = static_cast<std::int64_t>(GST_BUFFER_DTS_IS_VALID(out) ? GST_BUFFER_DTS(out) : GST_BUFFER_PTS(out));
+  last_video_relative_ns_ = relative;
+  video_.push_back(PendingVideo{GstBufferPtr(out), clock_.due(relative)});
+  submit_locked(cutter_.advance_to(relative - kAudioStallNs));
+  pace_cv_.notify_all();
+}
+
+void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> mono) {
+  std::lock_guard lock(mutex_);
+  if (stop_) return;
+  anchor_locked(pts);
+  if (!clock_.anchored() || !GST_CLOCK_TIME_IS_VALID(pts)) return;
+  submit_locked(cutter_.push(clock_.relative_ns(static_cast<std::int64_t>(pts)), mono));
+}
+
+void StreamWorker::dispatch_loop() {
+  HttpClient http;  // one keep-alive connection per dispatcher
+  while (true) {
+    std::optional<Dispatch> job;
+    {
+      std::unique_lock lock(mutex_);
+      dispatch_cv_.wait(lock, [&] {
+        if (stop_) return true;
+        job = scheduler_.take_for_dispatch(SteadyClock::now());
+        return job.has_value();
+      });
+      if (!job) return;
+      metrics_.in_flight.Set(static_cast<double>(scheduler_.in_flight()));
+    }
+    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(job->deadline - SteadyClock::now());
+    sts::DubRequestMetadata metadata{config_.stream_id,  job->seq,      config_.source_lang,
+                                     config_.target_lang, config_.voice,
+                                     static_cast<double>(job->audio.duration_ns()) / 1e6};
+    const auto started = SteadyClock::now();
+    auto result = call_sts(http, config_.sts_url, config_.sts_token, StsRequest{metadata, &job->audio},
+                           std::max(remaining, std::chrono::milliseconds(1)));
+    metrics_.sts_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
+    {
+      std::lock_guard lock(mutex_);
+      if (result.audio) {
+        scheduler_.complete(job->seq, std::move(*result.audio));
+      } else {
+        scheduler_.fail(job->seq, result.timed_out ? FragmentOutcome::fallback_timeout : FragmentOutcome::fallback_error,
+                        result.error);
+      }
+      metrics_.in_flight.Set(static_cast<double>(scheduler_.in_flight()));
+    }
+    pace_cv_.notify_all();
+    dispatch_cv_.notify_all();
+  }
+}
+
+void StreamWorker::pace_loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    if (stop_ || fatal_error_) return;
+    const auto now = SteadyClock::now();
+    scheduler_.expire(now);
+    auto ready = scheduler_.pop_in_order();
+    std::vector<GstBufferPtr> due_video;
+    while (!video_.empty() && video_.front().due <= now) {
+      if (now - video_.front().due > kLateVideoThreshold) metrics_.late_video_frames.Increment();
+      due_video.push_back(std::move(video_.front().buffer));
+      video_.pop_front();
+    }
+    const bool done = input_ended_ && video_.empty() && scheduler_.drained();
+    lock.unlock();
+    for (auto& fragment : ready) {
+      egress_->push_audio(fragment.audio);
+      metrics_.fragments.Add({{"outcome", to_string(fragment.outcome)}}).Increment();
+      auto ctx = log_.with_seq(fragment.seq);
+      if (fragment.outcome == FragmentOutcome::fallback_error || fragment.outcome == FragmentOutcome::fallback_timeout) {
+        log_warn(ctx, "fragment falls back to original audio ({}): {}", to_string(fragment.outcome), fragment.detail);
+      } else {
+        log_debug(ctx, "fragment output ({})", to_string(fragment.outcome));
+      }
+    }
+    for (auto& buffer : due_video) {
+      egress_->push_video(buffer.release());
+      metrics_.video_frames.Increment();
+    }
+    lock.lock();
+    for (auto& fragment : ready) {
+      ++fragments_done_;
+      if (fragment.outcome == FragmentOutcome::fallback_error || fragment.outcome == FragmentOutcome::fallback_timeout) {
+        ++fragments_fallback_;
+      }
+    }
+    if (done) return;
+    auto wake = now + std::chrono::milliseconds(100);
+    if (!video_.empty()) wake = std::min(wake, video_.front().due);
+    if (auto deadline = scheduler_.next_deadline()) wake = std::min(wake, *deadline);
+    pace_cv_.wait_until(lock, wake);
+  }
+}
+
+void StreamWorker::finish_output() {
+  egress_->end_of_stream();
+  if (!egress_->wait_finished(std::chrono::seconds(5))) log_warn(log_, "output did not drain within 5 s");
+  for (auto& p : publishers_) p->end_of_stream();
+  for (auto& p : publishers_) {
+    if (!p->wait_finished(std::chrono::seconds(3))) log_warn(log_, "output {} did not close within 3 s", p->name());
+  }
+}
+
+int StreamWorker::run() {
+  publishers_.push_back(std::make_unique<Publisher>("main", *parse_rtmp_url(config_.output_url), log_,
+                                                    [this] { metrics_.reconnects.Increment(); }));
+  if (config_.extra_output_url) {
+    publishers_.push_back(std::make_unique<Publisher>("extra", *parse_rtmp_url(*config_.extra_output_url), log_,
+                                                      [this] { metrics_.reconnects.Increment(); }));
+  }
+  egress_ = std::make_unique<Egress>(
+      config_.sample_rate, config_.audio_bitrate,
+      Egress::Callbacks{[this](GstSample* tag) {
+                          for (auto& p : publishers_) p->push(tag);
+                        },
+                        [this](const std::string& message) { fail(message); }},
+      log_);
+  ingest_ = std::make_unique<Ingest>(
+      config_.input_url, config_.sample_rate,
+      Ingest::Callbacks{[this](GstBuffer* b, GstCaps* c) { on_video(b, c); },
+                        [this](GstClockTime pts, std::span<const std::int16_t> s) { on_audio(pts, s); },
+                        [this] {
+                          {
+                            std::lock_guard lock(mutex_);
+                            input_ended_ = true;
+                            state_ = "draining";
+                            if (auto last = cutter_.flush()) submit_locked({std::move(*last)});
+                          }
+                          pace_cv_.notify_all();
+                        },
+                        [this](const std::string& message) { fail(message); }},
+      log_);
+
+  egress_->start();
+  log_info(log_, "pulling {} -> pushing {}{}; fragments of {} ms, up to {} in flight to {}", config_.input_url,
+           config_.output_url, config_.extra_output_url ? " (+ extra destination)" : "", config_.fragment.count(),
+           config_.max_in_flight, config_.sts_url);
+  ingest_->start();
+  for (std::size_t i = 0; i < config_.max_in_flight; ++i) dispatchers_.emplace_back([this] { dispatch_loop(); });
+
+  pace_loop();
+
+  std::optional<std::string> error;
+  bool stopped = false;
+  {
+    std::lock_guard lock(mutex_);
+    error = fatal_error_;
+    stopped = stop_;
+    stop_ = true;
+  }
+  dispatch_cv_.notify_all();
+  for (auto& t : dispatchers_) t.join();
+  dispatchers_.clear();
+  ingest_->stop();
+  if (error) {
+    log_error(log_, "stopping: {}", *error);
+    return 1;
+  }
+  finish_output();
+  log_info(log_, "{}", stopped ? "stopped on request" : "input ended; output drained");
+  return 0;
+}
+
+}  // namespace livedub::worker

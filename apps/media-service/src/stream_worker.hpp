@@ -1,0 +1,90 @@
+#pragma once
+// The stream worker: ingest -> fragments -> STS (bounded in flight) -> in-order remix ->
+// egress, with one constant delay for video and audio alike.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "egress.hpp"
+#include "fragment_cutter.hpp"
+#include "fragment_scheduler.hpp"
+#include "gst_util.hpp"
+#include "ingest.hpp"
+#include "output_clock.hpp"
+#include "publisher.hpp"
+#include "worker_config.hpp"
+
+namespace livedub::worker {
+
+class StreamWorker {
+ public:
+  StreamWorker(WorkerConfig config, prometheus::Registry& registry);
+  ~StreamWorker();
+
+  // Runs until the input ends (returns 0), a fatal error (returns 1) or request_stop() (0).
+  int run();
+  void request_stop();
+  nlohmann::json health() const;
+
+ private:
+  struct PendingVideo {
+    GstBufferPtr buffer;
+    TimePoint due;
+  };
+  struct Metrics {
+    prometheus::Family<prometheus::Counter>& fragments;
+    prometheus::Histogram& sts_seconds;
+    prometheus::Gauge& in_flight;
+    prometheus::Gauge& delay_seconds;
+    prometheus::Counter& video_frames;
+    prometheus::Counter& late_video_frames;
+    prometheus::Counter& reconnects;
+  };
+
+  void on_video(GstBuffer* buffer, GstCaps* caps);
+  void on_audio(GstClockTime pts, std::span<const std::int16_t> mono);
+  void submit_locked(std::vector<Fragment> fragments);
+  void anchor_locked(GstClockTime ts);
+  void fail(const std::string& message);
+  void dispatch_loop();
+  void pace_loop();
+  void finish_output();
+
+  WorkerConfig config_;
+  LogContext log_;
+  AudioFormat format_;
+  Metrics metrics_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable pace_cv_;      // pacer: new media, results, stop
+  std::condition_variable dispatch_cv_;  // dispatchers: new fragments, slots, stop
+  OutputClock clock_;
+  FragmentCutter cutter_;
+  FragmentScheduler scheduler_;
+  std::deque<PendingVideo> video_;
+  bool input_ended_ = false;
+  bool stop_ = false;
+  std::optional<std::string> fatal_error_;
+  std::int64_t last_video_relative_ns_ = 0;
+  std::int64_t fragments_done_ = 0;
+  std::int64_t fragments_fallback_ = 0;
+  std::string state_ = "waiting_for_input";
+
+  std::vector<std::unique_ptr<Publisher>> publishers_;
+  std::unique_ptr<Egress> egress_;
+  std::unique_ptr<Ingest> ingest_;
+  std::vector<std::thread> dispatchers_;
+};
+
+}  // namespace livedub::worker

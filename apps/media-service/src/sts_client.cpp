@@ -1,0 +1,71 @@
+#include "sts_client.hpp"
+
+#include <cmath>
+
+#include "livedub/wav.hpp"
+
+namespace livedub::worker {
+
+AudioBuffer conform_audio(const AudioBuffer& dubbed, AudioFormat format, std::int64_t frames) {
+  AudioBuffer out;
+  out.format = format;
+  auto mono = downmix_to_mono(dubbed.samples, dubbed.format.channels);
+  mono = resample_mono_linear(mono, dubbed.format.sample_rate, format.sample_rate);
+  if (format.channels == 1) {
+    out.samples = std::move(mono);
+  } else {
+    out.samples.reserve(mono.size() * static_cast<std::size_t>(format.channels));
+    for (auto s : mono) out.samples.insert(out.samples.end(), static_cast<std::size_t>(format.channels), s);
+  }
+  fit_to_frames(out.samples, format.channels, frames);
+  return out;
+}
+
+StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                   const StsRequest& request, std::chrono::milliseconds timeout) {
+  StsResult result;
+  std::vector<std::string> headers;
+  if (token) headers.push_back("Authorization: Bearer " + *token);
+  auto wav = encode_wav(*request.audio);
+  std::vector<MultipartPart> parts{
+      {"metadata", "application/json", "", sts::to_json(request.metadata).dump()},
+      {"audio", "audio/wav", "fragment.wav", std::string(wav.begin(), wav.end())}};
+  HttpResponse response;
+  try {
+    response = http.post_multipart(base_url + sts::kDubPath, parts, timeout, headers);
+  } catch (const HttpTransportError& e) {
+    result.error = e.what();
+    result.timed_out = e.timed_out();
+    return result;
+  }
+  if (response.status != 200) {
+    std::string message = response.body.substr(0, 300);
+    try {
+      auto body = nlohmann::json::parse(response.body);
+      message = body.at("error").at("message").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    result.error = "STS answered HTTP " + std::to_string(response.status) + ": " + message;
+    return result;
+  }
+  try {
+    result.response = sts::parse_response(response.body);
+    auto wav_bytes = sts::base64_decode(result.response.audio_wav_base64);
+    result.response.audio_wav_base64.clear();
+    auto decoded = decode_wav(std::span(reinterpret_cast<const std::uint8_t*>(wav_bytes.data()), wav_bytes.size()));
+    const auto want = request.audio->frames();
+    const auto got_at_our_rate =
+        decoded.frames() * request.audio->format.sample_rate / std::max(1, decoded.format.sample_rate);
+    // More than 5% off means the service ignored duration_ms: that is a bug worth surfacing.
+    if (std::llabs(got_at_our_rate - want) > want / 20 + 1) {
+      result.error = "STS returned " + std::to_string(got_at_our_rate) + " frames, expected " + std::to_string(want);
+      return result;
+    }
+    result.audio = conform_audio(decoded, request.audio->format, want);
+  } catch (const std::exception& e) {
+    result.error = std::string("unusable STS response: ") + e.what();
+  }
+  return result;
+}
+
+}  // namespace livedub::worker

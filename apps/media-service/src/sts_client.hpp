@@ -1,0 +1,32 @@
+#pragma once
+// Calls the STS service for one fragment and turns the answer into audio in the worker's
+// format, or into an error string. Never throws for network or protocol trouble.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "livedub/audio.hpp"
+#include "livedub/http_client.hpp"
+#include "livedub/sts_protocol.hpp"
+
+namespace livedub::worker {
+
+struct StsRequest {
+  sts::DubRequestMetadata metadata;
+  const AudioBuffer* audio = nullptr;
+};
+
+struct StsResult {
+  std::optional<AudioBuffer> audio;  // set on success: exactly the fragment's frames
+  std::string error;                 // set on failure
+  bool timed_out = false;
+  sts::DubResponse response;         // metadata (audio field cleared)
+};
+
+// Converts decoded STS audio to `format` and exactly `frames` frames. Pure.
+AudioBuffer conform_audio(const AudioBuffer& dubbed, AudioFormat format, std::int64_t frames);
+
+StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                   const StsRequest& request, std::chrono::milliseconds timeout);
+
+}  // namespace livedub::worker

@@ -1,0 +1,34 @@
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "livedub/config.hpp"
+
+namespace livedub::worker {
+
+struct WorkerConfig {
+  std::string stream_id;
+  std::string input_url;
+  std::string output_url;
+  std::optional<std::string> extra_output_url;  // third-party RTMP destination
+  std::string sts_url;
+  std::optional<std::string> sts_token;
+  std::chrono::milliseconds fragment{2000};
+  std::size_t max_in_flight = 3;
+  std::chrono::milliseconds output_delay{4500};
+  // Audio must be handed to the encoder this long before the video it accompanies.
+  std::chrono::milliseconds output_margin{250};
+  std::string source_lang = "en";
+  std::string target_lang = "es";
+  std::string voice = "default";
+  int sample_rate = 48000;
+  int audio_bitrate = 128000;
+  std::string http_host = "127.0.0.1";
+  int http_port = 0;
+};
+
+// Reads and validates every LIVEDUB_* / STS_* variable the worker uses (see .env.example).
+WorkerConfig load_worker_config(const EnvConfig& env);
+
+}  // namespace livedub::worker
