@@ -6,6 +6,10 @@
 namespace livedub::worker {
 
 namespace {
+// FFmpeg's AAC encoder (and voaacenc) emit 1024 frames of priming that FLV cannot signal, so
+// decoders play them: the audio comes out 1024 frames late unless video is shifted to match.
+constexpr std::int64_t kAacPrimingFrames = 1024;
+
 GstElement* make_aac_encoder(int bitrate) {
   // avenc_aac (FFmpeg's native encoder) ships with gstreamer1.0-libav; voaacenc is the fallback.
   if (GstElement* enc = gst_element_factory_make("avenc_aac", nullptr)) {
@@ -19,7 +23,10 @@ GstElement* make_aac_encoder(int bitrate) {
 }  // namespace
 
 Egress::Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogContext log)
-    : sample_rate_(sample_rate), callbacks_(std::move(callbacks)), log_(std::move(log)) {
+    : sample_rate_(sample_rate),
+      video_shift_ns_(samples_to_ns(kAacPrimingFrames, sample_rate)),
+      callbacks_(std::move(callbacks)),
+      log_(std::move(log)) {
   pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("egress"))));
   video_src_ = make_element("appsrc", "video_src");
   audio_src_ = make_element("appsrc", "audio_src");
@@ -75,7 +82,12 @@ void Egress::set_video_caps(GstCaps* caps) {
   video_caps_set_ = true;
 }
 
-void Egress::push_video(GstBuffer* buffer) { gst_app_src_push_buffer(GST_APP_SRC(video_src_), buffer); }
+void Egress::push_video(GstBuffer* buffer) {
+  const auto shift = static_cast<GstClockTime>(video_shift_ns_);
+  if (GST_BUFFER_PTS_IS_VALID(buffer)) GST_BUFFER_PTS(buffer) += shift;
+  if (GST_BUFFER_DTS_IS_VALID(buffer)) GST_BUFFER_DTS(buffer) += shift;
+  gst_app_src_push_buffer(GST_APP_SRC(video_src_), buffer);
+}
 
 void Egress::push_audio(const AudioBuffer& audio) {
   const auto bytes = audio.samples.size() * sizeof(std::int16_t);

@@ -34,6 +34,9 @@ class Egress {
   bool has_video_caps() const { return video_caps_set_; }
   // Takes ownership; timestamps must already be on the output timeline.
   void push_video(GstBuffer* buffer);
+  // An AAC encode/decode generation delays audio by the encoder's priming frames; video is
+  // shifted by the same amount so that viewers get them in sync.
+  std::int64_t video_shift_ns() const { return video_shift_ns_; }
   void push_audio(const AudioBuffer& audio);
   void end_of_stream();
   // Waits until the EOS went through the muxer; false on timeout.
@@ -45,6 +48,7 @@ class Egress {
   static GstFlowReturn on_flv_sample(GstElement* sink, gpointer self);
 
   int sample_rate_;
+  std::int64_t video_shift_ns_ = 0;
   Callbacks callbacks_;
   LogContext log_;
   GstElementPtr pipeline_;

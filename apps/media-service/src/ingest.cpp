@@ -2,7 +2,7 @@
 
 #include <gst/app/gstappsink.h>
 
-#include "rtmp_url.hpp"
+#include "livedub/rtmp_url.hpp"
 
 namespace livedub::worker {
 

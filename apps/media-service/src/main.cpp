@@ -2,6 +2,7 @@
 // (see .env.example); started by the orchestrator, one process per stream id.
 #include <gst/gst.h>
 
+#include <atomic>
 #include <iostream>
 #include <thread>
 
@@ -45,17 +46,20 @@ int main(int argc, char** argv) {
     int port = http.bind(config.http_host, config.http_port);
     log_info(log, "health and metrics on http://{}:{}", config.http_host, port);
     std::thread http_thread([&] { http.serve(); });
+    std::atomic<bool> exiting{false};
     std::thread signal_thread([&] {
-      int sig = wait_for_shutdown_signal();
-      if (sig == 0) return;
-      log_info(log, "signal {} received: stopping", sig);
-      worker.request_stop();
+      while (true) {
+        int sig = wait_for_shutdown_signal();
+        if (exiting) return;
+        log_info(log, "signal {} received: stopping (a second signal stops without draining)", sig);
+        worker.request_stop();
+      }
     });
     exit_code = worker.run();
     http.stop();
     http_thread.join();
-    // Wake the signal thread so it can exit.
-    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    exiting = true;
+    pthread_kill(signal_thread.native_handle(), SIGTERM);  // wakes the signal thread
     signal_thread.join();
   } catch (const std::exception& e) {
     log_error(log, "fatal: {}", e.what());

@@ -13,7 +13,7 @@
 
 #include "gst_util.hpp"
 #include "livedub/logging.hpp"
-#include "rtmp_url.hpp"
+#include "livedub/rtmp_url.hpp"
 
 namespace livedub::worker {
 

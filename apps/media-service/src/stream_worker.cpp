@@ -64,10 +64,23 @@ nlohmann::json StreamWorker::health() const {
           {"output_delay_ms", config_.output_delay.count()}};
 }
 
+void StreamWorker::end_input_locked(const char* why) {
+  if (input_ended_) return;
+  input_ended_ = true;
+  state_ = "draining";
+  drain_deadline_ = SteadyClock::now() + config_.output_delay + std::chrono::seconds(2);
+  if (auto last = cutter_.flush()) submit_locked({std::move(*last)});
+  log_info(log_, "{}: draining the last {} ms of output", why, config_.output_delay.count());
+}
+
 void StreamWorker::request_stop() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    if (input_ended_) {
+      stop_ = true;
+    } else {
+      end_input_locked("stop requested");
+    }
   }
   pace_cv_.notify_all();
   dispatch_cv_.notify_all();
@@ -104,7 +117,7 @@ void StreamWorker::submit_locked(std::vector<Fragment> fragments) {
 
 void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
   std::lock_guard lock(mutex_);
-  if (stop_) return;
+  if (stop_ || input_ended_) return;
   GstClockTime dts = GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
   anchor_locked(dts);
   if (!clock_.anchored()) return;
@@ -125,7 +138,7 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
 
 void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> mono) {
   std::lock_guard lock(mutex_);
-  if (stop_) return;
+  if (stop_ || input_ended_) return;
   anchor_locked(pts);
   if (!clock_.anchored() || !GST_CLOCK_TIME_IS_VALID(pts)) return;
   submit_locked(cutter_.push(clock_.relative_ns(static_cast<std::int64_t>(pts)), mono));
@@ -181,7 +194,11 @@ void StreamWorker::pace_loop() {
       due_video.push_back(std::move(video_.front().buffer));
       video_.pop_front();
     }
-    const bool done = input_ended_ && video_.empty() && scheduler_.drained();
+    bool done = input_ended_ && video_.empty() && scheduler_.drained();
+    if (input_ended_ && !done && drain_deadline_ && now > *drain_deadline_) {
+      log_warn(log_, "drain did not finish in time; dropping {} video frames", video_.size());
+      done = true;
+    }
     lock.unlock();
     for (auto& fragment : ready) {
       egress_->push_audio(fragment.audio);
@@ -242,9 +259,7 @@ int StreamWorker::run() {
                         [this] {
                           {
                             std::lock_guard lock(mutex_);
-                            input_ended_ = true;
-                            state_ = "draining";
-                            if (auto last = cutter_.flush()) submit_locked({std::move(*last)});
+                            end_input_locked("input ended");
                           }
                           pace_cv_.notify_all();
                         },

@@ -34,6 +34,8 @@ class StreamWorker {
 
   // Runs until the input ends (returns 0), a fatal error (returns 1) or request_stop() (0).
   int run();
+  // First call: stop taking input and drain what is buffered (at most the output delay plus
+  // a little), so a stream that ends is not cut short by its own delay. Second call: stop now.
   void request_stop();
   nlohmann::json health() const;
 
@@ -52,6 +54,7 @@ class StreamWorker {
     prometheus::Counter& reconnects;
   };
 
+  void end_input_locked(const char* why);
   void on_video(GstBuffer* buffer, GstCaps* caps);
   void on_audio(GstClockTime pts, std::span<const std::int16_t> mono);
   void submit_locked(std::vector<Fragment> fragments);
@@ -74,6 +77,7 @@ class StreamWorker {
   FragmentScheduler scheduler_;
   std::deque<PendingVideo> video_;
   bool input_ended_ = false;
+  std::optional<TimePoint> drain_deadline_;
   bool stop_ = false;
   std::optional<std::string> fatal_error_;
   std::int64_t last_video_relative_ns_ = 0;

@@ -2,7 +2,7 @@
 
 #include "livedub/stream_id.hpp"
 #include "livedub/sts_protocol.hpp"
-#include "rtmp_url.hpp"
+#include "livedub/rtmp_url.hpp"
 
 namespace livedub::worker {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace livedub::worker {
+namespace livedub {
 
 struct RtmpEndpoint {
   std::string scheme;  // rtmp or rtmps
@@ -19,4 +19,4 @@ struct RtmpEndpoint {
 
 std::optional<RtmpEndpoint> parse_rtmp_url(std::string_view url);
 
-}  // namespace livedub::worker
+}  // namespace livedub

@@ -1,8 +1,8 @@
-#include "rtmp_url.hpp"
+#include "livedub/rtmp_url.hpp"
 
 #include <charconv>
 
-namespace livedub::worker {
+namespace livedub {
 
 std::optional<RtmpEndpoint> parse_rtmp_url(std::string_view url) {
   RtmpEndpoint ep;
@@ -38,4 +38,4 @@ std::optional<RtmpEndpoint> parse_rtmp_url(std::string_view url) {
   return ep;
 }
 
-}  // namespace livedub::worker
+}  // namespace livedub

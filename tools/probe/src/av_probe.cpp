@@ -1,0 +1,341 @@
+#include "av_probe.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "livedub/audio.hpp"
+#include "livedub/rtmp_url.hpp"
+#include "livedub/wav.hpp"
+
+namespace livedub::probe {
+
+namespace {
+
+constexpr std::int64_t kNs = 1'000'000'000;
+
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct PipelineDeleter {
+  void operator()(GstElement* p) const {
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+  }
+};
+using PipelinePtr = std::unique_ptr<GstElement, PipelineDeleter>;
+
+std::string rtmp_element(const char* factory, const std::string& url) {
+  auto ep = parse_rtmp_url(url);
+  if (!ep) throw std::runtime_error("not an rtmp://host[:port]/app/stream URL: " + url);
+  return std::string(factory) + " host=" + ep->host + " port=" + std::to_string(ep->port) + " application=\"" +
+         ep->application + "\" stream=\"" + ep->stream + "\" scheme=" + ep->scheme;
+}
+
+PipelinePtr parse_pipeline(const std::string& description) {
+  GError* error = nullptr;
+  GstElement* p = gst_parse_launch(description.c_str(), &error);
+  if (error) {
+    std::string message = error->message;
+    g_error_free(error);
+    if (p) gst_object_unref(p);
+    throw std::runtime_error("cannot build pipeline: " + message);
+  }
+  return PipelinePtr(p);
+}
+
+GstElement* by_name(GstElement* pipeline, const char* name) {
+  GstElement* e = gst_bin_get_by_name(GST_BIN(pipeline), name);
+  if (!e) throw std::runtime_error(std::string("no element ") + name);
+  gst_object_unref(e);  // the pipeline keeps it alive
+  return e;
+}
+
+// Reads the dubbed output: decoded luma + frame numbers, decoded mono audio.
+class Reader {
+ public:
+  Reader(const PatternSpec& spec, const std::string& url, const std::optional<std::string>& record) : spec_(spec) {
+    std::string desc = rtmp_element("rtmp2src", url) + " ! tee name=t ! queue ! flvdemux name=d " +
+                       "d.video ! queue ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=GRAY8 ! "
+                       "appsink name=vsink sync=false " +
+                       "d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample ! "
+                       "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" +
+                       std::to_string(spec.sample_rate) + " ! appsink name=asink sync=false";
+    if (record) desc += " t. ! queue ! filesink location=\"" + *record + "\"";
+    pipeline_ = parse_pipeline(desc);
+    GstAppSinkCallbacks video{};
+    video.new_sample = [](GstAppSink* sink, gpointer self) { return static_cast<Reader*>(self)->on_video(sink); };
+    gst_app_sink_set_callbacks(GST_APP_SINK(by_name(pipeline_.get(), "vsink")), &video, this, nullptr);
+    GstAppSinkCallbacks sound{};
+    sound.new_sample = [](GstAppSink* sink, gpointer self) { return static_cast<Reader*>(self)->on_audio(sink); };
+    gst_app_sink_set_callbacks(GST_APP_SINK(by_name(pipeline_.get(), "asink")), &sound, this, nullptr);
+  }
+  void start() { gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING); }
+  void stop() {
+    gst_element_send_event(pipeline_.get(), gst_event_new_eos());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let filesink flush
+    pipeline_.reset();
+  }
+
+  std::mutex mutex;
+  std::vector<VideoObservation> frames;
+  std::vector<std::int16_t> audio;
+  std::optional<std::int64_t> audio_start_pts;
+
+ private:
+  GstFlowReturn on_video(GstAppSink* sink) {
+    GstSample* sample = gst_app_sink_pull_sample(sink);
+    if (!sample) return GST_FLOW_EOS;
+    GstBuffer* buffer = gst_sample_get_buffer(sample);
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      std::span<const std::uint8_t> luma(map.data, map.size);
+      VideoObservation obs;
+      obs.pts_ns = static_cast<std::int64_t>(GST_BUFFER_PTS(buffer));
+      obs.frame_number = decode_frame_number(spec_, luma).value_or(-1);
+      obs.luma = body_luma(spec_, luma);
+      obs.arrival_ns = wall_ns();
+      gst_buffer_unmap(buffer, &map);
+      std::lock_guard lock(mutex);
+      frames.push_back(obs);
+    }
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+  GstFlowReturn on_audio(GstAppSink* sink) {
+    GstSample* sample = gst_app_sink_pull_sample(sink);
+    if (!sample) return GST_FLOW_EOS;
+    GstBuffer* buffer = gst_sample_get_buffer(sample);
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ) && GST_BUFFER_PTS_IS_VALID(buffer)) {
+      const auto pts = static_cast<std::int64_t>(GST_BUFFER_PTS(buffer));
+      std::lock_guard lock(mutex);
+      if (!audio_start_pts) audio_start_pts = pts;
+      // Place by timestamp so that a real gap shows up as silence, not as a shift; FLV
+      // timestamps are whole milliseconds, so small deviations are rounding, not gaps.
+      auto at = static_cast<std::size_t>(std::max<std::int64_t>(0, ns_to_samples(pts - *audio_start_pts, spec_.sample_rate)));
+      const auto tolerance = static_cast<std::size_t>(spec_.sample_rate / 40);  // 25 ms
+      if (at + tolerance >= audio.size() && at <= audio.size() + tolerance) at = audio.size();
+      const auto n = map.size / 2;
+      if (audio.size() < at + n) audio.resize(at + n, 0);
+      std::copy_n(reinterpret_cast<const std::int16_t*>(map.data), n, audio.begin() + static_cast<std::ptrdiff_t>(at));
+      gst_buffer_unmap(buffer, &map);
+    }
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+
+  PatternSpec spec_;
+  PipelinePtr pipeline_;
+};
+
+// Publishes the pattern in real time, like a camera would.
+class Publisher {
+ public:
+  Publisher(const PatternSpec& spec, const std::string& url, std::vector<std::int16_t> speech)
+      : spec_(spec), speech_(std::move(speech)) {
+    const std::string video_caps = "video/x-raw,format=I420,width=" + std::to_string(spec.width) +
+                                   ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.fps) + "/1";
+    const std::string audio_caps = "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" + std::to_string(spec.sample_rate);
+    pipeline_ = parse_pipeline(
+        "appsrc name=vsrc format=time caps=\"" + video_caps + "\" ! x264enc tune=zerolatency speed-preset=ultrafast " +
+        "key-int-max=" + std::to_string(spec.fps) + " bitrate=600 ! h264parse ! queue ! flvmux name=m streamable=true ! " +
+        rtmp_element("rtmp2sink", url) + " sync=false " + "appsrc name=asrc format=time caps=\"" + audio_caps +
+        "\" ! audioconvert ! avenc_aac ! aacparse ! queue ! m.");
+    vsrc_ = by_name(pipeline_.get(), "vsrc");
+    asrc_ = by_name(pipeline_.get(), "asrc");
+  }
+
+  void run_for(std::chrono::seconds duration, const std::function<void(double)>& on_tick) {
+    gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
+    start_wall_ns = wall_ns();
+    const auto start = std::chrono::steady_clock::now();
+    const std::int64_t audio_chunk = spec_.sample_rate / 50;  // 20 ms
+    std::int64_t frame = 0, audio_frame = 0;
+    const auto end_ns = static_cast<std::int64_t>(duration.count()) * kNs;
+    double next_tick = 1.0;
+    while (true) {
+      const auto video_ts = frame * kNs / spec_.fps;
+      const auto audio_ts = audio_frame * kNs / spec_.sample_rate;
+      const auto ts = std::min(video_ts, audio_ts);
+      if (ts >= end_ns) break;
+      std::this_thread::sleep_until(start + std::chrono::nanoseconds(ts));
+      if (on_tick && static_cast<double>(ts) / kNs >= next_tick) {
+        on_tick(next_tick);
+        next_tick += 1.0;
+      }
+      if (video_ts <= audio_ts) {
+        auto pixels = render_frame(spec_, frame);
+        GstBuffer* b = gst_buffer_new_allocate(nullptr, pixels.size(), nullptr);
+        gst_buffer_fill(b, 0, pixels.data(), pixels.size());
+        GST_BUFFER_PTS(b) = static_cast<GstClockTime>(video_ts);
+        GST_BUFFER_DURATION(b) = static_cast<GstClockTime>(kNs / spec_.fps);
+        gst_app_src_push_buffer(GST_APP_SRC(vsrc_), b);
+        ++frame;
+      } else {
+        auto samples = render_beeps(spec_, audio_frame, audio_chunk);
+        for (std::int64_t i = 0; i < audio_chunk && !speech_.empty(); ++i) {
+          const auto s = speech_[static_cast<std::size_t>((audio_frame + i) % static_cast<std::int64_t>(speech_.size()))];
+          auto& out = samples[static_cast<std::size_t>(i)];
+          out = static_cast<std::int16_t>(std::clamp(out + s / 2, -32768, 32767));
+        }
+        GstBuffer* b = gst_buffer_new_allocate(nullptr, samples.size() * 2, nullptr);
+        gst_buffer_fill(b, 0, samples.data(), samples.size() * 2);
+        GST_BUFFER_PTS(b) = static_cast<GstClockTime>(audio_ts);
+        GST_BUFFER_DURATION(b) = static_cast<GstClockTime>(audio_chunk * kNs / spec_.sample_rate);
+        gst_app_src_push_buffer(GST_APP_SRC(asrc_), b);
+        audio_frame += audio_chunk;
+      }
+    }
+    gst_app_src_end_of_stream(GST_APP_SRC(vsrc_));
+    gst_app_src_end_of_stream(GST_APP_SRC(asrc_));
+    GstBus* bus = gst_element_get_bus(pipeline_.get());
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 3 * GST_SECOND,
+                                                 static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (msg) gst_message_unref(msg);
+    gst_object_unref(bus);
+    pipeline_.reset();
+  }
+
+  std::int64_t start_wall_ns = 0;
+
+ private:
+  PatternSpec spec_;
+  std::vector<std::int16_t> speech_;
+  PipelinePtr pipeline_;
+  GstElement* vsrc_ = nullptr;
+  GstElement* asrc_ = nullptr;
+};
+
+std::vector<std::int16_t> load_speech(const std::string& path, int rate) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto audio = decode_wav(bytes);
+  auto mono = downmix_to_mono(audio.samples, audio.format.channels);
+  return resample_mono_linear(mono, audio.format.sample_rate, rate);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+nlohmann::json CheckReport::to_json() const {
+  nlohmann::json j = {{"has_video", has_video},
+                      {"has_audio", has_audio},
+                      {"video_frames", video_frames},
+                      {"unreadable_frames", unreadable_frames},
+                      {"missing_frames", missing_frames},
+                      {"audio_seconds", audio_seconds},
+                      {"output_duration_s", output_duration_s},
+                      {"max_arrival_gap_ms", max_arrival_gap_ms},
+                      {"flashes", flashes},
+                      {"beeps", beeps},
+                      {"sync_offsets_ms", sync_offsets_ms}};
+  auto put = [&](const char* k, const std::optional<double>& v) { j[k] = v ? nlohmann::json(*v) : nlohmann::json(); };
+  put("first_output_after_publish_s", first_output_after_publish_s);
+  put("delay_median_ms", delay_median_ms);
+  put("delay_min_ms", delay_min_ms);
+  put("delay_max_ms", delay_max_ms);
+  put("passthrough_correlation", passthrough_correlation);
+  for (const auto& w : windows) j["windows"].push_back({{"input_time_s", w.input_time_s}, {"tone_fraction", w.tone_fraction}, {"level", w.level}});
+  return j;
+}
+
+CheckReport run_av_check(const CheckOptions& options) {
+  const auto& spec = options.pattern;
+  std::vector<std::int16_t> speech;
+  if (options.speech_wav) speech = load_speech(*options.speech_wav, spec.sample_rate);
+  Reader reader(spec, options.output_url, options.record_path);
+  Publisher publisher(spec, options.input_url, speech);
+  reader.start();
+  publisher.run_for(options.duration, options.on_tick);
+  for (std::int64_t s = 0; s < options.drain.count(); ++s) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (options.on_tick) options.on_tick(static_cast<double>(options.duration.count() + s + 1));
+  }
+  reader.stop();
+
+  CheckReport report;
+  std::lock_guard lock(reader.mutex);
+  const auto& frames = reader.frames;
+  report.video_frames = static_cast<std::int64_t>(frames.size());
+  report.has_video = !frames.empty();
+  report.has_audio = !reader.audio.empty();
+  report.audio_seconds = static_cast<double>(reader.audio.size()) / spec.sample_rate;
+  if (frames.empty()) return report;
+
+  report.output_duration_s = static_cast<double>(frames.back().pts_ns - frames.front().pts_ns) / kNs;
+  report.first_output_after_publish_s = static_cast<double>(frames.front().arrival_ns - publisher.start_wall_ns) / kNs;
+  std::vector<double> delays, pts_offsets;
+  std::int64_t first_number = -1, last_number = -1, readable = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto& f = frames[i];
+    if (i > 0) {
+      report.max_arrival_gap_ms = std::max(report.max_arrival_gap_ms, static_cast<double>(f.arrival_ns - frames[i - 1].arrival_ns) / 1e6);
+    }
+    if (f.frame_number < 0) {
+      ++report.unreadable_frames;
+      continue;
+    }
+    ++readable;
+    if (first_number < 0) first_number = f.frame_number;
+    last_number = f.frame_number;
+    const auto input_ts = f.frame_number * kNs / spec.fps;
+    delays.push_back(static_cast<double>(f.arrival_ns - (publisher.start_wall_ns + input_ts)) / 1e6);
+    pts_offsets.push_back(static_cast<double>(f.pts_ns - input_ts));
+  }
+  if (readable > 0) {
+    report.missing_frames = (last_number - first_number + 1) - readable;
+    report.delay_median_ms = median(delays);
+    report.delay_min_ms = *std::min_element(delays.begin(), delays.end());
+    report.delay_max_ms = *std::max_element(delays.begin(), delays.end());
+  }
+
+  auto flashes = flash_onsets(frames);
+  std::vector<std::int64_t> beeps;
+  if (report.has_audio) {
+    beeps = tone_onsets(reader.audio, spec.sample_rate, *reader.audio_start_pts, spec.beep_hz);
+  }
+  report.flashes = static_cast<int>(flashes.size());
+  report.beeps = static_cast<int>(beeps.size());
+  for (auto offset : pair_offsets(flashes, beeps)) report.sync_offsets_ms.push_back(static_cast<double>(offset) / 1e6);
+
+  if (report.has_audio && !pts_offsets.empty()) {
+    // Output pts = input time + offset (the worker rebases timestamps); map audio back to input time.
+    const auto offset_ns = static_cast<std::int64_t>(median(pts_offsets));
+    const auto rate = spec.sample_rate;
+    const auto audio_start_input_ns = *reader.audio_start_pts - offset_ns;
+    const std::span<const std::int16_t> audio(reader.audio);
+    for (std::size_t at = 0; at + static_cast<std::size_t>(rate) <= audio.size(); at += static_cast<std::size_t>(rate)) {
+      auto window = audio.subspan(at, static_cast<std::size_t>(rate));
+      ToneWindow w;
+      w.input_time_s = static_cast<double>(audio_start_input_ns + static_cast<std::int64_t>(at) * kNs / rate) / kNs;
+      w.tone_fraction = tone_energy_fraction(window, rate, 440.0);
+      w.level = rms(window);
+      report.windows.push_back(w);
+    }
+    if (speech.empty()) {
+      const auto first_input_frame = ns_to_samples(audio_start_input_ns, rate);
+      if (first_input_frame >= 0) {
+        auto expected = render_beeps(spec, first_input_frame, static_cast<std::int64_t>(audio.size()));
+        report.passthrough_correlation = envelope_correlation(audio, expected, rate);
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace livedub::probe

@@ -1,0 +1,57 @@
+#pragma once
+// Publishes the test pattern to an RTMP input and watches an RTMP output, measuring what a
+// viewer would see: tracks, start-up time, end-to-end delay, A/V sync, which audio came out.
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "test_pattern.hpp"
+
+namespace livedub::probe {
+
+struct CheckOptions {
+  std::string input_url;   // where the pattern is published
+  std::string output_url;  // where the dubbed stream is read
+  std::chrono::seconds duration{20};       // how long the pattern is published
+  std::chrono::seconds drain{8};           // how long to keep reading after publishing stops
+  std::optional<std::string> record_path;  // FLV copy of the output
+  std::optional<std::string> speech_wav;   // mixed under the beeps, looped
+  PatternSpec pattern;
+  // Called about once per second with seconds since publishing started (for fault injection).
+  std::function<void(double)> on_tick;
+};
+
+struct ToneWindow {
+  double input_time_s = 0;      // where this window was in the input
+  double tone_fraction = 0;     // energy share at the mock tone frequency (440 Hz)
+  double level = 0;             // RMS relative to full scale
+};
+
+struct CheckReport {
+  bool has_video = false;
+  bool has_audio = false;
+  std::int64_t video_frames = 0;
+  std::int64_t unreadable_frames = 0;
+  std::int64_t missing_frames = 0;  // gaps in the frame numbers between first and last
+  double audio_seconds = 0;
+  double output_duration_s = 0;
+  std::optional<double> first_output_after_publish_s;
+  std::optional<double> delay_median_ms, delay_min_ms, delay_max_ms;
+  double max_arrival_gap_ms = 0;
+  std::vector<double> sync_offsets_ms;  // beep onset - flash onset, in output order
+  int flashes = 0;
+  int beeps = 0;
+  std::vector<ToneWindow> windows;  // 1 s windows on the input timeline
+  std::optional<double> passthrough_correlation;  // output vs. regenerated input (no speech)
+
+  nlohmann::json to_json() const;
+};
+
+// Runs the whole check; throws std::runtime_error when a pipeline cannot be built.
+CheckReport run_av_check(const CheckOptions& options);
+
+}  // namespace livedub::probe
