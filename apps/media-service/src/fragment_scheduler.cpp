@@ -95,6 +95,12 @@ std::optional<TimePoint> FragmentScheduler::next_deadline() const {
   return earliest;
 }
 
+void FragmentScheduler::advance_deadlines(std::chrono::nanoseconds by) {
+  for (auto& [seq, entry] : entries_) {
+    entry.deadline -= std::chrono::duration_cast<TimePoint::duration>(by);
+  }
+}
+
 void FragmentScheduler::resolve_with_original(Entry& entry, FragmentOutcome reason,
                                               std::string detail) {
   entry.resolved =

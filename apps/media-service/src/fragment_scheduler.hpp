@@ -58,6 +58,8 @@ class FragmentScheduler {
   std::vector<ResolvedFragment> pop_in_order();
 
   std::optional<TimePoint> next_deadline() const;
+  // Moves every deadline earlier (the output clock was re-anchored before output started).
+  void advance_deadlines(std::chrono::nanoseconds by);
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t waiting() const { return waiting_.size(); }
   // True when every submitted fragment has been popped.

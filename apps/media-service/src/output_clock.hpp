@@ -14,10 +14,25 @@ class OutputClock {
 
   explicit OutputClock(std::chrono::nanoseconds delay) : delay_(delay) {}
 
-  // The first media buffer defines the origin; later calls are ignored.
+  // The first media buffer defines the timestamp origin; later calls are ignored.
   void anchor(Clock::time_point wall, std::int64_t stream_ts_ns) {
     if (!anchor_) anchor_ = Anchor{wall, stream_ts_ns};
   }
+  // Media that arrives at `wall` with relative timestamp `relative_ts_ns` proves the input is
+  // at least that fresh. A connection often starts with a burst of older media; until the
+  // first output is released, the wall anchor moves earlier to the freshest arrival seen, so
+  // the delay is counted from live, not from the burst. Returns how far it moved.
+  std::chrono::nanoseconds observe(Clock::time_point wall, std::int64_t relative_ts_ns) {
+    if (!anchor_ || locked_) return std::chrono::nanoseconds(0);
+    const auto implied = wall - std::chrono::nanoseconds(relative_ts_ns);
+    if (implied >= anchor_->wall) return std::chrono::nanoseconds(0);
+    const auto shift = anchor_->wall - implied;
+    anchor_->wall = implied;
+    return shift;
+  }
+  // Called when output starts: from then on the mapping never changes.
+  void lock() { locked_ = true; }
+  bool locked() const { return locked_; }
   bool anchored() const { return anchor_.has_value(); }
   // Stream timestamp relative to the origin (what the output carries).
   std::int64_t relative_ns(std::int64_t stream_ts_ns) const { return stream_ts_ns - anchor_->ts_ns; }
@@ -34,6 +49,7 @@ class OutputClock {
   };
   std::chrono::nanoseconds delay_;
   std::optional<Anchor> anchor_;
+  bool locked_ = false;
 };
 
 }  // namespace livedub::worker

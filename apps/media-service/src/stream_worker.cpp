@@ -101,6 +101,11 @@ void StreamWorker::anchor_locked(GstClockTime ts) {
   log_info(log_, "first media received; output runs {} ms behind input", config_.output_delay.count());
 }
 
+void StreamWorker::observe_arrival_locked(std::int64_t relative_ns) {
+  const auto shift = clock_.observe(SteadyClock::now(), relative_ns);
+  if (shift.count() > 0) scheduler_.advance_deadlines(shift);
+}
+
 void StreamWorker::submit_locked(std::vector<Fragment> fragments) {
   for (auto& fragment : fragments) {
     const auto start_ns = fragment.audio.start_ns();
@@ -131,7 +136,8 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
   GST_BUFFER_DTS(out) = shift(GST_BUFFER_DTS(buffer));
   const auto relative = static_cast<std::int64_t>(GST_BUFFER_DTS_IS_VALID(out) ? GST_BUFFER_DTS(out) : GST_BUFFER_PTS(out));
   last_video_relative_ns_ = relative;
-  video_.push_back(PendingVideo{GstBufferPtr(out), clock_.due(relative)});
+  observe_arrival_locked(relative);
+  video_.push_back(PendingVideo{GstBufferPtr(out), relative});
   submit_locked(cutter_.advance_to(relative - kAudioStallNs));
   pace_cv_.notify_all();
 }
@@ -141,7 +147,9 @@ void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> mono
   if (stop_ || input_ended_) return;
   anchor_locked(pts);
   if (!clock_.anchored() || !GST_CLOCK_TIME_IS_VALID(pts)) return;
-  submit_locked(cutter_.push(clock_.relative_ns(static_cast<std::int64_t>(pts)), mono));
+  const auto relative = clock_.relative_ns(static_cast<std::int64_t>(pts));
+  observe_arrival_locked(relative);
+  submit_locked(cutter_.push(relative, mono));
 }
 
 void StreamWorker::dispatch_loop() {
@@ -189,8 +197,9 @@ void StreamWorker::pace_loop() {
     scheduler_.expire(now);
     auto ready = scheduler_.pop_in_order();
     std::vector<GstBufferPtr> due_video;
-    while (!video_.empty() && video_.front().due <= now) {
-      if (now - video_.front().due > kLateVideoThreshold) metrics_.late_video_frames.Increment();
+    while (!video_.empty() && clock_.due(video_.front().relative_ns) <= now) {
+      clock_.lock();
+      if (now - clock_.due(video_.front().relative_ns) > kLateVideoThreshold) metrics_.late_video_frames.Increment();
       due_video.push_back(std::move(video_.front().buffer));
       video_.pop_front();
     }
@@ -223,7 +232,7 @@ void StreamWorker::pace_loop() {
     }
     if (done) return;
     auto wake = now + std::chrono::milliseconds(100);
-    if (!video_.empty()) wake = std::min(wake, video_.front().due);
+    if (!video_.empty()) wake = std::min(wake, clock_.due(video_.front().relative_ns));
     if (auto deadline = scheduler_.next_deadline()) wake = std::min(wake, *deadline);
     pace_cv_.wait_until(lock, wake);
   }

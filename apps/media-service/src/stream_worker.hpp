@@ -42,7 +42,7 @@ class StreamWorker {
  private:
   struct PendingVideo {
     GstBufferPtr buffer;
-    TimePoint due;
+    std::int64_t relative_ns;  // due time = clock_.due(relative_ns)
   };
   struct Metrics {
     prometheus::Family<prometheus::Counter>& fragments;
@@ -59,6 +59,7 @@ class StreamWorker {
   void on_audio(GstClockTime pts, std::span<const std::int16_t> mono);
   void submit_locked(std::vector<Fragment> fragments);
   void anchor_locked(GstClockTime ts);
+  void observe_arrival_locked(std::int64_t relative_ns);
   void fail(const std::string& message);
   void dispatch_loop();
   void pace_loop();

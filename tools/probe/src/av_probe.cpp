@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -186,7 +187,7 @@ class Publisher {
         for (std::int64_t i = 0; i < audio_chunk && !speech_.empty(); ++i) {
           const auto s = speech_[static_cast<std::size_t>((audio_frame + i) % static_cast<std::int64_t>(speech_.size()))];
           auto& out = samples[static_cast<std::size_t>(i)];
-          out = static_cast<std::int16_t>(std::clamp(out + s / 2, -32768, 32767));
+          out = static_cast<std::int16_t>(std::clamp(out + s * 2 / 5, -32768, 32767));
         }
         GstBuffer* b = gst_buffer_new_allocate(nullptr, samples.size() * 2, nullptr);
         gst_buffer_fill(b, 0, samples.data(), samples.size() * 2);
@@ -252,6 +253,38 @@ nlohmann::json CheckReport::to_json() const {
   put("passthrough_correlation", passthrough_correlation);
   for (const auto& w : windows) j["windows"].push_back({{"input_time_s", w.input_time_s}, {"tone_fraction", w.tone_fraction}, {"level", w.level}});
   return j;
+}
+
+std::string human_summary(const CheckReport& r) {
+  auto ok = [](bool good) { return good ? "ok  " : "FAIL"; };
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof line, "[%s] tracks: video H.264 %s (%lld frames, %lld dropped, %lld altered), audio AAC %s (%.1f s)\n",
+                ok(r.has_video && r.has_audio), r.has_video ? "present" : "MISSING", static_cast<long long>(r.video_frames),
+                static_cast<long long>(r.missing_frames), static_cast<long long>(r.unreadable_frames),
+                r.has_audio ? "present" : "MISSING", r.audio_seconds);
+  out += line;
+  std::snprintf(line, sizeof line, "[%s] duration: %.1f s of dubbed output; first picture %.1f s after publishing began\n",
+                ok(r.output_duration_s > 0), r.output_duration_s, r.first_output_after_publish_s.value_or(-1));
+  out += line;
+  if (r.delay_median_ms) {
+    std::snprintf(line, sizeof line, "[%s] delay: %.2f s behind live (median; min %.2f, max %.2f)\n",
+                  ok(*r.delay_max_ms - *r.delay_min_ms < 400), *r.delay_median_ms / 1000, *r.delay_min_ms / 1000,
+                  *r.delay_max_ms / 1000);
+    out += line;
+  }
+  if (!r.sync_offsets_ms.empty()) {
+    auto sorted = r.sync_offsets_ms;
+    std::sort(sorted.begin(), sorted.end());
+    double worst = 0;
+    for (double o : sorted) worst = std::max(worst, std::abs(o));
+    std::snprintf(line, sizeof line, "[%s] A/V sync: beep vs. flash %+.0f ms (median), worst %.0f ms, over %zu flashes\n",
+                  ok(worst <= 40), sorted[sorted.size() / 2], worst, sorted.size());
+  } else {
+    std::snprintf(line, sizeof line, "[info] A/V sync: no beep/flash pairs in the output (the dubbed audio replaced the beeps)\n");
+  }
+  out += line;
+  return out;
 }
 
 CheckReport run_av_check(const CheckOptions& options) {

@@ -51,6 +51,9 @@ struct CheckReport {
   nlohmann::json to_json() const;
 };
 
+// A few lines a person can read: what was verified and the measured numbers.
+std::string human_summary(const CheckReport& report);
+
 // Runs the whole check; throws std::runtime_error when a pipeline cannot be built.
 CheckReport run_av_check(const CheckOptions& options);
 

@@ -3,6 +3,7 @@
 #include <gst/gst.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "av_probe.hpp"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   livedub::probe::CheckOptions options;
   int duration_s = 20, drain_s = 8;
   std::string record, speech, json_path;
+  bool human = false;
   app.add_option("--in", options.input_url, "RTMP URL to publish the pattern to")->required();
   app.add_option("--out", options.output_url, "RTMP URL of the dubbed output")->required();
   app.add_option("--duration", duration_s, "seconds to publish")->check(CLI::Range(3, 3600));
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   app.add_option("--record", record, "write the output stream to this FLV file");
   app.add_option("--speech", speech, "WAV file mixed under the beeps (looped)");
   app.add_option("--json", json_path, "also write the report as JSON here");
+  app.add_flag("--human", human, "print a readable summary instead of JSON on stdout");
   CLI11_PARSE(app, argc, argv);
   options.duration = std::chrono::seconds(duration_s);
   options.drain = std::chrono::seconds(drain_s);
@@ -29,7 +32,11 @@ int main(int argc, char** argv) {
     auto report = livedub::probe::run_av_check(options);
     auto json = report.to_json();
     if (!json_path.empty()) std::ofstream(json_path) << json.dump(2) << "\n";
-    std::cout << json.dump(2) << std::endl;
+    if (human) {
+      std::cout << livedub::probe::human_summary(report);
+    } else {
+      std::cout << json.dump(2) << std::endl;
+    }
     return report.has_video && report.has_audio ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "livedub-probe: " << e.what() << "\n";

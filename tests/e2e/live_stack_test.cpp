@@ -1,0 +1,207 @@
+// End-to-end: the real native stack (scripts/stack: nginx-rtmp, orchestrator, STS mock,
+// stream workers) on free loopback ports, fed with the flash/beep test pattern over RTMP and
+// measured from the dubbed RTMP output the way a viewer receives it.
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "av_probe.hpp"
+#include "livedub/http_client.hpp"
+#include "livedub/process.hpp"
+
+using namespace livedub;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Documented bound (README): the dubbed stream starts within output delay + 6 s of the
+// publisher starting (hook, worker start, RTMP connect, first keyframe).
+constexpr double kOutputDelayS = 4.5;
+constexpr double kStartupBoundS = kOutputDelayS + 6.0;
+constexpr double kSyncToleranceMs = 40.0;
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool wait_healthy(const std::string& url, std::chrono::seconds timeout) {
+  HttpClient http;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      if (http.get(url, 1s).status == 200) return true;
+    } catch (const HttpTransportError&) {
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+class LiveStack : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { gst_init(nullptr, nullptr); }
+
+  void start_stack(const std::string& sts_mode, const std::optional<std::string>& external_sts = std::nullopt) {
+    run_dir_ = std::filesystem::temp_directory_path() /
+               ("livedub-e2e-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(run_dir_);
+    std::filesystem::create_directories(run_dir_);
+    rtmp_port_ = free_port();
+    orchestrator_port_ = free_port();
+    std::map<std::string, std::string> env{
+        {"LIVEDUB_BUILD_DIR", LIVEDUB_BUILD_DIR},
+        {"LIVEDUB_RUN_DIR", run_dir_.string()},
+        {"LIVEDUB_RTMP_PORT", std::to_string(rtmp_port_)},
+        {"LIVEDUB_ORCHESTRATOR_PORT", std::to_string(orchestrator_port_)},
+        {"LIVEDUB_STS_PORT", std::to_string(free_port())},
+        {"LIVEDUB_STS_MODE", sts_mode},
+        {"LIVEDUB_RTMP_ALIAS_IDS", ""},
+        {"LIVEDUB_LOG_LEVEL", "info"},
+        {"STS_SERVICE_URL", external_sts.value_or("")}};
+    stack_.emplace(ChildProcess::Options{{"/bin/bash", LIVEDUB_SOURCE_DIR "/scripts/stack"}, env,
+                                         (run_dir_ / "stack.log").string()});
+    ASSERT_TRUE(wait_healthy("http://127.0.0.1:" + std::to_string(orchestrator_port_) + "/healthz", 60s))
+        << "stack did not start; see " << (run_dir_ / "stack.log");
+    std::this_thread::sleep_for(500ms);  // nginx comes up right after the orchestrator
+  }
+
+  probe::CheckOptions check(const std::string& id, std::chrono::seconds duration) const {
+    probe::CheckOptions options;
+    options.input_url = "rtmp://127.0.0.1:" + std::to_string(rtmp_port_) + "/live/" + id + "/in";
+    options.output_url = "rtmp://127.0.0.1:" + std::to_string(rtmp_port_) + "/live/" + id + "/out";
+    options.duration = duration;
+    options.drain = 8s;
+    return options;
+  }
+
+  void TearDown() override {
+    if (stack_) stack_->terminate(20s);
+    if (HasFailure()) {
+      std::cerr << "logs kept in " << run_dir_ << "\n";
+    } else {
+      std::filesystem::remove_all(run_dir_);
+    }
+  }
+
+  static void expect_common(const probe::CheckReport& r, double published_s) {
+    EXPECT_TRUE(r.has_video);
+    EXPECT_TRUE(r.has_audio);
+    ASSERT_TRUE(r.first_output_after_publish_s.has_value());
+    EXPECT_LT(*r.first_output_after_publish_s, kStartupBoundS);
+    // The worker joins at the first keyframe after its start; everything after that comes out.
+    EXPECT_GT(r.output_duration_s, published_s - 3.0);
+    EXPECT_EQ(r.missing_frames, 0) << "video frames were dropped";
+    EXPECT_EQ(r.unreadable_frames, 0) << "video was altered";
+    EXPECT_LT(r.max_arrival_gap_ms, 500.0) << "the output stalled";
+    ASSERT_TRUE(r.delay_median_ms.has_value());
+    // Constant delay: every frame arrives about output-delay later than it was published.
+    EXPECT_NEAR(*r.delay_median_ms, kOutputDelayS * 1000, 400);
+    EXPECT_LT(*r.delay_max_ms - *r.delay_min_ms, 400);
+  }
+
+  std::filesystem::path run_dir_;
+  int rtmp_port_ = 0;
+  int orchestrator_port_ = 0;
+  std::optional<ChildProcess> stack_;
+};
+
+std::string summary(const probe::CheckReport& r) {
+  auto j = r.to_json();
+  j.erase("windows");
+  return j.dump();
+}
+
+}  // namespace
+
+TEST_F(LiveStack, PassthroughOutputStaysInSyncForAMinute) {
+  start_stack("mock-passthrough");
+  auto report = probe::run_av_check(check("e2esync", 62s));
+  std::cout << "e2e passthrough report: " << summary(report) << std::endl;
+  expect_common(report, 62);
+  ASSERT_GE(report.sync_offsets_ms.size(), 35u) << "beeps and flashes were not found in the output";
+  const auto& offsets = report.sync_offsets_ms;
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_LE(std::abs(offsets[i]), kSyncToleranceMs) << "start of stream, pair " << i;
+    EXPECT_LE(std::abs(offsets[offsets.size() - 1 - i]), kSyncToleranceMs) << "end of stream, pair " << i;
+  }
+  for (double o : offsets) EXPECT_LE(std::abs(o), kSyncToleranceMs);
+  ASSERT_TRUE(report.passthrough_correlation.has_value());
+  EXPECT_GT(*report.passthrough_correlation, 0.9) << "output audio does not match the input";
+  std::cout << "e2e: output delay median " << *report.delay_median_ms << " ms (min " << *report.delay_min_ms
+            << ", max " << *report.delay_max_ms << "), first output " << *report.first_output_after_publish_s
+            << " s after publish" << std::endl;
+}
+
+TEST_F(LiveStack, ToneModeReplacesTheAudioWithTheStsTone) {
+  start_stack("mock-tone");
+  auto report = probe::run_av_check(check("e2etone", 16s));
+  std::cout << "e2e tone report: " << summary(report) << std::endl;
+  expect_common(report, 16);
+  int tone_windows = 0, windows = 0;
+  for (const auto& w : report.windows) {
+    if (w.input_time_s < 2 || w.input_time_s > 14) continue;
+    ++windows;
+    if (w.tone_fraction > 0.8) ++tone_windows;
+  }
+  ASSERT_GT(windows, 8);
+  EXPECT_EQ(tone_windows, windows) << "some output audio was not the STS tone";
+  EXPECT_EQ(report.beeps, 0) << "original beeps leaked into the dubbed output";
+}
+
+TEST_F(LiveStack, StsOutageFallsBackToOriginalAudioAndRecovers) {
+  const int sts_port = free_port();
+  auto start_sts = [&] {
+    return ChildProcess(ChildProcess::Options{
+        {STS_SERVICE_BIN},
+        {{"LIVEDUB_STS_PORT", std::to_string(sts_port)}, {"LIVEDUB_STS_MODE", "mock-tone"}, {"LIVEDUB_STS_HOST", "127.0.0.1"}},
+        (std::filesystem::temp_directory_path() / ("livedub-e2e-sts-" + std::to_string(getpid()) + ".log")).string()});
+  };
+  std::optional<ChildProcess> sts(start_sts());
+  const std::string sts_url = "http://127.0.0.1:" + std::to_string(sts_port);
+  ASSERT_TRUE(wait_healthy(sts_url + "/healthz", 20s));
+  start_stack("mock-tone", sts_url);
+
+  auto options = check("e2eoutage", 40s);
+  options.on_tick = [&](double t) {
+    if (t == 12.0) sts.reset();  // STS dies mid-stream
+    if (t == 22.0) sts.emplace(start_sts());
+  };
+  auto report = probe::run_av_check(options);
+  std::cout << "e2e outage report: " << summary(report) << std::endl;
+  expect_common(report, 40);
+
+  auto windows_between = [&](double from, double to) {
+    std::vector<probe::ToneWindow> out;
+    for (const auto& w : report.windows) {
+      if (w.input_time_s >= from && w.input_time_s + 1 <= to) out.push_back(w);
+    }
+    return out;
+  };
+  auto before = windows_between(3, 10), during = windows_between(15, 21), after = windows_between(28, 37);
+  ASSERT_FALSE(before.empty());
+  ASSERT_FALSE(during.empty());
+  ASSERT_FALSE(after.empty());
+  for (const auto& w : before) EXPECT_GT(w.tone_fraction, 0.8) << "before the outage, t=" << w.input_time_s;
+  // During the outage the original audio (silence with 1 kHz beeps) must play, not the tone.
+  for (const auto& w : during) EXPECT_LT(w.tone_fraction, 0.2) << "during the outage, t=" << w.input_time_s;
+  int beeps_during = 0;
+  for (const auto& w : during) beeps_during += w.level > 0.01 ? 1 : 0;
+  EXPECT_GE(beeps_during, 2) << "the original audio did not come through during the outage";
+  for (const auto& w : after) EXPECT_GT(w.tone_fraction, 0.8) << "after recovery, t=" << w.input_time_s;
+}

@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "livedub/rtmp_url.hpp"
+#include "fragment_scheduler.hpp"
+#include "output_clock.hpp"
+#include "publisher.hpp"
+#include "sts_client.hpp"
+#include "worker_config.hpp"
+
+using namespace livedub;
+using namespace livedub::worker;
+using namespace std::chrono_literals;
+
+namespace {
+EnvConfig env_of(std::map<std::string, std::string> vars) {
+  return EnvConfig([vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  });
+}
+std::map<std::string, std::string> minimal() {
+  return {{"LIVEDUB_STREAM_ID", "demo"},
+          {"LIVEDUB_INPUT_URL", "rtmp://127.0.0.1:1935/live/demo/in"},
+          {"LIVEDUB_OUTPUT_URL", "rtmp://127.0.0.1:1935/live/demo/out"}};
+}
+std::string config_error_variable(std::map<std::string, std::string> vars) {
+  try {
+    (void)load_worker_config(env_of(vars));
+  } catch (const ConfigError& e) {
+    return e.variable();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(RtmpUrl, SplitsAfterTheFirstPathSegment) {
+  auto ep = parse_rtmp_url("rtmp://127.0.0.1:19350/live/demo/in");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->host, "127.0.0.1");
+  EXPECT_EQ(ep->port, 19350);
+  EXPECT_EQ(ep->application, "live");
+  EXPECT_EQ(ep->stream, "demo/in");
+  auto tls = parse_rtmp_url("rtmps://a.rtmp.example/app/key?x=1");
+  ASSERT_TRUE(tls);
+  EXPECT_EQ(tls->port, 443);
+  EXPECT_EQ(tls->stream, "key?x=1");
+}
+
+TEST(RtmpUrl, RejectsWhatCannotBePublished) {
+  EXPECT_FALSE(parse_rtmp_url("http://h/live/x"));
+  EXPECT_FALSE(parse_rtmp_url("rtmp://h/live"));
+  EXPECT_FALSE(parse_rtmp_url("rtmp://h:99999/live/x"));
+  EXPECT_FALSE(parse_rtmp_url("rtmp://:1935/live/x"));
+}
+
+TEST(OutputClock, AddsOneConstantDelayToEveryTimestamp) {
+  OutputClock clock(4500ms);
+  const auto wall = OutputClock::Clock::time_point{} + 100s;
+  clock.anchor(wall, 7'000'000'000);
+  clock.anchor(wall + 5s, 0);  // ignored: the origin is fixed by the first buffer
+  EXPECT_EQ(clock.relative_ns(9'000'000'000), 2'000'000'000);
+  EXPECT_EQ(clock.due(0), wall + 4500ms);
+  EXPECT_EQ(clock.due(2'000'000'000), wall + 6500ms);
+}
+
+TEST(WorkerConfig, DefaultsAreSane) {
+  auto c = load_worker_config(env_of(minimal()));
+  EXPECT_EQ(c.fragment, 2000ms);
+  EXPECT_EQ(c.max_in_flight, 3u);
+  EXPECT_EQ(c.output_delay, 4500ms);
+  EXPECT_EQ(c.sts_url, "http://127.0.0.1:8000");
+  EXPECT_FALSE(c.extra_output_url);
+}
+
+TEST(WorkerConfig, ErrorsNameTheVariable) {
+  auto vars = minimal();
+  vars.erase("LIVEDUB_STREAM_ID");
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_STREAM_ID");
+  vars = minimal();
+  vars["LIVEDUB_STREAM_ID"] = "../etc";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_STREAM_ID");
+  vars = minimal();
+  vars["LIVEDUB_OUTPUT_URL"] = "rtmp://host/onlyapp";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_OUTPUT_URL");
+  vars = minimal();
+  vars["LIVEDUB_FRAGMENT_MS"] = "500";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_FRAGMENT_MS");
+  vars = minimal();
+  vars["LIVEDUB_MAX_IN_FLIGHT"] = "many";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_MAX_IN_FLIGHT");
+  vars = minimal();
+  vars["LIVEDUB_FRAGMENT_MS"] = "4000";
+  vars["LIVEDUB_OUTPUT_DELAY_MS"] = "4000";  // not enough time for STS
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_OUTPUT_DELAY_MS");
+  vars = minimal();
+  vars["STS_SERVICE_URL"] = "ftp://x";
+  EXPECT_EQ(config_error_variable(vars), "STS_SERVICE_URL");
+  vars = minimal();
+  vars["LIVEDUB_EXTRA_OUTPUT_URL"] = "rtmp://a.rtmp.example";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_EXTRA_OUTPUT_URL");
+}
+
+TEST(WorkerConfig, DelayFollowsTheFragmentLengthByDefault) {
+  auto vars = minimal();
+  vars["LIVEDUB_FRAGMENT_MS"] = "3000";
+  EXPECT_EQ(load_worker_config(env_of(vars)).output_delay, 5500ms);
+}
+
+TEST(ConformAudio, ConvertsRateChannelsAndLengthToTheFragment) {
+  AudioBuffer stereo16k;
+  stereo16k.format = {16000, 2};
+  for (int i = 0; i < 16000; ++i) {
+    stereo16k.samples.push_back(1000);
+    stereo16k.samples.push_back(3000);
+  }
+  auto out = conform_audio(stereo16k, {48000, 1}, 48000);
+  EXPECT_EQ(out.format, (AudioFormat{48000, 1}));
+  EXPECT_EQ(out.frames(), 48000);
+  EXPECT_EQ(out.samples[100], 2000);
+  auto padded = conform_audio(stereo16k, {48000, 1}, 50000);
+  EXPECT_EQ(padded.frames(), 50000);
+  EXPECT_EQ(padded.samples.back(), 0);
+}
+
+TEST(FlvTags, RecognisesVideoKeyframes) {
+  std::uint8_t key[12] = {9, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x17};
+  std::uint8_t inter[12] = {9, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x27};
+  std::uint8_t audio[12] = {8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xAF};
+  EXPECT_TRUE(is_flv_video_keyframe_tag(key, sizeof key));
+  EXPECT_FALSE(is_flv_video_keyframe_tag(inter, sizeof inter));
+  EXPECT_TRUE(is_flv_video_tag(inter, sizeof inter));
+  EXPECT_FALSE(is_flv_video_tag(audio, sizeof audio));
+  EXPECT_FALSE(is_flv_video_tag(key, 5));
+}
+
+TEST(OutputClock, ReanchorsToTheFreshestArrivalUntilOutputStarts) {
+  OutputClock clock(4500ms);
+  const auto wall = OutputClock::Clock::time_point{} + 100s;
+  clock.anchor(wall, 0);
+  // A burst: media 0..600 ms all arrive at once; then live flow, 600 ms fresher than the anchor.
+  EXPECT_EQ(clock.observe(wall, 600'000'000), 600ms);
+  EXPECT_EQ(clock.due(0), wall - 600ms + 4500ms);
+  EXPECT_EQ(clock.observe(wall + 1s, 100'000'000), 0ns) << "older media never moves it later";
+  clock.lock();
+  EXPECT_EQ(clock.observe(wall + 1s, 5'000'000'000), 0ns) << "fixed once output started";
+  EXPECT_EQ(clock.due(0), wall - 600ms + 4500ms);
+}
+
+TEST(FragmentSchedulerDeadlines, MoveEarlierWithTheClock) {
+  FragmentScheduler s(1);
+  Fragment f;
+  f.audio.format = {48000, 1};
+  f.audio.samples.assign(10, 1);
+  s.submit(f, TimePoint{} + 5s);
+  s.advance_deadlines(600ms);
+  EXPECT_EQ(s.next_deadline(), TimePoint{} + 4400ms);
+}
