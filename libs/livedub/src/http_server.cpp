@@ -1,5 +1,7 @@
 #include "livedub/http_server.hpp"
 
+#include <thread>
+
 #include <prometheus/text_serializer.h>
 
 #include "livedub/logging.hpp"
@@ -52,7 +54,8 @@ HttpService::HttpService(std::string service_name, std::shared_ptr<prometheus::R
   // Fills in a JSON body for statuses produced without one (404, 413 from httplib itself...).
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    std::string code = res.status == 404   ? "not_found"
+    std::string code = res.status == 400   ? "bad_request"
+                       : res.status == 404 ? "not_found"
                        : res.status == 413 ? "payload_too_large"
                        : res.status == 405 ? "method_not_allowed"
                                            : "http_error";
@@ -83,10 +86,19 @@ int HttpService::bind(const std::string& host, int port) {
   return bound;
 }
 
-void HttpService::serve() { server_.listen_after_bind(); }
+// httplib's stop() does nothing until listen_after_bind() has marked the server running, so a
+// stop() racing with the start of serve() would be lost and serve() would never return. Each
+// side publishes its flag before reading the other's: at least one of them sees the other.
+void HttpService::serve() {
+  serving_ = true;
+  if (!stop_requested_) server_.listen_after_bind();
+  serving_ = false;
+}
 
 void HttpService::stop() {
-  if (server_.is_running()) server_.stop();
+  stop_requested_ = true;
+  while (serving_ && !server_.is_running()) std::this_thread::yield();
+  server_.stop();
 }
 
 }  // namespace livedub

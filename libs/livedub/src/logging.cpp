@@ -12,10 +12,19 @@
 namespace livedub::logging {
 namespace {
 
+std::shared_ptr<spdlog::logger> make_logger() {
+  auto logger = spdlog::stderr_logger_mt("livedub");
+  logger->set_pattern("%v");
+  logger->flush_on(spdlog::level::trace);  // logs are the operator's live view: never buffer
+  return logger;
+}
+
 struct State {
   std::string service = "livedub";
   Format format = Format::json;
-  std::shared_ptr<spdlog::logger> logger;
+  // Created with the state (a thread-safe static): creating it lazily on first log call let two
+  // threads both register the "livedub" spdlog logger, and the second registration throws.
+  std::shared_ptr<spdlog::logger> logger = make_logger();
 };
 
 State& state() {
@@ -34,13 +43,6 @@ std::string iso_timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   return fmt::format("{}.{:03d}Z", buf, millis);
-}
-
-std::shared_ptr<spdlog::logger> make_logger() {
-  auto logger = spdlog::stderr_logger_mt("livedub");
-  logger->set_pattern("%v");
-  logger->flush_on(spdlog::level::trace);  // logs are the operator's live view: never buffer
-  return logger;
 }
 
 }  // namespace
@@ -85,7 +87,9 @@ std::string render(Format format, std::string_view service, spdlog::level::level
   if (ctx.seq) line += fmt::format(" seq={}", *ctx.seq);
   line += fmt::format(" {}", message);
   for (auto it = fields.begin(); it != fields.end(); ++it) {
-    line += fmt::format(" {}={}", it.key(), it.value().dump());
+    // Field values may carry peer-supplied bytes: never let invalid UTF-8 throw from a log call.
+    line += fmt::format(" {}={}", it.key(),
+                        it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return line;
 }

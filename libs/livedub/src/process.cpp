@@ -56,6 +56,10 @@ ChildProcess::ChildProcess(const Options& options) {
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
   }
+  // Only stdio is the child's: without this it inherits every descriptor we hold that lacks
+  // O_CLOEXEC (cpp-httplib's listening and client sockets among them), and a long-lived child
+  // would keep our port bound after we exit.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   int rc = posix_spawn(&pid_, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);

@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "livedub/stream_id.hpp"
 
@@ -12,13 +14,21 @@ namespace {
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr double kMaxFragmentMs = 60'000;
-
 template <typename T>
 T field(const nlohmann::json& j, const char* name) {
   if (!j.contains(name)) throw ProtocolError(std::string("missing field '") + name + "'");
+  const auto& value = j.at(name);
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann would silently truncate 1.5 to 1 and wrap 2^64-1 to -1.
+    bool fits = value.is_number_unsigned()
+                    ? value.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                    : value.is_number_integer() &&
+                          value.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+                          value.get<std::int64_t>() <= std::numeric_limits<T>::max();
+    if (!fits) throw ProtocolError(std::string("field '") + name + "' must be an integer");
+  }
   try {
-    return j.at(name).get<T>();
+    return value.get<T>();
   } catch (const nlohmann::json::exception&) {
     throw ProtocolError(std::string("field '") + name + "' has the wrong type");
   }
@@ -84,7 +94,7 @@ DubRequestMetadata parse_request_metadata(std::string_view json_text) {
   m.voice = optional_field<std::string>(j, "voice", "default");
   if (!is_valid_voice_name(m.voice)) throw ProtocolError("field 'voice' must be 1-64 characters of [A-Za-z0-9_.+-]");
   m.duration_ms = field<double>(j, "duration_ms");
-  if (!std::isfinite(m.duration_ms) || m.duration_ms <= 0 || m.duration_ms > kMaxFragmentMs) {
+  if (!std::isfinite(m.duration_ms) || m.duration_ms <= 0 || m.duration_ms > kMaxDurationMs) {
     throw ProtocolError("field 'duration_ms' must be > 0 and <= 60000");
   }
   return m;

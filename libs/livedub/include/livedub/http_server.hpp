@@ -1,6 +1,7 @@
 #pragma once
 // cpp-httplib server with what every livedub service exposes: /healthz, Prometheus /metrics,
 // JSON errors (never an HTML page or a dropped connection), request metrics.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,8 +34,8 @@ class HttpService {
 
   // Binds host:port (port 0 picks a free one) and returns the bound port; throws on failure.
   int bind(const std::string& host, int port);
-  void serve();  // blocks until stop()
-  void stop();
+  void serve();  // blocks until stop(); returns at once if stop() came first
+  void stop();   // final: callable from any thread, before, during or after serve()
 
  private:
   std::string service_name_;
@@ -42,6 +43,8 @@ class HttpService {
   httplib::Server server_;
   std::function<nlohmann::json()> health_;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> stop_requested_{false};
 };
 
 }  // namespace livedub

@@ -10,7 +10,8 @@
 
 namespace livedub {
 
-// A spawned child in its own process group. The destructor terminates it (RAII).
+// A spawned child in its own process group, with stdio and no other descriptors of ours.
+// The destructor terminates it (RAII).
 class ChildProcess {
  public:
   struct Options {

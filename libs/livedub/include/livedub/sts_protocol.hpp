@@ -16,6 +16,8 @@
 namespace livedub::sts {
 
 inline constexpr const char* kDubPath = "/v1/dub";
+// Longest fragment a request may ask for (DubRequestMetadata::duration_ms).
+inline constexpr double kMaxDurationMs = 60'000;
 
 class ProtocolError : public std::runtime_error {
  public:

@@ -1,0 +1,111 @@
+#pragma once
+// The decisions of worker supervision, free of threads and processes: one entry per stream id,
+// its state, restart backoff and stop escalation. Process work goes through WorkerControl, and
+// time is an argument, so tests drive both. Not thread-safe: WorkerSupervisor serializes calls.
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace livedub::orchestrator {
+
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+using Millis = std::chrono::milliseconds;
+
+struct SupervisionPolicy {
+  Millis restart_min{500};
+  Millis restart_max{30'000};
+  // A worker up this long counts as running, and its restart backoff starts over.
+  Millis stable_after{10'000};
+  // Between SIGTERM and SIGKILL when a stream stops.
+  Millis stop_grace{5'000};
+};
+
+// Delay before the restart that follows `consecutive_failures` (>= 1) failures without a stable
+// run: restart_min, doubling each time, capped at restart_max.
+Millis restart_delay(const SupervisionPolicy& policy, int consecutive_failures);
+
+// starting: spawned, not yet up for stable_after; running: up at least that long;
+// backoff: died while the stream is live, restart pending; stopping: stream ended, worker
+// signalled and not yet exited.
+enum class WorkerState { starting, running, backoff, stopping };
+std::string_view to_string(WorkerState state);
+
+enum class StartReason { first_start, restart, relaunch_after_stop };
+
+class WorkerControl {
+ public:
+  virtual ~WorkerControl() = default;
+  // Starts the worker of a validated stream id and returns its pid. Throws std::exception on
+  // failure; the message becomes the stream's last_exit.
+  virtual pid_t start_worker(const std::string& stream_id, StartReason reason) = 0;
+  // Sends SIGTERM, or SIGKILL when `force`, to the stream's running worker.
+  virtual void signal_worker(const std::string& stream_id, bool force) = 0;
+};
+
+struct StreamStatus {
+  std::string stream_id;
+  WorkerState state = WorkerState::starting;
+  std::optional<pid_t> pid;  // absent in backoff
+  int restarts = 0;          // restarts after the worker died while the stream was live
+  std::optional<std::string> last_exit;
+  TimePoint since;                      // when `state` was entered
+  std::optional<TimePoint> restart_at;  // backoff only
+};
+
+enum class ReadyOutcome {
+  started,
+  start_failed,         // restart scheduled with backoff
+  already_supervised,   // duplicate ready: still one worker
+  relaunch_after_stop,  // ready while the previous worker stops: relaunched once it has exited
+  shutting_down,
+};
+enum class NotReadyOutcome { stopping, backoff_cancelled, already_stopping, not_supervised };
+std::string_view to_string(ReadyOutcome outcome);
+std::string_view to_string(NotReadyOutcome outcome);
+
+class SupervisionTable {
+ public:
+  SupervisionTable(SupervisionPolicy policy, WorkerControl& control);
+
+  ReadyOutcome stream_ready(const std::string& stream_id, TimePoint now);
+  NotReadyOutcome stream_not_ready(const std::string& stream_id, TimePoint now);
+  // The stream's worker exited; `reason` as from describe_wait_status.
+  void worker_exited(const std::string& stream_id, const std::string& reason, TimePoint now);
+  // Time-driven transitions: promotes stable workers, restarts after backoff, escalates stops
+  // to SIGKILL.
+  void tick(TimePoint now);
+  // When tick() next has something to do; nullopt when nothing is pending.
+  std::optional<TimePoint> next_deadline() const;
+  // Stops every worker, cancels pending restarts and refuses new streams from now on.
+  void stop_all(TimePoint now);
+
+  std::vector<StreamStatus> streams() const;  // ordered by stream id
+  std::optional<StreamStatus> stream(const std::string& stream_id) const;
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  struct Entry {
+    StreamStatus status;
+    int consecutive_failures = 0;
+    TimePoint worker_started_at;
+    std::optional<TimePoint> kill_at;  // stopping, SIGKILL not yet sent
+    bool live_again = false;           // stopping, and a new ready arrived meanwhile
+  };
+
+  bool launch(Entry& entry, StartReason reason, TimePoint now);
+  void schedule_restart(Entry& entry, const std::string& reason, TimePoint now);
+  void begin_stop(Entry& entry, TimePoint now);
+
+  SupervisionPolicy policy_;
+  WorkerControl& control_;
+  std::map<std::string, Entry> entries_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace livedub::orchestrator

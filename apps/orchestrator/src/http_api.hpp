@@ -1,0 +1,15 @@
+#pragma once
+// The orchestrator's HTTP routes: media-server hooks and the stream status API.
+#include "livedub/http_server.hpp"
+#include "orchestrator_metrics.hpp"
+#include "worker_supervisor.hpp"
+
+namespace livedub::orchestrator {
+
+// Hook bodies are a few hundred bytes; anything near this is not a hook.
+inline constexpr std::size_t kMaxHookBodyBytes = 64 * 1024;
+
+void register_orchestrator_routes(HttpService& http, WorkerSupervisor& supervisor,
+                                  OrchestratorMetrics& metrics);
+
+}  // namespace livedub::orchestrator

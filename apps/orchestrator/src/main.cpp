@@ -1,0 +1,116 @@
+// orchestrator: turns media-server hooks into exactly one supervised stream-worker process per
+// live stream. Configured from the environment only (see deploy/media-service/orchestrator).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "http_api.hpp"
+#include "livedub/config.hpp"
+#include "livedub/logging.hpp"
+#include "livedub/process.hpp"
+#include "orchestrator/orchestrator_config.hpp"
+#include "orchestrator_metrics.hpp"
+#include "worker_supervisor.hpp"
+
+namespace fs = std::filesystem;
+using namespace livedub;
+using namespace livedub::orchestrator;
+
+namespace {
+
+// Written via rename so a reader polling the file never sees a partial number.
+void write_port_file(const fs::path& path, int port) {
+  fs::path temporary = path;
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) {
+      throw ConfigError("LIVEDUB_ORCHESTRATOR_PORT_FILE", "cannot write " + temporary.string());
+    }
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) {
+    throw ConfigError("LIVEDUB_ORCHESTRATOR_PORT_FILE",
+                      "cannot create " + path.string() + ": " + ec.message());
+  }
+}
+
+void prepare_run_dir(const WorkerLaunchConfig& launch) {
+  if (!launch.run_dir) return;
+  std::error_code ec;
+  fs::create_directories(*launch.run_dir / "logs", ec);
+  if (ec) {
+    throw ConfigError("LIVEDUB_RUN_DIR",
+                      "cannot create " + (*launch.run_dir / "logs").string() + ": " + ec.message());
+  }
+}
+
+}  // namespace
+
+int main() {
+  // Before any thread exists, so every thread inherits the blocked shutdown signals and only
+  // wait_for_shutdown_signal() receives them.
+  block_shutdown_signals();
+
+  EnvConfig env;
+  OrchestratorConfig config;
+  try {
+    logging::init("orchestrator", env);
+    config = load_orchestrator_config(env, fs::read_symlink("/proc/self/exe"));
+    prepare_run_dir(config.launch);
+  } catch (const ConfigError& e) {
+    log_error({}, "{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log_error({}, "cannot start: {}", e.what());
+    return 1;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  OrchestratorMetrics metrics(*registry);
+  WorkerSupervisor supervisor(config.policy, config.launch, metrics);
+  HttpService http("orchestrator", registry, kMaxHookBodyBytes);
+  register_orchestrator_routes(http, supervisor, metrics);
+
+  int port = 0;
+  try {
+    port = http.bind(config.host, config.port);
+    if (config.port_file) write_port_file(*config.port_file, port);
+  } catch (const std::exception& e) {
+    log_error({}, "{}", e.what());
+    return 1;
+  }
+  log_info({}, "listening on {}:{}; worker binary {}", config.host, port,
+           config.launch.worker_bin.string());
+
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> server_failed{false};
+  std::thread server_thread([&] {
+    http.serve();
+    // The server ending on its own is fatal: wake the main thread as a signal would.
+    if (!stopping) {
+      server_failed = true;
+      log_error({}, "HTTP server stopped unexpectedly");
+      ::kill(::getpid(), SIGTERM);
+    }
+  });
+
+  int signal_number = wait_for_shutdown_signal();
+  stopping = true;
+  log_info({}, "received signal {}; shutting down", signal_number);
+  // In parallel: httplib's stop() waits out idle keep-alive connections (up to 5 s), which
+  // must not add to the time workers get to stop.
+  std::thread worker_stopper([&] { supervisor.shutdown(); });
+  http.stop();
+  server_thread.join();
+  worker_stopper.join();
+  log_info({}, "stopped");
+  return server_failed ? 1 : 0;
+}

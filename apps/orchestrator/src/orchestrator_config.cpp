@@ -1,0 +1,69 @@
+#include "orchestrator/orchestrator_config.hpp"
+
+namespace livedub::orchestrator {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kOneHour{3'600'000};
+
+std::string url_template(const EnvConfig& env, const std::string& name,
+                         const std::string& fallback) {
+  std::string value = env.url(name, fallback, {});
+  if (value.find(kStreamIdPlaceholder) == std::string::npos) {
+    throw ConfigError(name, "must contain the placeholder {stream_id}, got '" + value + "'");
+  }
+  return value;
+}
+
+fs::path worker_binary(const EnvConfig& env, const fs::path& self_exe,
+                       const ExecutableProbe& is_executable) {
+  const std::string name = "LIVEDUB_WORKER_BIN";
+  if (auto configured = env.raw(name)) {
+    fs::path path = fs::absolute(*configured);
+    if (!is_executable(path)) {
+      throw ConfigError(name, "'" + *configured + "' is not an executable file");
+    }
+    return path;
+  }
+  if (auto found = default_worker_binary(self_exe, is_executable)) return *found;
+  throw ConfigError(name, "not set, and no executable stream-worker next to " +
+                              self_exe.parent_path().string() + " or in ../media-service");
+}
+
+}  // namespace
+
+OrchestratorConfig load_orchestrator_config(const EnvConfig& env, const fs::path& self_exe,
+                                            const ExecutableProbe& is_executable) {
+  OrchestratorConfig config;
+  config.host = env.string("LIVEDUB_ORCHESTRATOR_HOST", config.host);
+  config.port = static_cast<int>(env.integer("LIVEDUB_ORCHESTRATOR_PORT", config.port, 0, 65535));
+  if (auto port_file = env.raw("LIVEDUB_ORCHESTRATOR_PORT_FILE")) config.port_file = *port_file;
+
+  config.launch.worker_bin = worker_binary(env, self_exe, is_executable);
+  config.launch.input_url_template =
+      url_template(env, "LIVEDUB_INPUT_URL_TEMPLATE", kDefaultInputUrlTemplate);
+  config.launch.output_url_template =
+      url_template(env, "LIVEDUB_OUTPUT_URL_TEMPLATE", kDefaultOutputUrlTemplate);
+  if (auto run_dir = env.raw("LIVEDUB_RUN_DIR")) config.launch.run_dir = fs::absolute(*run_dir);
+
+  auto& policy = config.policy;
+  policy.restart_min =
+      env.millis("LIVEDUB_WORKER_RESTART_MIN_MS", policy.restart_min, milliseconds(1), kOneHour);
+  policy.restart_max =
+      env.millis("LIVEDUB_WORKER_RESTART_MAX_MS", policy.restart_max, milliseconds(1), kOneHour);
+  if (policy.restart_max < policy.restart_min) {
+    throw ConfigError("LIVEDUB_WORKER_RESTART_MAX_MS",
+                      "must not be below LIVEDUB_WORKER_RESTART_MIN_MS (" +
+                          std::to_string(policy.restart_min.count()) + " ms)");
+  }
+  policy.stable_after =
+      env.millis("LIVEDUB_WORKER_STABLE_MS", policy.stable_after, milliseconds(0), kOneHour);
+  policy.stop_grace = env.millis("LIVEDUB_WORKER_STOP_GRACE_MS", policy.stop_grace, milliseconds(0),
+                                 milliseconds(600'000));
+  return config;
+}
+
+}  // namespace livedub::orchestrator

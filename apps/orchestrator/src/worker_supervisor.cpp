@@ -1,0 +1,123 @@
+#include "worker_supervisor.hpp"
+
+#include <signal.h>
+
+#include <filesystem>
+
+#include "livedub/logging.hpp"
+
+namespace livedub::orchestrator {
+
+namespace {
+// How often exited workers are noticed; timers (restarts, SIGKILL) may wake the thread sooner.
+constexpr Millis kPollInterval{50};
+}  // namespace
+
+WorkerSupervisor::WorkerSupervisor(SupervisionPolicy policy, WorkerLaunchConfig launch,
+                                   OrchestratorMetrics& metrics)
+    : launch_(std::move(launch)),
+      metrics_(metrics),
+      table_(policy, *this),
+      thread_([this] { supervise(); }) {}
+
+WorkerSupervisor::~WorkerSupervisor() { shutdown(); }
+
+ReadyOutcome WorkerSupervisor::stream_ready(const std::string& stream_id) {
+  std::lock_guard lock(mutex_);
+  return table_.stream_ready(stream_id, SteadyClock::now());
+}
+
+NotReadyOutcome WorkerSupervisor::stream_not_ready(const std::string& stream_id) {
+  std::lock_guard lock(mutex_);
+  return table_.stream_not_ready(stream_id, SteadyClock::now());
+}
+
+std::vector<StreamStatus> WorkerSupervisor::streams() const {
+  std::lock_guard lock(mutex_);
+  return table_.streams();
+}
+
+std::optional<StreamStatus> WorkerSupervisor::stream(const std::string& stream_id) const {
+  std::lock_guard lock(mutex_);
+  return table_.stream(stream_id);
+}
+
+std::size_t WorkerSupervisor::worker_count() const {
+  std::lock_guard lock(mutex_);
+  return workers_.size();
+}
+
+void WorkerSupervisor::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!shutting_down_) {
+      shutting_down_ = true;
+      if (!workers_.empty()) log_info({}, "stopping {} worker(s)", workers_.size());
+      table_.stop_all(SteadyClock::now());
+    }
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+pid_t WorkerSupervisor::start_worker(const std::string& stream_id, StartReason reason) {
+  try {
+    ChildProcess::Options options = worker_process_options(launch_, stream_id);
+    if (launch_.run_dir) std::filesystem::create_directories(*launch_.run_dir / "logs");
+    ChildProcess child(options);
+    pid_t pid = child.pid();
+    workers_.insert_or_assign(stream_id, std::move(child));
+    metrics_.worker_starts.Increment();
+    if (reason == StartReason::restart) metrics_.worker_restarts.Increment();
+    metrics_.workers_running.Set(static_cast<double>(workers_.size()));
+    return pid;
+  } catch (const std::exception& e) {
+    metrics_.worker_start_failures.Increment();
+    log_error(LogContext{stream_id, std::nullopt}, "cannot start worker {}: {}",
+              launch_.worker_bin.string(), e.what());
+    throw;
+  }
+}
+
+void WorkerSupervisor::signal_worker(const std::string& stream_id, bool force) {
+  auto it = workers_.find(stream_id);
+  // An exited worker is left for reaping; only an unreaped pid is sure to still be ours.
+  if (it == workers_.end() || it->second.poll()) return;
+  // ChildProcess made the worker a process-group leader: signal the group so helpers it
+  // spawned stop with it.
+  ::kill(-it->second.pid(), force ? SIGKILL : SIGTERM);
+}
+
+void WorkerSupervisor::reap_exited_workers(TimePoint now) {
+  std::vector<std::pair<std::string, int>> exited;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    auto status = it->second.poll();
+    if (!status) {
+      ++it;
+      continue;
+    }
+    it->second.terminate();  // already exited: only kills leftovers in its process group
+    exited.emplace_back(it->first, *status);
+    it = workers_.erase(it);
+  }
+  metrics_.workers_running.Set(static_cast<double>(workers_.size()));
+  // Reported after the loop: the table may start a replacement, which inserts into workers_.
+  for (const auto& [stream_id, status] : exited) {
+    table_.worker_exited(stream_id, describe_wait_status(status), now);
+  }
+}
+
+void WorkerSupervisor::supervise() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    TimePoint now = SteadyClock::now();
+    reap_exited_workers(now);
+    table_.tick(now);
+    if (shutting_down_ && table_.empty()) break;
+    TimePoint wake_at = now + kPollInterval;
+    if (auto deadline = table_.next_deadline()) wake_at = std::min(wake_at, *deadline);
+    wake_.wait_until(lock, wake_at);
+  }
+}
+
+}  // namespace livedub::orchestrator

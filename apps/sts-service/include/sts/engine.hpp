@@ -1,0 +1,63 @@
+#pragma once
+// The seam between the HTTP layer and whatever turns speech into dubbed speech. Mock engines
+// live in mock_engines.hpp; real pipelines (ASR -> MT -> TTS -> time stretch) implement the same
+// interface and are picked by LIVEDUB_STS_MODE.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "livedub/audio.hpp"
+#include "livedub/sts_protocol.hpp"
+
+namespace livedub::sts {
+
+// Stage names reported in DubResponse::timings_ms, besides "total".
+inline constexpr const char* kStageAsr = "asr";
+inline constexpr const char* kStageMt = "mt";
+inline constexpr const char* kStageTts = "tts";
+inline constexpr const char* kStageStretch = "stretch";
+
+struct DubResult {
+  // Same sample rate and channel count as the input, exactly
+  // frames_for_duration(request.duration_ms, rate) frames long.
+  AudioBuffer audio;
+  std::string transcript;
+  std::string translation;
+  std::string voice;           // the voice actually used
+  double stretch_ratio = 1.0;  // output speech duration / natural TTS duration
+  std::map<std::string, double> stage_timings_ms;  // asr, mt, tts, stretch
+};
+
+struct LanguagePair {
+  std::string source;
+  std::string target;
+};
+
+struct EngineCapabilities {
+  // True: any pair of valid language tags is accepted (mocks). Otherwise only `pairs`.
+  bool any_language_pair = false;
+  std::vector<LanguagePair> pairs;
+  std::vector<std::string> voices;
+};
+
+class DubbingEngine {
+ public:
+  virtual ~DubbingEngine() = default;
+
+  // Called concurrently from the HTTP worker threads: implementations must be thread-safe.
+  // Throws on failure; the service answers 500 engine_error with the exception's message.
+  virtual DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input) = 0;
+  // Reported as DubResponse::engine, e.g. "mock-tone".
+  virtual std::string name() const = 0;
+  virtual EngineCapabilities capabilities() const = 0;
+
+  bool supports(const std::string& source_lang, const std::string& target_lang) const;
+};
+
+// The frame count a dubbed fragment must have: llround(duration_ms * sample_rate / 1000).
+std::int64_t frames_for_duration(double duration_ms, int sample_rate);
+
+}  // namespace livedub::sts

@@ -1,0 +1,20 @@
+#include "sts/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace livedub::sts {
+
+bool DubbingEngine::supports(const std::string& source_lang, const std::string& target_lang) const {
+  auto caps = capabilities();
+  if (caps.any_language_pair) return true;
+  return std::any_of(caps.pairs.begin(), caps.pairs.end(), [&](const LanguagePair& pair) {
+    return pair.source == source_lang && pair.target == target_lang;
+  });
+}
+
+std::int64_t frames_for_duration(double duration_ms, int sample_rate) {
+  return std::llround(duration_ms * sample_rate / 1000.0);
+}
+
+}  // namespace livedub::sts

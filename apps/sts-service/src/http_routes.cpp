@@ -1,0 +1,103 @@
+#include "sts/http_routes.hpp"
+
+namespace livedub::sts {
+namespace {
+
+constexpr const char* kCapabilitiesPath = "/v1/capabilities";
+
+// Accumulates a request body part by part, refusing to hold more than the limit.
+class BodyCollector {
+ public:
+  explicit BodyCollector(std::size_t limit) : limit_(limit) {}
+
+  bool start_part(const httplib::MultipartFormData& header) {
+    parts_.push_back(FormPart{header.name, header.content_type, header.filename, {}});
+    return true;
+  }
+  bool append(const char* data, std::size_t size) {
+    if (!count(size)) return false;
+    if (!parts_.empty()) parts_.back().data.append(data, size);
+    return true;
+  }
+  bool discard(const char*, std::size_t size) { return count(size); }
+
+  bool too_large() const { return too_large_; }
+  std::vector<FormPart> take_parts() { return std::move(parts_); }
+
+ private:
+  bool count(std::size_t size) {
+    received_ += size;
+    too_large_ = received_ > limit_;
+    return !too_large_;
+  }
+
+  std::size_t limit_;
+  std::size_t received_ = 0;
+  bool too_large_ = false;
+  std::vector<FormPart> parts_;
+};
+
+void send_reply(httplib::Response& res, const HandlerReply& reply) {
+  send_json(res, reply.status, reply.body);
+}
+
+// Answers 405 with an Allow header for methods a known path does not support.
+httplib::Server::Handler method_not_allowed(std::string allowed) {
+  return [allowed](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Allow", allowed);
+    send_error(res, 405, "method_not_allowed",
+               req.method + " is not allowed on " + req.path + "; use " + allowed);
+  };
+}
+
+}  // namespace
+
+void register_routes(HttpService& http, DubHandler& handler, std::size_t max_body_bytes) {
+  auto& server = http.server();
+  server.Post(sts::kDubPath, [&handler, max_body_bytes](const httplib::Request& req,
+                                                        httplib::Response& res,
+                                                        const httplib::ContentReader& reader) {
+    BodyCollector body(max_body_bytes);
+    DubHttpRequest request;
+    request.content_type = req.get_header_value("Content-Type");
+    bool complete = false;
+    if (req.is_multipart_form_data()) {
+      complete = reader(
+          [&](const httplib::MultipartFormData& header) { return body.start_part(header); },
+          [&](const char* data, std::size_t size) { return body.append(data, size); });
+    } else {
+      // Read (and drop) the body anyway so the keep-alive connection stays in sync.
+      complete = reader([&](const char* data, std::size_t size) { return body.discard(data, size); });
+    }
+    // httplib itself answers an oversized Content-Length by setting 413 before reading.
+    if (body.too_large() || res.status == 413) {
+      // The rest of the body is still in flight: the connection cannot be reused.
+      res.set_header("Connection", "close");
+      send_reply(res, handler.reject(413, "payload_too_large",
+                                     "request body exceeds " + std::to_string(max_body_bytes) +
+                                         " bytes (LIVEDUB_STS_MAX_BODY_BYTES)"));
+      return;
+    }
+    if (!complete && req.is_multipart_form_data()) {
+      send_reply(res, handler.reject(400, "malformed_multipart",
+                                     "request body is not valid multipart/form-data"));
+      return;
+    }
+    request.parts = body.take_parts();
+    send_reply(res, handler.dub(request));
+  });
+  server.Get(sts::kDubPath, method_not_allowed("POST"));
+  server.Put(sts::kDubPath, method_not_allowed("POST"));
+  server.Patch(sts::kDubPath, method_not_allowed("POST"));
+  server.Delete(sts::kDubPath, method_not_allowed("POST"));
+
+  server.Get(kCapabilitiesPath, [&handler](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, handler.capabilities());
+  });
+  server.Post(kCapabilitiesPath, method_not_allowed("GET"));
+  server.Put(kCapabilitiesPath, method_not_allowed("GET"));
+  server.Patch(kCapabilitiesPath, method_not_allowed("GET"));
+  server.Delete(kCapabilitiesPath, method_not_allowed("GET"));
+}
+
+}  // namespace livedub::sts

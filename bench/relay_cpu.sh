@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): CPU use of the stream worker relaying a 720p30 stream (H.264 passed
+# through, audio decoded -> fragmented -> STS mock passthrough -> AAC) next to
+# `ffmpeg -c:v copy -c:a aac` doing the same relay, both at once on the same input.
+# Prints % of one core for each over a measurement window.
+#   bench/relay_cpu.sh [seconds=30]
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${LIVEDUB_BUILD_DIR:-$repo_root/build}"
+window="${1:-30}"
+work="$(mktemp -d /tmp/livedub-bench.XXXXXX)"
+port=$((20000 + RANDOM % 20000))
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "bench: encoding a $((window + 25)) s 720p30 test clip (one-off, not measured)"
+ffmpeg -v error -f lavfi -i "testsrc2=size=1280x720:rate=30" -f lavfi -i "sine=frequency=300:sample_rate=48000" \
+  -t $((window + 25)) -c:v libx264 -preset veryfast -g 60 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 "$work/clip.flv"
+
+cat >"$work/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.log;
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:$port; application live { live on; wait_key on; } } }
+CONF
+nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.log" & pids+=($!)
+sleep 0.5
+LIVEDUB_STS_PORT=0 LIVEDUB_STS_PORT_FILE="$work/sts.port" LIVEDUB_STS_MODE=mock-passthrough \
+  "$build_dir/apps/sts-service/sts-service" >"$work/sts.log" 2>&1 & sts_pid=$!; pids+=($sts_pid)
+for _ in $(seq 50); do [[ -s "$work/sts.port" ]] && break; sleep 0.1; done
+
+ffmpeg -v error -re -i "$work/clip.flv" -c copy -f flv -rtmp_app live -rtmp_playpath bench/in "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & pids+=($!)
+sleep 1
+LIVEDUB_STREAM_ID=bench LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
+  LIVEDUB_OUTPUT_URL="rtmp://127.0.0.1:$port/live/bench/out" STS_SERVICE_URL="http://127.0.0.1:$(cat "$work/sts.port")" \
+  "$build_dir/apps/media-service/stream-worker" >"$work/worker.log" 2>&1 & worker_pid=$!; pids+=($worker_pid)
+ffmpeg -v error -rtmp_app live -rtmp_playpath bench/in -i "rtmp://127.0.0.1:$port" -c:v copy -c:a aac -b:a 128k \
+  -f flv -rtmp_app live -rtmp_playpath bench/ffout "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & ffmpeg_pid=$!; pids+=($ffmpeg_pid)
+# Readers on both outputs, so both relays really push to a consumer.
+for name in out ffout; do
+  ffmpeg -v error -rtmp_app live -rtmp_playpath "bench/$name" -i "rtmp://127.0.0.1:$port" -c copy -f null - 2>>"$work/ffmpeg.log" & pids+=($!)
+done
+
+sleep 10  # warm-up: output delay + connections
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); t0=$(date +%s.%N)
+sleep "$window"
+w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); t1=$(date +%s.%N)
+awk -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+  el = t1 - t0
+  printf "relay of 720p30 H.264 + AAC 48 kHz stereo, %.0f s window (%% of one core)\n", el
+  printf "  livedub stream-worker (video copy, audio -> STS mock -> AAC): %5.1f %%\n", 100 * w / hz / el
+  printf "  livedub sts-service (mock passthrough):                       %5.1f %%\n", 100 * s / hz / el
+  printf "  ffmpeg -c:v copy -c:a aac:                                    %5.1f %%\n", 100 * f / hz / el
+}'

@@ -1,0 +1,115 @@
+#include "livedub/audio.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace livedub {
+namespace {
+
+constexpr std::int64_t kSecondsPerCentury = 100LL * 365 * 86400;
+
+TEST(Timestamps, ExactAtCommonRates) {
+  EXPECT_EQ(samples_to_ns(48000, 48000), kNanosPerSecond);
+  EXPECT_EQ(samples_to_ns(44100, 44100), kNanosPerSecond);
+  EXPECT_EQ(samples_to_ns(3, 48000), 62'500);
+  EXPECT_EQ(samples_to_ns(1, 48000), 20'833);  // 20833.33 rounds down
+  EXPECT_EQ(samples_to_ns(1, 44100), 22'676);  // 22675.74 rounds up
+  EXPECT_EQ(samples_to_ns(-1, 44100), -22'676);  // symmetric rounding
+  EXPECT_EQ(ns_to_samples(kNanosPerSecond, 44100), 44100);
+  EXPECT_EQ(ns_to_samples(22'676, 44100), 1);
+  EXPECT_EQ(ns_to_samples(11'337, 44100), 0);  // 0.49996 samples
+  EXPECT_EQ(ns_to_samples(11'338, 44100), 1);  // 0.50001 samples
+  EXPECT_EQ(ns_to_samples(-kNanosPerSecond, 48000), -48000);
+}
+
+TEST(Timestamps, LargeIndicesDoNotOverflow) {
+  // A century of samples: index * 1e9 is far beyond int64, the results are not.
+  EXPECT_EQ(samples_to_ns(48000 * kSecondsPerCentury, 48000), kSecondsPerCentury * kNanosPerSecond);
+  EXPECT_EQ(samples_to_ns(44100 * kSecondsPerCentury, 44100), kSecondsPerCentury * kNanosPerSecond);
+  EXPECT_EQ(ns_to_samples(kSecondsPerCentury * kNanosPerSecond, 44100), 44100 * kSecondsPerCentury);
+  EXPECT_EQ(ns_to_samples(kSecondsPerCentury * kNanosPerSecond, 48000), 48000 * kSecondsPerCentury);
+  // One frame past a whole second at a century still resolves to the right nanosecond.
+  EXPECT_EQ(samples_to_ns(44100 * kSecondsPerCentury + 1, 44100),
+            kSecondsPerCentury * kNanosPerSecond + 22'676);
+}
+
+TEST(Timestamps, SampleIndexSurvivesRoundTrip) {
+  for (int rate : {8000, 16000, 44100, 48000, 96000}) {
+    for (std::int64_t index : {std::int64_t{0}, std::int64_t{1}, std::int64_t{44099},
+                               std::int64_t{1} << 33, (std::int64_t{1} << 40) + 1,
+                               -std::int64_t{12345}}) {
+      EXPECT_EQ(ns_to_samples(samples_to_ns(index, rate), rate), index) << rate << " " << index;
+    }
+  }
+}
+
+TEST(AudioBuffer, FramesAndDuration) {
+  AudioBuffer audio;
+  audio.format = AudioFormat{48000, 2};
+  audio.start_frame = 48000;
+  audio.samples.assign(2 * 24000, 0);
+  EXPECT_EQ(audio.frames(), 24000);
+  EXPECT_EQ(audio.end_frame(), 72000);
+  EXPECT_EQ(audio.start_ns(), kNanosPerSecond);
+  EXPECT_EQ(audio.duration_ns(), kNanosPerSecond / 2);
+}
+
+TEST(Resample, OutputLengthIsRoundedRatio) {
+  EXPECT_EQ(resample_mono_linear(std::vector<std::int16_t>(1600), 16000, 48000).size(), 4800u);
+  EXPECT_EQ(resample_mono_linear(std::vector<std::int16_t>(441), 44100, 16000).size(), 160u);
+  EXPECT_EQ(resample_mono_linear(std::vector<std::int16_t>(1000), 48000, 44100).size(), 919u);  // 918.75
+  EXPECT_EQ(resample_mono_linear(std::vector<std::int16_t>(1), 48000, 44100).size(), 1u);
+  EXPECT_TRUE(resample_mono_linear({}, 16000, 48000).empty());
+}
+
+TEST(Resample, SameRateIsIdentityAndConstantsStayConstant) {
+  std::vector<std::int16_t> ramp = {1, 2, 3, 4, 5};
+  EXPECT_EQ(resample_mono_linear(ramp, 16000, 16000), ramp);
+  auto flat = resample_mono_linear(std::vector<std::int16_t>(300, -1234), 44100, 48000);
+  for (auto s : flat) ASSERT_EQ(s, -1234);
+}
+
+TEST(Resample, UpsampledRampInterpolates) {
+  std::vector<std::int16_t> ramp = {0, 100, 200, 300};
+  auto out = resample_mono_linear(ramp, 8000, 16000);
+  ASSERT_EQ(out.size(), 8u);
+  EXPECT_EQ(out[0], 0);
+  EXPECT_EQ(out[1], 50);
+  EXPECT_EQ(out[2], 100);
+  EXPECT_EQ(out[5], 250);
+}
+
+TEST(FitToFrames, TruncatesAndPadsWholeFrames) {
+  std::vector<std::int16_t> stereo = {1, -1, 2, -2, 3, -3};
+  fit_to_frames(stereo, 2, 2);
+  EXPECT_EQ(stereo, (std::vector<std::int16_t>{1, -1, 2, -2}));
+  fit_to_frames(stereo, 2, 4);
+  EXPECT_EQ(stereo, (std::vector<std::int16_t>{1, -1, 2, -2, 0, 0, 0, 0}));
+}
+
+TEST(Downmix, AveragesChannels) {
+  EXPECT_EQ(downmix_to_mono(std::vector<std::int16_t>{100, 300, -32768, -32768}, 2),
+            (std::vector<std::int16_t>{200, -32768}));
+  std::vector<std::int16_t> mono = {5, 6};
+  EXPECT_EQ(downmix_to_mono(mono, 1), mono);
+}
+
+TEST(Rms, FullScaleAndSilence) {
+  EXPECT_DOUBLE_EQ(rms({}), 0.0);
+  EXPECT_DOUBLE_EQ(rms(std::vector<std::int16_t>(10, 0)), 0.0);
+  EXPECT_NEAR(rms(std::vector<std::int16_t>{-32768, -32768}), 1.0, 1e-9);
+  std::vector<std::int16_t> sine(48000);
+  for (std::size_t i = 0; i < sine.size(); ++i) {
+    const double t = static_cast<double>(i) / 48000.0;
+    sine[i] = static_cast<std::int16_t>(std::lround(16384 * std::sin(2 * std::numbers::pi * 440 * t)));
+  }
+  EXPECT_NEAR(rms(sine), 0.5 / std::sqrt(2.0), 1e-3);
+}
+
+}  // namespace
+}  // namespace livedub

@@ -1,0 +1,352 @@
+// The real orchestrator binary against a fake worker: hooks in, processes out.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <iostream>
+#include <latch>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "orchestrator_harness.hpp"
+
+namespace livedub::orchestrator::testing {
+namespace {
+
+using nlohmann::json;
+
+const std::string kReady = "/v1/hooks/mediamtx/ready";
+const std::string kNotReady = "/v1/hooks/mediamtx/not-ready";
+const std::string kNginx = "/v1/hooks/nginx";
+
+std::string mediamtx_body(const std::string& path) {
+  return json{{"path", path}, {"source_type", "rtmpConn"}, {"source_id", "c0ffee"}, {"query", ""}}
+      .dump();
+}
+
+class OrchestratorProcessTest : public ::testing::Test {
+ protected:
+  void start(std::map<std::string, std::string> env = {}) {
+    orchestrator = std::make_unique<OrchestratorProcess>(dir.path(), std::move(env));
+  }
+
+  json get_json(const std::string& path, long expected_status = 200) {
+    auto response = orchestrator->get(path);
+    EXPECT_EQ(response.status, expected_status) << path << ": " << response.body;
+    return json::parse(response.body);
+  }
+
+  json post_ok(const std::string& path, const std::string& body, bool form = false) {
+    auto response =
+        form ? orchestrator->post_form(path, body) : orchestrator->post_json(path, body);
+    EXPECT_EQ(response.status, 200) << path << " " << body << ": " << response.body;
+    return json::parse(response.body);
+  }
+
+  bool no_streams() { return get_json("/v1/streams") == json::array(); }
+
+  std::string metrics() { return orchestrator->get("/metrics").body; }
+
+  void TearDown() override {
+    if (!orchestrator) return;
+    if (HasFailure()) std::cerr << "orchestrator log:\n" << orchestrator->log();
+    orchestrator->expect_clean_exit();
+  }
+
+  TempDir dir;
+  std::unique_ptr<OrchestratorProcess> orchestrator;
+};
+
+TEST_F(OrchestratorProcessTest, ConcurrentDuplicateReadyHooksStartExactlyOneWorker) {
+  start();
+  constexpr int kHooks = 20;
+  std::latch go(kHooks);
+  std::vector<HttpResponse> responses(kHooks);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kHooks; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient client;  // one connection per hook, as media servers send them
+      go.arrive_and_wait();
+      responses[i] = client.post(orchestrator->url(kReady), mediamtx_body("live/demo/in"),
+                                 "application/json", 10s);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  int started = 0;
+  for (const auto& response : responses) {
+    ASSERT_EQ(response.status, 200) << response.body;
+    auto outcome = json::parse(response.body).at("outcome").get<std::string>();
+    if (outcome == "started") {
+      ++started;
+    } else {
+      EXPECT_EQ(outcome, "already_supervised");
+    }
+  }
+  EXPECT_EQ(started, 1);
+  // Spawning happens inside the hook request: every worker that will exist exists now.
+  EXPECT_EQ(child_processes(orchestrator->pid()).size(), 1u);
+
+  auto worker = orchestrator->wait_for_worker_start(1);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(orchestrator->started_workers().size(), 1u);
+  EXPECT_TRUE(process_alive(worker.pid));
+
+  auto streams = get_json("/v1/streams");
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0]["stream_id"], "demo");
+  EXPECT_EQ(streams[0]["pid"], worker.pid);
+  EXPECT_EQ(streams[0]["state"], "starting");
+  EXPECT_EQ(streams[0]["restarts"], 0);
+
+  auto text = metrics();
+  EXPECT_NE(
+      text.find(
+          R"(livedub_orchestrator_hook_events_total{kind="ready",outcome="started",source="mediamtx"} 1)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(livedub_orchestrator_hook_events_total{kind="ready",outcome="already_supervised",source="mediamtx"} 19)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("livedub_orchestrator_worker_starts_total 1"), std::string::npos);
+  EXPECT_NE(text.find("livedub_orchestrator_workers_running 1"), std::string::npos);
+}
+
+TEST_F(OrchestratorProcessTest, WorkerGetsTheLaunchContract) {
+  start({{"LIVEDUB_INPUT_URL_TEMPLATE", "rtmp://media.example:1935/live/{stream_id}/in"},
+         {"LIVEDUB_OUTPUT_URL_TEMPLATE",
+          "rtmp://media.example:1935/live/{stream_id}/out?s={stream_id}"}});
+  post_ok(kReady, mediamtx_body("live/Cam_01-a/in"));
+  auto worker = orchestrator->wait_for_worker_start(1);
+  EXPECT_EQ(worker.fields["argc"], "0");
+  EXPECT_EQ(worker.fields["stream_id"], "Cam_01-a");
+  EXPECT_EQ(worker.fields["input_url"], "rtmp://media.example:1935/live/Cam_01-a/in");
+  EXPECT_EQ(worker.fields["output_url"], "rtmp://media.example:1935/live/Cam_01-a/out?s=Cam_01-a");
+
+  auto log_file = dir.path() / "run" / "logs" / "worker-Cam_01-a.log";
+  EXPECT_TRUE(
+      wait_until([&] { return read_file(log_file).find("fake worker") != std::string::npos; }, 5s))
+      << "worker output is appended to " << log_file;
+  EXPECT_NE(read_file(log_file).find("fake worker " + std::to_string(worker.pid) + " for Cam_01-a"),
+            std::string::npos);
+
+  // The orchestrator's listening and client sockets must not leak into workers.
+  for (const auto& fd :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(worker.pid) + "/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+    EXPECT_EQ(target.find("socket:"), std::string::npos) << fd.path() << " -> " << target;
+  }
+}
+
+TEST_F(OrchestratorProcessTest, DefaultUrlTemplatesPointAtTheLocalMediaServer) {
+  start();
+  post_ok(kReady, mediamtx_body("live/demo/in"));
+  auto worker = orchestrator->wait_for_worker_start(1);
+  EXPECT_EQ(worker.fields["input_url"], "rtmp://127.0.0.1:1935/live/demo/in");
+  EXPECT_EQ(worker.fields["output_url"], "rtmp://127.0.0.1:1935/live/demo/out");
+}
+
+TEST_F(OrchestratorProcessTest, NotReadyStopsTheWorker) {
+  start();
+  post_ok(kReady, mediamtx_body("live/demo/in"));
+  auto worker = orchestrator->wait_for_worker_start(1);
+  ASSERT_TRUE(process_alive(worker.pid));
+
+  auto reply = post_ok(kNotReady, mediamtx_body("live/demo/in"));
+  EXPECT_EQ(reply["outcome"], "stopping");
+  EXPECT_TRUE(wait_until([&] { return !process_alive(worker.pid); }, 5s));
+  EXPECT_TRUE(wait_until([&] { return no_streams(); }, 5s));
+  get_json("/v1/streams/demo", 404);
+  EXPECT_TRUE(child_processes(orchestrator->pid()).empty());
+
+  EXPECT_EQ(post_ok(kNotReady, mediamtx_body("live/demo/in"))["outcome"], "not_supervised");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(orchestrator->started_workers().size(), 1u) << "a stopped stream is not restarted";
+}
+
+TEST_F(OrchestratorProcessTest, WorkerIgnoringSigtermIsKilledAfterTheGracePeriod) {
+  start({{"LIVEDUB_WORKER_STOP_GRACE_MS", "1000"}});
+  orchestrator->make_workers_ignore_sigterm();
+  post_ok(kReady, mediamtx_body("live/demo/in"));
+  auto worker = orchestrator->wait_for_worker_start(1);
+
+  auto stop_sent = std::chrono::steady_clock::now();
+  post_ok(kNotReady, mediamtx_body("live/demo/in"));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(process_alive(worker.pid))
+      << "SIGTERM is ignored; SIGKILL waits for the grace period";
+  EXPECT_EQ(get_json("/v1/streams/demo")["state"], "stopping");
+  ASSERT_TRUE(wait_until([&] { return !process_alive(worker.pid); }, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - stop_sent, 1000ms);
+  EXPECT_TRUE(wait_until([&] { return no_streams(); }, 5s));
+}
+
+TEST_F(OrchestratorProcessTest, KilledWorkerIsRestartedWithBackoff) {
+  start({{"LIVEDUB_WORKER_RESTART_MIN_MS", "300"}, {"LIVEDUB_WORKER_RESTART_MAX_MS", "1000"}});
+  post_ok(kReady, mediamtx_body("live/demo/in"));
+  auto first = orchestrator->wait_for_worker_start(1);
+
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(first.pid, SIGKILL), 0);
+  auto second = orchestrator->wait_for_worker_start(2, 300ms + 5s);
+  auto restart_took = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_NE(second.pid, first.pid);
+  EXPECT_GE(restart_took, 300ms) << "restart before the minimum backoff";
+  EXPECT_EQ(second.fields["stream_id"], "demo");
+
+  auto status = get_json("/v1/streams/demo");
+  EXPECT_EQ(status["restarts"], 1);
+  EXPECT_EQ(status["pid"], second.pid);
+  EXPECT_NE(status["last_exit"].get<std::string>().find("killed by signal 9"), std::string::npos)
+      << status;
+  EXPECT_NE(metrics().find("livedub_orchestrator_worker_restarts_total 1"), std::string::npos);
+  EXPECT_NE(orchestrator->log().find("killed by signal 9"), std::string::npos)
+      << "the restart is logged with the exit reason";
+
+  // A second failure without a stable run doubles the delay.
+  killed_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(second.pid, SIGKILL), 0);
+  orchestrator->wait_for_worker_start(3, 600ms + 5s);
+  EXPECT_GE(std::chrono::steady_clock::now() - killed_at, 600ms);
+  EXPECT_EQ(get_json("/v1/streams/demo")["restarts"], 2);
+  EXPECT_EQ(child_processes(orchestrator->pid()).size(), 1u);
+}
+
+TEST_F(OrchestratorProcessTest, NotReadyDuringBackoffCancelsTheRestart) {
+  start({{"LIVEDUB_WORKER_RESTART_MIN_MS", "2500"}, {"LIVEDUB_WORKER_RESTART_MAX_MS", "2500"}});
+  post_ok(kReady, mediamtx_body("live/demo/in"));
+  auto worker = orchestrator->wait_for_worker_start(1);
+  ::kill(worker.pid, SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return get_json("/v1/streams/demo")["state"] == "backoff"; }, 5s));
+  EXPECT_EQ(post_ok(kNotReady, mediamtx_body("live/demo/in"))["outcome"], "backoff_cancelled");
+  std::this_thread::sleep_for(3s);  // past the moment the restart was due
+  EXPECT_EQ(orchestrator->started_workers().size(), 1u);
+  EXPECT_TRUE(no_streams());
+}
+
+TEST_F(OrchestratorProcessTest, InvalidStreamIdsAreRejectedWithoutStartingWorkers) {
+  start();
+  const std::vector<std::string> mediamtx_bodies = {
+      mediamtx_body("live/../x/in"),
+      mediamtx_body("live/a b/in"),
+      mediamtx_body("live/" + std::string(65, 'a') + "/in"),
+      mediamtx_body("live/demo"),
+      mediamtx_body("vod/demo/in"),
+      R"({"path": 1})",
+      R"({"source_type":"rtmpConn"})",
+      "{not json",
+      ""};
+  for (const auto& path : {kReady, kNotReady}) {
+    for (const auto& body : mediamtx_bodies) {
+      auto response = orchestrator->post_json(path, body);
+      EXPECT_EQ(response.status, 400) << path << " " << body;
+      EXPECT_EQ(json::parse(response.body)["error"]["code"], "invalid_hook") << response.body;
+    }
+  }
+  for (const std::string body :
+       {"call=publish&app=live&name=..%2Fx%2Fin", "call=publish&app=live&name=a+b%2Fin",
+        "call=publish&app=live&name=demo%2", "call=publish&app=live", "app=live&name=demo%2Fin",
+        "call=publish&app=live&name=demo%2Fother"}) {
+    auto response = orchestrator->post_form(kNginx, body);
+    EXPECT_EQ(response.status, 400) << body;
+    EXPECT_EQ(json::parse(response.body)["error"]["code"], "invalid_hook") << response.body;
+  }
+
+  get_json("/v1/streams/a%20b", 400);
+  get_json("/v1/streams/%2E%2E%2Fx", 400);  // percent-encoded so curl keeps it as sent
+  get_json("/v1/streams/" + std::string(65, 'a'), 400);
+  get_json("/v1/streams/unknown", 404);
+
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(orchestrator->started_workers().empty());
+  EXPECT_TRUE(child_processes(orchestrator->pid()).empty());
+  EXPECT_TRUE(no_streams());
+  EXPECT_NE(metrics().find(R"(kind="publish",outcome="rejected",source="nginx"})"),
+            std::string::npos);
+}
+
+TEST_F(OrchestratorProcessTest, NginxCallbacksStartAndStopTheWorker) {
+  start();
+  auto reply = post_ok(kNginx,
+                       "app=live&flashver=FMLE%2F3.0&swfurl=&tcurl=rtmp%3A%2F%2F127.0.0.1%2Flive"
+                       "&pageurl=&addr=127.0.0.1&clientid=1&call=publish&name=demo%2Fin&type=live",
+                       true);
+  EXPECT_EQ(reply["outcome"], "started");
+  auto worker = orchestrator->wait_for_worker_start(1);
+  EXPECT_EQ(worker.fields["stream_id"], "demo");
+
+  EXPECT_EQ(post_ok(kNginx, "call=publish&app=live%2Fdemo&name=in%3Fkey%3D1", true)["outcome"],
+            "already_supervised");
+  EXPECT_EQ(post_ok(kNginx, "call=publish&app=live&name=demo%2Fout", true)["outcome"], "ignored");
+  EXPECT_EQ(post_ok(kNginx, "call=play&app=live&name=demo%2Fout", true)["outcome"], "ignored");
+  EXPECT_EQ(post_ok(kNginx, "call=update&app=live&name=demo%2Fin", true)["outcome"], "ignored");
+  EXPECT_EQ(post_ok(kReady, mediamtx_body("live/demo/out"))["outcome"], "ignored");
+  EXPECT_EQ(child_processes(orchestrator->pid()).size(), 1u);
+
+  EXPECT_EQ(post_ok(kNginx, "call=publish_done&app=live&name=demo%2Fin", true)["outcome"],
+            "stopping");
+  EXPECT_TRUE(wait_until([&] { return !process_alive(worker.pid); }, 5s));
+  EXPECT_TRUE(wait_until([&] { return no_streams(); }, 5s));
+}
+
+TEST_F(OrchestratorProcessTest, StreamsAreSupervisedIndependently) {
+  start();
+  post_ok(kReady, mediamtx_body("live/a/in"));
+  post_ok(kNginx, "call=publish&app=live&name=b%2Fin", true);
+  orchestrator->wait_for_worker_start(2);
+  auto streams = get_json("/v1/streams");
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[0]["stream_id"], "a");
+  EXPECT_EQ(streams[1]["stream_id"], "b");
+  for (const auto& stream : streams) {
+    for (const char* field : {"state", "pid", "restarts", "last_exit", "since"}) {
+      EXPECT_TRUE(stream.contains(field)) << field;
+    }
+  }
+  post_ok(kNotReady, mediamtx_body("live/a/in"));
+  EXPECT_TRUE(wait_until([&] { return get_json("/v1/streams").size() == 1; }, 5s));
+  EXPECT_EQ(get_json("/v1/streams/b")["stream_id"], "b");
+}
+
+TEST_F(OrchestratorProcessTest, ShutdownStopsAllWorkers) {
+  start();
+  post_ok(kReady, mediamtx_body("live/a/in"));
+  post_ok(kReady, mediamtx_body("live/b/in"));
+  orchestrator->wait_for_worker_start(2);
+  auto workers = orchestrator->started_workers();
+
+  int status = orchestrator->stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_wait_status(status);
+  for (const auto& worker : workers) EXPECT_FALSE(process_alive(worker.pid)) << worker.pid;
+}
+
+TEST_F(OrchestratorProcessTest, HealthAndMetricsAreServed) {
+  start();
+  auto health = get_json("/healthz");
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_EQ(health["workers"], 0);
+  auto text = metrics();
+  EXPECT_NE(text.find("livedub_orchestrator_workers_running 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("livedub_orchestrator_worker_restarts_total 0"), std::string::npos);
+}
+
+TEST(OrchestratorStartup, InvalidConfigurationExitsNamingTheVariable) {
+  TempDir dir;
+  ChildProcess::Options options;
+  options.argv = {ORCHESTRATOR_BIN};
+  options.env_overrides = {{"LIVEDUB_WORKER_BIN", "/bin/true"},
+                           {"LIVEDUB_ORCHESTRATOR_PORT", "0"},
+                           {"LIVEDUB_INPUT_URL_TEMPLATE", "rtmp://h/live/fixed/in"}};
+  options.stdout_path = (dir.path() / "log").string();
+  ChildProcess process(options);
+  ASSERT_TRUE(wait_until([&] { return !process.running(); }, 10s));
+  int status = process.poll().value();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << describe_wait_status(status);
+  EXPECT_NE(read_file(dir.path() / "log").find("LIVEDUB_INPUT_URL_TEMPLATE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace livedub::orchestrator::testing

@@ -1,0 +1,346 @@
+#include "orchestrator/supervision.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace livedub::orchestrator {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records what the table asks of the process side; pids count up from 100.
+class FakeWorkerControl : public WorkerControl {
+ public:
+  struct Start {
+    std::string stream_id;
+    StartReason reason;
+  };
+  struct Signal {
+    std::string stream_id;
+    bool force;
+  };
+
+  pid_t start_worker(const std::string& stream_id, StartReason reason) override {
+    if (fail_starts) throw std::runtime_error("no such file");
+    starts.push_back({stream_id, reason});
+    return next_pid++;
+  }
+  void signal_worker(const std::string& stream_id, bool force) override {
+    signals.push_back({stream_id, force});
+  }
+
+  std::vector<Start> starts;
+  std::vector<Signal> signals;
+  bool fail_starts = false;
+  pid_t next_pid = 100;
+};
+
+class SupervisionTableTest : public ::testing::Test {
+ protected:
+  static SupervisionPolicy policy() {
+    SupervisionPolicy p;
+    p.restart_min = 500ms;
+    p.restart_max = 4000ms;
+    p.stable_after = 10s;
+    p.stop_grace = 2s;
+    return p;
+  }
+
+  WorkerState state(const std::string& id) const { return table.stream(id).value().state; }
+
+  // Crashes the stream's current worker and returns the restart delay the table chose.
+  Millis crash(const std::string& id, const std::string& reason = "exited with code 1") {
+    table.worker_exited(id, reason, now);
+    auto status = table.stream(id).value();
+    EXPECT_EQ(status.state, WorkerState::backoff);
+    return std::chrono::duration_cast<Millis>(status.restart_at.value() - now);
+  }
+
+  // Advances to the pending restart and checks it happens exactly then, not a tick earlier.
+  void restart_when_due(const std::string& id) {
+    auto due = table.stream(id).value().restart_at.value();
+    auto starts_before = control.starts.size();
+    now = due - 1ms;
+    table.tick(now);
+    ASSERT_EQ(control.starts.size(), starts_before) << "restarted before the backoff elapsed";
+    now = due;
+    table.tick(now);
+    ASSERT_EQ(control.starts.size(), starts_before + 1);
+    EXPECT_EQ(control.starts.back().reason, StartReason::restart);
+    EXPECT_EQ(state(id), WorkerState::starting);
+  }
+
+  FakeWorkerControl control;
+  SupervisionTable table{policy(), control};
+  TimePoint now = TimePoint() + 1h;
+};
+
+TEST_F(SupervisionTableTest, ReadyStartsOneWorker) {
+  EXPECT_EQ(table.stream_ready("demo", now), ReadyOutcome::started);
+  ASSERT_EQ(control.starts.size(), 1u);
+  EXPECT_EQ(control.starts[0].stream_id, "demo");
+  EXPECT_EQ(control.starts[0].reason, StartReason::first_start);
+  auto status = table.stream("demo").value();
+  EXPECT_EQ(status.state, WorkerState::starting);
+  EXPECT_EQ(status.pid, 100);
+  EXPECT_EQ(status.restarts, 0);
+  EXPECT_FALSE(status.last_exit.has_value());
+  EXPECT_EQ(status.since, now);
+}
+
+TEST_F(SupervisionTableTest, DuplicateReadyKeepsOneWorker) {
+  table.stream_ready("demo", now);
+  for (int i = 0; i < 5; ++i) {
+    now += 1s;
+    EXPECT_EQ(table.stream_ready("demo", now), ReadyOutcome::already_supervised);
+  }
+  EXPECT_EQ(control.starts.size(), 1u);
+  EXPECT_EQ(table.streams().size(), 1u);
+}
+
+TEST_F(SupervisionTableTest, StreamsAreIndependent) {
+  table.stream_ready("b", now);
+  table.stream_ready("a", now);
+  EXPECT_EQ(control.starts.size(), 2u);
+  auto streams = table.streams();
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[0].stream_id, "a");
+  EXPECT_EQ(streams[1].stream_id, "b");
+  table.stream_not_ready("a", now);
+  EXPECT_EQ(state("a"), WorkerState::stopping);
+  EXPECT_EQ(state("b"), WorkerState::starting);
+}
+
+TEST_F(SupervisionTableTest, NotReadyForUnknownStreamDoesNothing) {
+  EXPECT_EQ(table.stream_not_ready("ghost", now), NotReadyOutcome::not_supervised);
+  EXPECT_TRUE(control.signals.empty());
+  EXPECT_TRUE(table.empty());
+}
+
+TEST_F(SupervisionTableTest, WorkerBecomesRunningAfterStablePeriod) {
+  table.stream_ready("demo", now);
+  TimePoint started = now;
+  now += 10s - 1ms;
+  table.tick(now);
+  EXPECT_EQ(state("demo"), WorkerState::starting);
+  now += 1ms;
+  table.tick(now);
+  EXPECT_EQ(state("demo"), WorkerState::running);
+  EXPECT_EQ(table.stream("demo")->since, started + 10s);
+}
+
+TEST_F(SupervisionTableTest, NotReadySendsSigtermThenSigkillAfterGrace) {
+  table.stream_ready("demo", now);
+  EXPECT_EQ(table.stream_not_ready("demo", now), NotReadyOutcome::stopping);
+  ASSERT_EQ(control.signals.size(), 1u);
+  EXPECT_FALSE(control.signals[0].force);
+  EXPECT_EQ(state("demo"), WorkerState::stopping);
+
+  EXPECT_EQ(table.stream_not_ready("demo", now), NotReadyOutcome::already_stopping);
+  EXPECT_EQ(control.signals.size(), 1u);
+
+  now += 2s - 1ms;
+  table.tick(now);
+  EXPECT_EQ(control.signals.size(), 1u);
+  now += 1ms;
+  table.tick(now);
+  ASSERT_EQ(control.signals.size(), 2u);
+  EXPECT_TRUE(control.signals[1].force);
+  now += 10s;
+  table.tick(now);
+  EXPECT_EQ(control.signals.size(), 2u) << "SIGKILL is sent once";
+
+  table.worker_exited("demo", "killed by signal 9", now);
+  EXPECT_TRUE(table.empty());
+  EXPECT_EQ(control.starts.size(), 1u) << "a stopped stream is not restarted";
+}
+
+TEST_F(SupervisionTableTest, WorkerExitingOnSigtermIsNotRestarted) {
+  table.stream_ready("demo", now);
+  table.stream_not_ready("demo", now);
+  now += 100ms;
+  table.worker_exited("demo", "exited with code 0", now);
+  EXPECT_TRUE(table.empty());
+  now += 1h;
+  table.tick(now);
+  EXPECT_EQ(control.starts.size(), 1u);
+  EXPECT_EQ(control.signals.size(), 1u);
+}
+
+TEST_F(SupervisionTableTest, ReadyWhileStoppingRelaunchesOnceTheOldWorkerExited) {
+  table.stream_ready("demo", now);
+  crash("demo");
+  restart_when_due("demo");
+  table.stream_not_ready("demo", now);
+  EXPECT_EQ(table.stream_ready("demo", now), ReadyOutcome::relaunch_after_stop);
+  EXPECT_EQ(table.stream_ready("demo", now), ReadyOutcome::relaunch_after_stop);
+  EXPECT_EQ(control.starts.size(), 2u) << "never two workers at once";
+
+  now += 50ms;
+  table.worker_exited("demo", "exited with code 0", now);
+  ASSERT_EQ(control.starts.size(), 3u);
+  EXPECT_EQ(control.starts.back().reason, StartReason::relaunch_after_stop);
+  auto status = table.stream("demo").value();
+  EXPECT_EQ(status.state, WorkerState::starting);
+  EXPECT_EQ(status.restarts, 0) << "a new publish starts a fresh history";
+  EXPECT_FALSE(status.last_exit.has_value());
+}
+
+TEST_F(SupervisionTableTest, ReadyThenNotReadyWhileStoppingEndsStopped) {
+  table.stream_ready("demo", now);
+  table.stream_not_ready("demo", now);
+  table.stream_ready("demo", now);
+  EXPECT_EQ(table.stream_not_ready("demo", now), NotReadyOutcome::already_stopping);
+  table.worker_exited("demo", "exited with code 0", now);
+  EXPECT_TRUE(table.empty());
+  EXPECT_EQ(control.starts.size(), 1u);
+}
+
+TEST_F(SupervisionTableTest, CrashWhileLiveRestartsWithDoublingCappedBackoff) {
+  table.stream_ready("demo", now);
+  const std::vector<Millis> expected = {500ms, 1000ms, 2000ms, 4000ms, 4000ms, 4000ms};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    now += 1s;  // well below the stable period
+    EXPECT_EQ(crash("demo", "killed by signal 9 (Killed)"), expected[i]) << "failure " << i + 1;
+    auto status = table.stream("demo").value();
+    EXPECT_FALSE(status.pid.has_value());
+    EXPECT_EQ(status.last_exit, "killed by signal 9 (Killed)");
+    EXPECT_EQ(status.restarts, static_cast<int>(i));
+    restart_when_due("demo");
+    EXPECT_EQ(table.stream("demo")->restarts, static_cast<int>(i + 1));
+  }
+}
+
+TEST_F(SupervisionTableTest, BackoffResetsAfterAStableRun) {
+  table.stream_ready("demo", now);
+  for (Millis expected : {500ms, 1000ms, 2000ms}) {
+    now += 1s;
+    EXPECT_EQ(crash("demo"), expected);
+    restart_when_due("demo");
+  }
+  now += 10s;
+  table.tick(now);
+  EXPECT_EQ(state("demo"), WorkerState::running);
+  now += 1h;
+  EXPECT_EQ(crash("demo"), 500ms);
+}
+
+TEST_F(SupervisionTableTest, BackoffResetsOnStableUptimeEvenWithoutATickInBetween) {
+  table.stream_ready("demo", now);
+  for (Millis expected : {500ms, 1000ms}) {
+    now += 1s;
+    EXPECT_EQ(crash("demo"), expected);
+    restart_when_due("demo");
+  }
+  now += 10s;  // exit noticed before any tick promoted the worker
+  EXPECT_EQ(crash("demo"), 500ms);
+}
+
+TEST_F(SupervisionTableTest, NotReadyDuringBackoffCancelsTheRestart) {
+  table.stream_ready("demo", now);
+  crash("demo");
+  EXPECT_EQ(table.stream_not_ready("demo", now), NotReadyOutcome::backoff_cancelled);
+  EXPECT_TRUE(table.empty());
+  EXPECT_TRUE(control.signals.empty()) << "no process to signal during backoff";
+  now += 1h;
+  table.tick(now);
+  EXPECT_EQ(control.starts.size(), 1u);
+}
+
+TEST_F(SupervisionTableTest, DuplicateReadyDuringBackoffWaitsForTheRestart) {
+  table.stream_ready("demo", now);
+  crash("demo");
+  EXPECT_EQ(table.stream_ready("demo", now), ReadyOutcome::already_supervised);
+  EXPECT_EQ(control.starts.size(), 1u);
+  restart_when_due("demo");
+}
+
+TEST_F(SupervisionTableTest, FailedStartIsRetriedWithBackoff) {
+  control.fail_starts = true;
+  EXPECT_EQ(table.stream_ready("demo", now), ReadyOutcome::start_failed);
+  auto status = table.stream("demo").value();
+  EXPECT_EQ(status.state, WorkerState::backoff);
+  EXPECT_EQ(status.last_exit, "failed to start: no such file");
+  EXPECT_EQ(status.restart_at, now + 500ms);
+
+  now += 500ms;
+  table.tick(now);  // fails again: the backoff grows
+  EXPECT_EQ(table.stream("demo")->restart_at, now + 1000ms);
+  EXPECT_EQ(table.stream("demo")->restarts, 1);
+
+  control.fail_starts = false;
+  now += 1000ms;
+  table.tick(now);
+  EXPECT_EQ(state("demo"), WorkerState::starting);
+  EXPECT_EQ(table.stream("demo")->restarts, 2);
+  ASSERT_EQ(control.starts.size(), 1u);
+  EXPECT_EQ(control.starts[0].reason, StartReason::restart);
+}
+
+TEST_F(SupervisionTableTest, ExitOfUnknownStreamIsIgnored) {
+  table.worker_exited("ghost", "exited with code 0", now);
+  EXPECT_TRUE(table.empty());
+}
+
+TEST_F(SupervisionTableTest, NextDeadlineIsTheEarliestPendingTimer) {
+  EXPECT_FALSE(table.next_deadline().has_value());
+  table.stream_ready("a", now);  // becomes running at now + 10s
+  EXPECT_EQ(table.next_deadline(), now + 10s);
+  table.stream_ready("b", now);
+  table.worker_exited("b", "exited with code 1", now);  // restart at now + 500ms
+  EXPECT_EQ(table.next_deadline(), now + 500ms);
+  table.stream_not_ready("b", now);
+  table.stream_not_ready("a", now);  // SIGKILL due at now + 2s
+  EXPECT_EQ(table.next_deadline(), now + 2s);
+  table.tick(now + 2s);
+  EXPECT_FALSE(table.next_deadline().has_value());
+}
+
+TEST_F(SupervisionTableTest, StopAllStopsEveryWorkerAndRefusesNewStreams) {
+  table.stream_ready("a", now);
+  table.stream_ready("b", now);
+  table.stream_ready("c", now);
+  table.worker_exited("c", "exited with code 1", now);  // in backoff
+  table.stream_not_ready("b", now);
+  table.stream_ready("b", now);  // would relaunch after the stop
+
+  table.stop_all(now);
+  EXPECT_EQ(table.stream_ready("d", now), ReadyOutcome::shutting_down);
+  EXPECT_FALSE(table.stream("c").has_value()) << "pending restart cancelled";
+  EXPECT_EQ(state("a"), WorkerState::stopping);
+  ASSERT_EQ(control.signals.size(), 2u);
+  EXPECT_EQ(control.signals[1].stream_id, "a");
+
+  table.worker_exited("a", "exited with code 0", now);
+  table.worker_exited("b", "exited with code 0", now);
+  EXPECT_TRUE(table.empty());
+  EXPECT_EQ(control.starts.size(), 3u) << "nothing relaunched during shutdown";
+}
+
+TEST(RestartDelay, DoublesFromMinimumAndCapsAtMaximum) {
+  SupervisionPolicy policy;
+  policy.restart_min = 500ms;
+  policy.restart_max = 30s;
+  EXPECT_EQ(restart_delay(policy, 1), 500ms);
+  EXPECT_EQ(restart_delay(policy, 2), 1s);
+  EXPECT_EQ(restart_delay(policy, 3), 2s);
+  EXPECT_EQ(restart_delay(policy, 6), 16s);
+  EXPECT_EQ(restart_delay(policy, 7), 30s);
+  EXPECT_EQ(restart_delay(policy, 1'000'000), 30s);
+}
+
+TEST(RestartDelay, CapBelowDoubledMinimum) {
+  SupervisionPolicy policy;
+  policy.restart_min = 700ms;
+  policy.restart_max = 1000ms;
+  EXPECT_EQ(restart_delay(policy, 1), 700ms);
+  EXPECT_EQ(restart_delay(policy, 2), 1000ms);
+  policy.restart_max = 700ms;
+  EXPECT_EQ(restart_delay(policy, 5), 700ms);
+}
+
+}  // namespace
+}  // namespace livedub::orchestrator

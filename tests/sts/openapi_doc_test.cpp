@@ -1,0 +1,61 @@
+// Guards docs/sts-api.openapi.yaml against drifting from the code: every JSON key the service
+// emits or accepts, every route and every metric must be documented.
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "livedub/sts_protocol.hpp"
+#include "sts/dub_handler.hpp"
+#include "sts/mock_engines.hpp"
+
+namespace livedub::sts {
+namespace {
+
+std::string openapi_text() {
+  std::ifstream in(STS_OPENAPI_DOC);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Schema properties appear as "  <key>:" lines.
+void expect_documented_keys(const std::string& doc, const nlohmann::json& object,
+                            const std::string& where) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    EXPECT_NE(doc.find(" " + it.key() + ":"), std::string::npos)
+        << where << " key '" << it.key() << "' is missing from the OpenAPI document";
+    if (it->is_object()) expect_documented_keys(doc, *it, where + "." + it.key());
+  }
+}
+
+TEST(OpenApiDocument, DocumentsEveryWireField) {
+  const auto doc = openapi_text();
+  ASSERT_FALSE(doc.empty()) << "cannot read " << STS_OPENAPI_DOC;
+  expect_documented_keys(doc, to_json(DubRequestMetadata{}), "DubRequestMetadata");
+  DubResponse response;
+  response.timings_ms = {{"total", 0}, {kStageAsr, 0}, {kStageMt, 0}, {kStageTts, 0}, {kStageStretch, 0}};
+  expect_documented_keys(doc, to_json(response), "DubResponse");
+
+  prometheus::Registry registry;
+  DubHandler handler(ServiceConfig{}, std::make_shared<PassthroughEngine>(), registry);
+  expect_documented_keys(doc, handler.capabilities(), "Capabilities");
+  expect_documented_keys(doc, handler.reject(400, "invalid_audio", "x").body, "Error");
+}
+
+TEST(OpenApiDocument, DocumentsRoutesModesAndMetrics) {
+  const auto doc = openapi_text();
+  for (const std::string route : {kDubPath, "/v1/capabilities", "/healthz", "/metrics"}) {
+    EXPECT_NE(doc.find("  " + route + ":"), std::string::npos) << route;
+  }
+  for (const auto& mode : known_modes()) EXPECT_NE(doc.find(mode), std::string::npos) << mode;
+  prometheus::Registry registry;
+  DubHandler handler(ServiceConfig{}, std::make_shared<PassthroughEngine>(), registry);
+  for (const auto& family : registry.Collect()) {
+    EXPECT_NE(doc.find(family.name), std::string::npos) << family.name;
+  }
+}
+
+}  // namespace
+}  // namespace livedub::sts

@@ -1,0 +1,422 @@
+// Starts the real sts-service binary and talks HTTP to it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "livedub/http_client.hpp"
+#include "livedub/process.hpp"
+#include "livedub/sts_protocol.hpp"
+#include "test_audio.hpp"
+
+namespace livedub::sts {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+using fixtures::decode_wav_string;
+using fixtures::sine_audio;
+using fixtures::wav_bytes;
+
+constexpr auto kTimeout = std::chrono::milliseconds(10'000);
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// One sts-service child on 127.0.0.1 with an OS-chosen port, found through LIVEDUB_STS_PORT_FILE.
+class StsServiceProcess {
+ public:
+  explicit StsServiceProcess(std::map<std::string, std::string> env = {}) {
+    static std::atomic<int> instance{0};
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("sts-service-test-" + std::to_string(getpid()) + "-" + std::to_string(instance++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    // Every variable is pinned so the caller's shell environment cannot leak in; empty = default.
+    std::map<std::string, std::string> pinned = {
+        {"LIVEDUB_STS_HOST", "127.0.0.1"},       {"LIVEDUB_STS_PORT", "0"},
+        {"LIVEDUB_STS_PORT_FILE", port_file()},  {"LIVEDUB_STS_MODE", ""},
+        {"LIVEDUB_STS_MOCK_DELAY_MS", ""},       {"LIVEDUB_STS_MOCK_TONE_HZ", ""},
+        {"LIVEDUB_STS_MAX_BODY_BYTES", ""},      {"LIVEDUB_LOG_LEVEL", "debug"},
+        {"LIVEDUB_LOG_FORMAT", "json"}};
+    for (auto& [name, value] : env) pinned[name] = value;
+    child_.emplace(ChildProcess::Options{{STS_SERVICE_BIN}, pinned, log_file()});
+  }
+
+  ~StsServiceProcess() {
+    child_.reset();  // SIGTERM, then wait
+    // Sanitizer builds: a report in the child must fail the test that ran it.
+    const auto text = log();
+    EXPECT_EQ(text.find("Sanitizer"), std::string::npos) << text;
+    EXPECT_EQ(text.find("runtime error:"), std::string::npos) << text;
+    if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_);  // else keep the log
+  }
+  StsServiceProcess(const StsServiceProcess&) = delete;
+  StsServiceProcess& operator=(const StsServiceProcess&) = delete;
+
+  // Waits for the port file; nullopt when the service exits first or does not start in time.
+  std::optional<int> wait_until_listening() {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;  // sanitizer builds start slowly
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto text = read_file(port_file());
+      if (!text.empty() && text.back() == '\n') {
+        port_ = std::stoi(text);
+        return port_;
+      }
+      if (!child_->running()) return std::nullopt;
+      std::this_thread::sleep_for(10ms);
+    }
+    return std::nullopt;
+  }
+
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  int port() const { return port_; }
+  ChildProcess& child() { return *child_; }
+  std::string log() const { return read_file(log_file()); }
+  std::string port_file() const { return (dir_ / "port").string(); }
+  std::string log_file() const { return (dir_ / "sts-service.log").string(); }
+
+ private:
+  std::filesystem::path dir_;
+  std::optional<ChildProcess> child_;
+  int port_ = 0;
+};
+
+std::unique_ptr<StsServiceProcess> start_service(std::map<std::string, std::string> env = {}) {
+  auto service = std::make_unique<StsServiceProcess>(std::move(env));
+  if (!service->wait_until_listening()) {
+    ADD_FAILURE() << "sts-service did not start; log:\n" << service->log();
+    return nullptr;
+  }
+  return service;
+}
+
+std::vector<MultipartPart> dub_parts(const std::string& metadata, const std::string& audio) {
+  return {MultipartPart{"metadata", "application/json", "", metadata},
+          MultipartPart{"audio", "audio/wav", "fragment.wav", audio}};
+}
+
+std::string metadata_json(double duration_ms, std::int64_t sequence = 1) {
+  return to_json(DubRequestMetadata{"demo", sequence, "en", "es", "default", duration_ms}).dump();
+}
+
+// Checks a JSON error body and returns its message.
+std::string expect_json_error(const HttpResponse& response, long status, const std::string& code) {
+  EXPECT_EQ(response.status, status) << response.body;
+  EXPECT_THAT(response.content_type, HasSubstr("application/json"));
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  if (!body.is_object() || !body.contains("error")) {
+    ADD_FAILURE() << "not a JSON error body: " << response.body;
+    return "";
+  }
+  EXPECT_EQ(body["error"]["code"], code) << response.body;
+  return body["error"]["message"].get<std::string>();
+}
+
+// Sends raw bytes and returns whatever the server answers before closing or going quiet for
+// `reply_timeout`: for requests HttpClient cannot produce (chunked uploads, garbage).
+std::string raw_exchange(int port, const std::string& request,
+                         std::chrono::milliseconds reply_timeout = 5s) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    return "<connect failed>";
+  }
+  timeval timeout{reply_timeout.count() / 1000,
+                  static_cast<suseconds_t>(reply_timeout.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  // The server may answer and stop reading before the whole request is sent: that is fine.
+  for (std::size_t sent = 0; sent < request.size();) {
+    auto n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string response;
+  char buffer[4096];
+  for (;;) {
+    auto n = recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    response.append(buffer, static_cast<std::size_t>(n));
+    if (response.find("\r\n\r\n") != std::string::npos &&
+        response.find("\"error\"") != std::string::npos && response.back() == '}') {
+      break;
+    }
+  }
+  close(fd);
+  return response;
+}
+
+class StsServiceHttp : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { service_ = start_service().release(); }
+  static void TearDownTestSuite() {
+    delete service_;
+    service_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(service_, nullptr);
+    ASSERT_TRUE(service_->child().running()) << service_->log();
+  }
+
+  static StsServiceProcess* service_;
+  HttpClient client_;
+};
+
+StsServiceProcess* StsServiceHttp::service_ = nullptr;
+
+TEST_F(StsServiceHttp, PassthroughReturnsTheInputSamples) {
+  auto input = sine_audio(16000, 1, 8000);
+  auto response = client_.post_multipart(service_->url(kDubPath),
+                                         dub_parts(metadata_json(500, 7), wav_bytes(input)), kTimeout);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_THAT(response.content_type, HasSubstr("application/json"));
+  auto dub = parse_response(response.body);
+  EXPECT_EQ(dub.stream_id, "demo");
+  EXPECT_EQ(dub.sequence, 7);
+  EXPECT_EQ(dub.engine, "mock-passthrough");
+  EXPECT_TRUE(dub.timings_ms.contains("total"));
+  auto output = decode_wav_string(base64_decode(dub.audio_wav_base64));
+  EXPECT_EQ(output.format, input.format);
+  EXPECT_EQ(output.samples, input.samples);
+}
+
+TEST_F(StsServiceHttp, OutputHasExactlyTheRequestedDuration) {
+  auto input = sine_audio(48000, 2, 4800);
+  auto response = client_.post_multipart(service_->url(kDubPath),
+                                         dub_parts(metadata_json(250), wav_bytes(input)), kTimeout);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto output = decode_wav_string(base64_decode(parse_response(response.body).audio_wav_base64));
+  EXPECT_EQ(output.format, (AudioFormat{48000, 2}));
+  EXPECT_EQ(output.frames(), 12000);
+  EXPECT_TRUE(std::equal(input.samples.begin(), input.samples.end(), output.samples.begin()));
+}
+
+TEST_F(StsServiceHttp, MalformedMetadataJsonIs400) {
+  auto response = client_.post_multipart(
+      service_->url(kDubPath),
+      dub_parts("{\"stream_id\": \"demo\",", wav_bytes(sine_audio(16000, 1, 160))), kTimeout);
+  EXPECT_THAT(expect_json_error(response, 400, "invalid_metadata"), HasSubstr("not valid JSON"));
+}
+
+TEST_F(StsServiceHttp, BadWavHeaderIs400WithTheDecoderMessage) {
+  auto wav = wav_bytes(sine_audio(16000, 1, 160));
+  wav.replace(0, 4, "RIFX");
+  auto response = client_.post_multipart(service_->url(kDubPath), dub_parts(metadata_json(10), wav),
+                                         kTimeout);
+  EXPECT_THAT(expect_json_error(response, 400, "invalid_audio"), HasSubstr("missing 'RIFF' magic"));
+}
+
+TEST_F(StsServiceHttp, EightBitWavIs400) {
+  auto response = client_.post_multipart(
+      service_->url(kDubPath), dub_parts(metadata_json(10), fixtures::eight_bit_wav(16000, 160)),
+      kTimeout);
+  EXPECT_THAT(expect_json_error(response, 400, "invalid_audio"), HasSubstr("8-bit"));
+}
+
+TEST_F(StsServiceHttp, EmptyAudioIs400) {
+  auto empty_wav = wav_bytes(AudioBuffer{AudioFormat{16000, 1}, 0, {}});
+  EXPECT_THAT(expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                                       dub_parts(metadata_json(10), empty_wav), kTimeout),
+                                400, "invalid_audio"),
+              HasSubstr("no samples"));
+  EXPECT_THAT(expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                                       dub_parts(metadata_json(10), ""), kTimeout),
+                                400, "invalid_audio"),
+              HasSubstr("shorter than a RIFF header"));
+}
+
+TEST_F(StsServiceHttp, MissingAudioPartIs400) {
+  auto response = client_.post_multipart(
+      service_->url(kDubPath), {MultipartPart{"metadata", "application/json", "", metadata_json(10)}},
+      kTimeout);
+  EXPECT_THAT(expect_json_error(response, 400, "missing_part"), HasSubstr("'audio'"));
+}
+
+TEST_F(StsServiceHttp, NonMultipartBodyIs415) {
+  auto response = client_.post(service_->url(kDubPath), metadata_json(10), "application/json", kTimeout);
+  EXPECT_THAT(expect_json_error(response, 415, "unsupported_media_type"),
+              HasSubstr("multipart/form-data"));
+}
+
+TEST_F(StsServiceHttp, GarbageMultipartBodyIs400) {
+  auto response = client_.post(service_->url(kDubPath), "this is not multipart",
+                               "multipart/form-data; boundary=xyz", kTimeout);
+  expect_json_error(response, 400, "malformed_multipart");
+}
+
+TEST_F(StsServiceHttp, UnknownRouteIs404AndWrongMethodIs405) {
+  expect_json_error(client_.get(service_->url("/v2/nothing"), kTimeout), 404, "not_found");
+  auto wrong_method = client_.get(service_->url(kDubPath), kTimeout);
+  expect_json_error(wrong_method, 405, "method_not_allowed");
+  EXPECT_EQ(wrong_method.headers["allow"], "POST");
+  expect_json_error(client_.post(service_->url("/v1/capabilities"), "{}", "application/json", kTimeout),
+                    405, "method_not_allowed");
+}
+
+TEST_F(StsServiceHttp, CapabilitiesAndHealth) {
+  auto caps = client_.get(service_->url("/v1/capabilities"), kTimeout);
+  ASSERT_EQ(caps.status, 200);
+  auto body = nlohmann::json::parse(caps.body);
+  EXPECT_EQ(body["mode"], "mock-passthrough");
+  EXPECT_EQ(body["languages"]["any_pair"], true);
+  auto health = client_.get(service_->url("/healthz"), kTimeout);
+  ASSERT_EQ(health.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(health.body)["status"], "ok");
+}
+
+TEST_F(StsServiceHttp, MetricsExposeTheStsCounters) {
+  client_.post_multipart(service_->url(kDubPath),
+                         dub_parts(metadata_json(100), wav_bytes(sine_audio(16000, 1, 1600))), kTimeout);
+  client_.post_multipart(service_->url(kDubPath), dub_parts("[]", wav_bytes(sine_audio(16000, 1, 1600))),
+                         kTimeout);
+  auto metrics = client_.get(service_->url("/metrics"), kTimeout);
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("livedub_sts_requests_total{outcome=\"ok\"}"));
+  EXPECT_THAT(metrics.body, HasSubstr("livedub_sts_requests_total{outcome=\"invalid_metadata\"}"));
+  EXPECT_THAT(metrics.body, HasSubstr("livedub_sts_fragment_processing_seconds_bucket"));
+  EXPECT_THAT(metrics.body, HasSubstr("livedub_sts_audio_processed_seconds_total"));
+  EXPECT_THAT(metrics.body, HasSubstr("livedub_http_requests_total"));
+}
+
+TEST_F(StsServiceHttp, RequestLogLinesCarryStreamIdAndSeq) {
+  client_.post_multipart(service_->url(kDubPath),
+                         dub_parts(metadata_json(100, 4242), wav_bytes(sine_audio(16000, 1, 1600))),
+                         kTimeout);
+  bool found = false;
+  std::istringstream lines(service_->log());
+  for (std::string line; std::getline(lines, line);) {
+    auto record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_object() || record.value("msg", "") != "fragment dubbed") continue;
+    if (record.value("seq", -1) != 4242) continue;
+    EXPECT_EQ(record["stream_id"], "demo");
+    found = true;
+  }
+  EXPECT_TRUE(found) << service_->log();
+}
+
+TEST_F(StsServiceHttp, SurvivesABarrageOfBadRequests) {
+  const std::string garbage_requests[] = {
+      "GARBAGE\r\n\r\n",
+      "POST /v1/dub HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+      "Content-Length: 5\r\n\r\n--b\r\n",
+      // httplib reads a negative length as huge and waits for the body: no reply expected.
+      "POST /v1/dub HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+      std::string("\0\0\0\0\xff\xfe", 6) + "\r\n\r\n",
+  };
+  for (const auto& request : garbage_requests) raw_exchange(service_->port(), request, 500ms);
+  for (int i = 0; i < 5; ++i) {
+    client_.post_multipart(service_->url(kDubPath), dub_parts(metadata_json(-1), "x"), kTimeout);
+    client_.post(service_->url(kDubPath), std::string(1000, '\0'), "audio/wav", kTimeout);
+  }
+  EXPECT_TRUE(service_->child().running()) << service_->log();
+  EXPECT_EQ(client_.get(service_->url("/healthz"), kTimeout).status, 200);
+  auto ok = client_.post_multipart(service_->url(kDubPath),
+                                   dub_parts(metadata_json(10), wav_bytes(sine_audio(16000, 1, 160))),
+                                   kTimeout);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST(StsServiceModes, ToneModeReturnsTheConfiguredTone) {
+  auto service = start_service({{"LIVEDUB_STS_MODE", "mock-tone"}, {"LIVEDUB_STS_MOCK_TONE_HZ", "1000"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  auto response = client.post_multipart(service->url(kDubPath),
+                                        dub_parts(metadata_json(500), wav_bytes(sine_audio(16000, 2, 800))),
+                                        kTimeout);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto dub = parse_response(response.body);
+  EXPECT_EQ(dub.engine, "mock-tone");
+  auto output = decode_wav_string(base64_decode(dub.audio_wav_base64));
+  EXPECT_EQ(output.format, (AudioFormat{16000, 2}));
+  ASSERT_EQ(output.frames(), 8000);
+  EXPECT_NEAR(fixtures::zero_crossings(output.samples, 2, 0), 1000, 2);
+}
+
+TEST(StsServiceModes, OversizedBodyIs413AndServiceStaysUp) {
+  auto service = start_service({{"LIVEDUB_STS_MAX_BODY_BYTES", "4096"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  auto big = client.post_multipart(service->url(kDubPath),
+                                   dub_parts(metadata_json(500), wav_bytes(sine_audio(16000, 1, 8000))),
+                                   kTimeout);
+  EXPECT_THAT(expect_json_error(big, 413, "payload_too_large"), HasSubstr("4096"));
+
+  // Chunked uploads carry no Content-Length; the limit must hold for them too.
+  std::string chunked =
+      "POST /v1/dub HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  const std::string part_header = "--b\r\nContent-Disposition: form-data; name=\"audio\"\r\n\r\n";
+  std::ostringstream size_line;
+  size_line << std::hex << part_header.size() << "\r\n";
+  chunked += size_line.str() + part_header + "\r\n";
+  for (int i = 0; i < 8; ++i) chunked += "400\r\n" + std::string(1024, 'a') + "\r\n";
+  chunked += "0\r\n\r\n";
+  auto raw = raw_exchange(service->port(), chunked);
+  EXPECT_THAT(raw, HasSubstr("HTTP/1.1 413"));
+  EXPECT_THAT(raw, HasSubstr("payload_too_large"));
+
+  auto small = client.post_multipart(service->url(kDubPath),
+                                     dub_parts(metadata_json(10), wav_bytes(sine_audio(16000, 1, 160))),
+                                     kTimeout);
+  EXPECT_EQ(small.status, 200) << small.body;
+  EXPECT_EQ(client.get(service->url("/healthz"), kTimeout).status, 200);
+}
+
+TEST(StsServiceModes, ArtificialDelayIsApplied) {
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "300"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  const auto started = std::chrono::steady_clock::now();
+  auto response = client.post_multipart(service->url(kDubPath),
+                                        dub_parts(metadata_json(10), wav_bytes(sine_audio(16000, 1, 160))),
+                                        kTimeout);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_GE(elapsed, 300ms);
+  EXPECT_GE(parse_response(response.body).timings_ms["total"], 300.0);
+}
+
+TEST(StsServiceLifecycle, SigtermStopsCleanly) {
+  auto service = start_service();
+  ASSERT_NE(service, nullptr);
+  const int status = service->child().terminate(10s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_wait_status(status);
+  EXPECT_THAT(service->log(), HasSubstr("\"msg\":\"shutting down\""));
+  EXPECT_THAT(service->log(), HasSubstr("\"msg\":\"listening\""));
+}
+
+TEST(StsServiceLifecycle, InvalidConfigurationExitsNamingTheVariable) {
+  StsServiceProcess service(std::map<std::string, std::string>{{"LIVEDUB_STS_MOCK_DELAY_MS", "soon"}});
+  EXPECT_FALSE(service.wait_until_listening().has_value());
+  const int status = service.child().terminate(10s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << describe_wait_status(status);
+  EXPECT_THAT(service.log(), HasSubstr("LIVEDUB_STS_MOCK_DELAY_MS"));
+}
+
+}  // namespace
+}  // namespace livedub::sts
