@@ -62,3 +62,9 @@ TEST(LoggingRender, InvalidUtf8NeverThrows) {
 
 }  // namespace
 }  // namespace livedub
+
+TEST(Iso8601Utc, FormatsMillisecondsInUtc) {
+  using namespace std::chrono;
+  const system_clock::time_point t{milliseconds(1'764'064'800'123)};  // 2025-11-25T10:00:00.123Z
+  EXPECT_EQ(livedub::iso8601_utc(t), "2025-11-25T10:00:00.123Z");
+}

@@ -117,26 +117,16 @@ GstFlowReturn Egress::on_flv_sample(GstElement* sink, gpointer user) {
 }
 
 void Egress::watch_bus() {
-  GstBusPtr bus(gst_element_get_bus(pipeline_.get()));
-  while (!stopping_) {
-    GstMessagePtr message(gst_bus_timed_pop_filtered(
-        bus.get(), 100 * GST_MSECOND,
-        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING)));
-    if (!message) continue;
-    if (GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_WARNING) {
-      log_warn(log_, "output: {}", describe_bus_message(message.get()));
-      continue;
-    }
-    if (GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_ERROR && callbacks_.on_error) {
-      callbacks_.on_error("output: " + describe_bus_message(message.get()));
-    }
-    {
-      std::lock_guard lock(mutex_);
-      finished_ = true;
-    }
-    finished_cv_.notify_all();
-    return;
+  GstMessagePtr end = wait_for_pipeline_end(pipeline_.get(), stopping_, log_, "output");
+  if (!end) return;
+  if (GST_MESSAGE_TYPE(end.get()) == GST_MESSAGE_ERROR && callbacks_.on_error) {
+    callbacks_.on_error("output: " + describe_bus_message(end.get()));
   }
+  {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+  }
+  finished_cv_.notify_all();
 }
 
 void Egress::stop() {

@@ -2,9 +2,12 @@
 // RAII owners for GStreamer/GLib objects and small helpers shared by the pipeline adapters.
 #include <gst/gst.h>
 
+#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
+
+#include "livedub/logging.hpp"
 
 namespace livedub::worker {
 
@@ -71,6 +74,22 @@ inline std::string describe_bus_message(GstMessage* message) {
                      (error ? error->message : "unknown error");
   if (debug) text += " (" + std::string(debug.get()) + ")";
   return text;
+}
+
+// Waits on `pipeline`'s bus for its end: returns the EOS or ERROR message, or nullptr once
+// `stopping` is set. Warnings on the way are logged as "<what>: ...".
+inline GstMessagePtr wait_for_pipeline_end(GstElement* pipeline, const std::atomic<bool>& stopping,
+                                           const LogContext& log, const char* what) {
+  GstBusPtr bus(gst_element_get_bus(pipeline));
+  while (!stopping) {
+    GstMessagePtr message(gst_bus_timed_pop_filtered(
+        bus.get(), 100 * GST_MSECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING)));
+    if (!message) continue;
+    if (GST_MESSAGE_TYPE(message.get()) != GST_MESSAGE_WARNING) return message;
+    log_warn(log, "{}: {}", what, describe_bus_message(message.get()));
+  }
+  return nullptr;
 }
 
 }  // namespace livedub::worker

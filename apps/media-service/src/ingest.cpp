@@ -139,28 +139,14 @@ void Ingest::start() {
 }
 
 void Ingest::watch_bus() {
-  GstBusPtr bus(gst_element_get_bus(pipeline_.get()));
-  while (!stopping_) {
-    GstMessagePtr message(gst_bus_timed_pop_filtered(
-        bus.get(), 100 * GST_MSECOND,
-        static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING)));
-    if (!message) continue;
-    switch (GST_MESSAGE_TYPE(message.get())) {
-      case GST_MESSAGE_EOS:
-        log_info(log_, "input ended (end of stream)");
-        finished_ = true;
-        if (callbacks_.on_end_of_stream) callbacks_.on_end_of_stream();
-        return;
-      case GST_MESSAGE_ERROR:
-        finished_ = true;
-        if (callbacks_.on_error) callbacks_.on_error("input: " + describe_bus_message(message.get()));
-        return;
-      case GST_MESSAGE_WARNING:
-        log_warn(log_, "input: {}", describe_bus_message(message.get()));
-        break;
-      default:
-        break;
-    }
+  GstMessagePtr end = wait_for_pipeline_end(pipeline_.get(), stopping_, log_, "input");
+  if (!end) return;
+  finished_ = true;
+  if (GST_MESSAGE_TYPE(end.get()) == GST_MESSAGE_EOS) {
+    log_info(log_, "input ended (end of stream)");
+    if (callbacks_.on_end_of_stream) callbacks_.on_end_of_stream();
+  } else if (callbacks_.on_error) {
+    callbacks_.on_error("input: " + describe_bus_message(end.get()));
   }
 }
 

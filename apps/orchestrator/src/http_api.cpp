@@ -13,18 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string iso_utc(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  auto secs = time_point_cast<seconds>(t);
-  auto millis = duration_cast<milliseconds>(t - secs).count();
-  std::time_t tt = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, millis);
-}
-
 json status_json(const StreamStatus& status) {
   // The table keeps steady-clock times; the API shows wall-clock ones.
   auto steady_now = SteadyClock::now();
@@ -38,7 +26,7 @@ json status_json(const StreamStatus& status) {
                {"pid", status.pid ? json(*status.pid) : json(nullptr)},
                {"restarts", status.restarts},
                {"last_exit", status.last_exit ? json(*status.last_exit) : json(nullptr)},
-               {"since", iso_utc(to_wall(status.since))}};
+               {"since", iso8601_utc(to_wall(status.since))}};
   if (status.restart_at) {
     auto remaining = std::chrono::duration_cast<Millis>(*status.restart_at - steady_now);
     body["restart_in_ms"] = std::max<std::int64_t>(0, remaining.count());

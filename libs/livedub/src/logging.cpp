@@ -9,6 +9,22 @@
 
 #include "livedub/config.hpp"
 
+namespace livedub {
+
+std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  auto secs = time_point_cast<seconds>(t);
+  auto millis = duration_cast<milliseconds>(t - secs).count();
+  std::time_t tt = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, millis);
+}
+
+}  // namespace livedub
+
 namespace livedub::logging {
 namespace {
 
@@ -32,18 +48,7 @@ State& state() {
   return s;
 }
 
-std::string iso_timestamp() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = time_point_cast<seconds>(now);
-  auto millis = duration_cast<milliseconds>(now - secs).count();
-  std::time_t t = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, millis);
-}
+std::string iso_timestamp() { return iso8601_utc(std::chrono::system_clock::now()); }
 
 }  // namespace
 

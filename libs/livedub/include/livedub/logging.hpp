@@ -1,6 +1,7 @@
 #pragma once
 // Structured logs: one JSON object per line on stderr (or key=value text), always carrying
 // the service name and, where known, the stream id and fragment sequence.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 namespace livedub {
 
 class EnvConfig;
+
+// "2026-11-25T10:00:00.123Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point t);
 
 struct LogContext {
   std::string stream_id;
