@@ -149,6 +149,16 @@ TEST(OutputClock, ReanchorsToTheFreshestArrivalUntilOutputStarts) {
   EXPECT_EQ(clock.due(0), wall - 600ms + 4500ms);
 }
 
+TEST(OutputClock, ReanchoringIsBoundedSoAFastInputCannotPullTheClockAlong) {
+  OutputClock clock(4500ms, 2s);
+  const auto wall = OutputClock::Clock::time_point{} + 100s;
+  clock.anchor(wall, 0);
+  EXPECT_EQ(clock.observe(wall, 10'000'000'000), 2s) << "a file delivering 10 s at once";
+  EXPECT_EQ(clock.observe(wall, 20'000'000'000), 0ns);
+  EXPECT_EQ(clock.due(0), wall - 2s + 4500ms);
+  EXPECT_EQ(clock.real_time(3'000'000'000), wall + 3s) << "real time stays tied to the first arrival";
+}
+
 TEST(FragmentSchedulerDeadlines, MoveEarlierWithTheClock) {
   FragmentScheduler s(1);
   Fragment f;

@@ -12,6 +12,10 @@ namespace {
 // once video is this far ahead of the last audio, the missing audio becomes silence.
 constexpr std::int64_t kAudioStallNs = 1'000'000'000;
 constexpr auto kLateVideoThreshold = std::chrono::milliseconds(100);
+// Inputs that deliver faster than real time (files, catch-up bursts) are held back to this
+// lead beyond what re-anchoring may absorb, so the delay line stays bounded in memory and a
+// file plays like a live stream.
+constexpr auto kMaxInputLead = std::chrono::milliseconds(500);
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r, const std::string& name,
                                                          const std::string& help) {
@@ -70,13 +74,15 @@ void StreamWorker::end_input_locked(const char* why) {
   state_ = "draining";
   drain_deadline_ = SteadyClock::now() + config_.output_delay + std::chrono::seconds(2);
   if (auto last = cutter_.flush()) submit_locked({std::move(*last)});
+  throttle_cv_.notify_all();
   log_info(log_, "{}: draining the last {} ms of output", why, config_.output_delay.count());
 }
 
 void StreamWorker::request_stop() {
   {
     std::lock_guard lock(mutex_);
-    if (input_ended_) {
+    // The input may have ended on its own just before: that is no reason to cut the drain.
+    if (++stop_requests_ > 1) {
       stop_ = true;
     } else {
       end_input_locked("stop requested");
@@ -84,6 +90,7 @@ void StreamWorker::request_stop() {
   }
   pace_cv_.notify_all();
   dispatch_cv_.notify_all();
+  throttle_cv_.notify_all();
 }
 
 void StreamWorker::fail(const std::string& message) {
@@ -92,6 +99,7 @@ void StreamWorker::fail(const std::string& message) {
     if (!fatal_error_) fatal_error_ = message;
   }
   pace_cv_.notify_all();
+  throttle_cv_.notify_all();
 }
 
 void StreamWorker::anchor_locked(GstClockTime ts) {
@@ -120,7 +128,16 @@ void StreamWorker::submit_locked(std::vector<Fragment> fragments) {
   }
 }
 
+void StreamWorker::wait_while_ahead_of_real_time(GstClockTime ts) {
+  std::unique_lock lock(mutex_);
+  if (!clock_.anchored() || !GST_CLOCK_TIME_IS_VALID(ts)) return;
+  const auto real_time = clock_.real_time(clock_.relative_ns(static_cast<std::int64_t>(ts)));
+  const auto release_at = real_time - clock_.max_reanchor() - kMaxInputLead;
+  throttle_cv_.wait_until(lock, release_at, [this] { return stop_ || input_ended_; });
+}
+
 void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
+  wait_while_ahead_of_real_time(GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer));
   std::lock_guard lock(mutex_);
   if (stop_ || input_ended_) return;
   GstClockTime dts = GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
@@ -143,6 +160,7 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
 }
 
 void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> mono) {
+  wait_while_ahead_of_real_time(pts);
   std::lock_guard lock(mutex_);
   if (stop_ || input_ended_) return;
   anchor_locked(pts);
@@ -293,6 +311,7 @@ int StreamWorker::run() {
     stop_ = true;
   }
   dispatch_cv_.notify_all();
+  throttle_cv_.notify_all();
   for (auto& t : dispatchers_) t.join();
   dispatchers_.clear();
   ingest_->stop();

@@ -59,6 +59,7 @@ class StreamWorker {
   void on_audio(GstClockTime pts, std::span<const std::int16_t> mono);
   void submit_locked(std::vector<Fragment> fragments);
   void anchor_locked(GstClockTime ts);
+  void wait_while_ahead_of_real_time(GstClockTime ts);
   void observe_arrival_locked(std::int64_t relative_ns);
   void fail(const std::string& message);
   void dispatch_loop();
@@ -73,12 +74,14 @@ class StreamWorker {
   mutable std::mutex mutex_;
   std::condition_variable pace_cv_;      // pacer: new media, results, stop
   std::condition_variable dispatch_cv_;  // dispatchers: new fragments, slots, stop
+  std::condition_variable throttle_cv_;  // input threads held back: stop
   OutputClock clock_;
   FragmentCutter cutter_;
   FragmentScheduler scheduler_;
   std::deque<PendingVideo> video_;
   bool input_ended_ = false;
   std::optional<TimePoint> drain_deadline_;
+  int stop_requests_ = 0;
   bool stop_ = false;
   std::optional<std::string> fatal_error_;
   std::int64_t last_video_relative_ns_ = 0;
