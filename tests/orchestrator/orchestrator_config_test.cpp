@@ -47,7 +47,7 @@ TEST_F(OrchestratorConfigTest, Defaults) {
   EXPECT_EQ(config.policy.restart_min, 500ms);
   EXPECT_EQ(config.policy.restart_max, 30s);
   EXPECT_EQ(config.policy.stable_after, 10s);
-  EXPECT_EQ(config.policy.stop_grace, 5s);
+  EXPECT_EQ(config.policy.stop_grace, 15s);
 }
 
 TEST_F(OrchestratorConfigTest, ReadsEveryVariable) {

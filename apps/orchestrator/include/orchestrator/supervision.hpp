@@ -23,7 +23,7 @@ struct SupervisionPolicy {
   // A worker up this long counts as running, and its restart backoff starts over.
   Millis stable_after{10'000};
   // Between SIGTERM and SIGKILL when a stream stops.
-  Millis stop_grace{5'000};
+  Millis stop_grace{15'000};  // a stopping worker drains its delayed output first
 };
 
 // Delay before the restart that follows `consecutive_failures` (>= 1) failures without a stable
