@@ -1,0 +1,80 @@
+#include "sts/espeak_tts.hpp"
+
+#include <espeak-ng/speak_lib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <set>
+
+namespace livedub::sts {
+
+namespace {
+std::atomic<bool> g_instance_alive{false};
+
+int collect_samples(short* wav, int count, espeak_EVENT* events) {
+  if (wav != nullptr && count > 0 && events != nullptr) {
+    auto* out = static_cast<std::vector<std::int16_t>*>(events->user_data);
+    out->insert(out->end(), wav, wav + count);
+  }
+  return 0;  // keep going
+}
+}  // namespace
+
+const std::map<std::string, VoiceProfile>& voice_profiles() {
+  static const std::map<std::string, VoiceProfile> profiles{
+      {"default", {"", 50, 170}}, {"female", {"f3", 62, 170}}, {"male", {"m3", 42, 165}},
+      {"fast", {"", 50, 220}},    {"slow", {"", 50, 130}}};
+  return profiles;
+}
+
+EspeakSynthesizer::EspeakSynthesizer() {
+  if (g_instance_alive.exchange(true)) throw TtsError("only one espeak-ng synthesizer may exist per process");
+  sample_rate_ = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, 0);
+  if (sample_rate_ <= 0) {
+    g_instance_alive = false;
+    throw TtsError("espeak-ng failed to initialize (is the espeak-ng-data package installed?)");
+  }
+  espeak_SetSynthCallback(collect_samples);
+  std::set<std::string> languages;
+  for (const espeak_VOICE** v = espeak_ListVoices(nullptr); v != nullptr && *v != nullptr; ++v) {
+    // `languages` is a list of (priority byte, NUL-terminated name), ended by a zero byte.
+    for (const char* p = (*v)->languages; p != nullptr && *p != 0; p += std::strlen(p + 1) + 2) {
+      languages.insert(std::string(p + 1));
+    }
+  }
+  languages_.assign(languages.begin(), languages.end());
+}
+
+EspeakSynthesizer::~EspeakSynthesizer() {
+  espeak_Terminate();
+  g_instance_alive = false;
+}
+
+std::vector<std::string> EspeakSynthesizer::languages() const { return languages_; }
+
+bool EspeakSynthesizer::has_language(const std::string& language) const {
+  return std::binary_search(languages_.begin(), languages_.end(), language);
+}
+
+AudioBuffer EspeakSynthesizer::synthesize(const std::string& text, const std::string& language,
+                                          const std::string& profile_name) {
+  auto profile = voice_profiles().find(profile_name);
+  if (profile == voice_profiles().end()) throw TtsError("unknown voice profile '" + profile_name + "'");
+  if (!has_language(language)) throw TtsError("no espeak-ng voice for language '" + language + "'");
+  AudioBuffer audio{{sample_rate_, 1}, 0, {}};
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return audio;
+  std::lock_guard lock(mutex_);
+  const std::string voice = profile->second.variant.empty() ? language : language + "+" + profile->second.variant;
+  if (espeak_SetVoiceByName(voice.c_str()) != EE_OK) throw TtsError("espeak-ng cannot select voice '" + voice + "'");
+  espeak_SetParameter(espeakRATE, profile->second.rate_wpm, 0);
+  espeak_SetParameter(espeakPITCH, profile->second.pitch, 0);
+  if (espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &audio.samples) !=
+      EE_OK) {
+    throw TtsError("espeak-ng failed to synthesize");
+  }
+  espeak_Synchronize();
+  return audio;
+}
+
+}  // namespace livedub::sts

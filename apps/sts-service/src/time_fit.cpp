@@ -1,0 +1,95 @@
+#include "sts/time_fit.hpp"
+
+#include <rubberband/RubberBandStretcher.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+namespace livedub::sts {
+
+const char* to_string(TimeFitPolicy policy) {
+  switch (policy) {
+    case TimeFitPolicy::exact: return "exact";
+    case TimeFitPolicy::bound_then_pad: return "bound_then_pad";
+    case TimeFitPolicy::bound_then_trim: return "bound_then_trim";
+    case TimeFitPolicy::silence: return "silence";
+  }
+  return "unknown";
+}
+
+TimeFitPlan plan_time_fit(std::int64_t speech_frames, std::int64_t target_frames, const TimeFitBounds& bounds) {
+  if (bounds.min_ratio <= 0 || bounds.min_ratio > 1 || bounds.max_ratio < 1) {
+    throw std::invalid_argument("time-fit bounds must satisfy 0 < min_ratio <= 1 <= max_ratio");
+  }
+  if (speech_frames <= 0 || target_frames <= 0) return {1.0, TimeFitPolicy::silence};
+  const double wanted = static_cast<double>(target_frames) / static_cast<double>(speech_frames);
+  if (wanted > bounds.max_ratio) return {bounds.max_ratio, TimeFitPolicy::bound_then_pad};
+  if (wanted < bounds.min_ratio) return {bounds.min_ratio, TimeFitPolicy::bound_then_trim};
+  return {wanted, TimeFitPolicy::exact};
+}
+
+AudioBuffer stretch_speech(const AudioBuffer& speech, double ratio) {
+  const auto channels = static_cast<std::size_t>(speech.format.channels);
+  const auto frames = static_cast<std::size_t>(speech.frames());
+  AudioBuffer out{speech.format, speech.start_frame, {}};
+  if (frames == 0) return out;
+  using RubberBand::RubberBandStretcher;
+  // Offline: the whole utterance is known, so the stretcher can study it first (best quality).
+  RubberBandStretcher stretcher(static_cast<std::size_t>(speech.format.sample_rate), channels,
+                                RubberBandStretcher::OptionProcessOffline | RubberBandStretcher::OptionEngineFiner,
+                                ratio, 1.0);
+  stretcher.setExpectedInputDuration(frames);
+  std::vector<std::vector<float>> planar(channels, std::vector<float>(frames));
+  for (std::size_t f = 0; f < frames; ++f) {
+    for (std::size_t c = 0; c < channels; ++c) planar[c][f] = speech.samples[f * channels + c] / 32768.0f;
+  }
+  std::vector<const float*> in_ptrs;
+  for (auto& ch : planar) in_ptrs.push_back(ch.data());
+  stretcher.study(in_ptrs.data(), frames, true);
+  stretcher.process(in_ptrs.data(), frames, true);
+  std::vector<std::vector<float>> chunk(channels);
+  std::vector<float*> out_ptrs(channels);
+  while (true) {
+    const int available = stretcher.available();
+    if (available <= 0) break;
+    for (std::size_t c = 0; c < channels; ++c) {
+      chunk[c].resize(static_cast<std::size_t>(available));
+      out_ptrs[c] = chunk[c].data();
+    }
+    const auto got = stretcher.retrieve(out_ptrs.data(), static_cast<std::size_t>(available));
+    for (std::size_t f = 0; f < got; ++f) {
+      for (std::size_t c = 0; c < channels; ++c) {
+        const float v = std::clamp(chunk[c][f], -1.0f, 1.0f);
+        out.samples.push_back(static_cast<std::int16_t>(std::lround(v * 32767.0f)));
+      }
+    }
+  }
+  return out;
+}
+
+FittedSpeech fit_speech(const AudioBuffer& speech, std::int64_t target_frames, const TimeFitBounds& bounds) {
+  FittedSpeech fitted;
+  fitted.plan = plan_time_fit(speech.frames(), target_frames, bounds);
+  fitted.audio = fitted.plan.policy == TimeFitPolicy::silence
+                     ? AudioBuffer{speech.format, speech.start_frame, {}}
+                     : stretch_speech(speech, fitted.plan.ratio);
+  const auto channels = fitted.audio.format.channels;
+  const bool trimmed = fitted.audio.frames() > target_frames;
+  fit_to_frames(fitted.audio.samples, channels, target_frames);
+  if (trimmed) {
+    // A hard cut clicks; fade the last 30 ms out instead.
+    const auto fade = std::min<std::int64_t>(target_frames, fitted.audio.format.sample_rate * 3 / 100);
+    for (std::int64_t i = 0; i < fade; ++i) {
+      const double gain = static_cast<double>(fade - i) / static_cast<double>(fade);
+      for (int c = 0; c < channels; ++c) {
+        auto& s = fitted.audio.samples[static_cast<std::size_t>((target_frames - fade + i) * channels + c)];
+        s = static_cast<std::int16_t>(std::lround(s * gain));
+      }
+    }
+  }
+  return fitted;
+}
+
+}  // namespace livedub::sts
