@@ -12,11 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 
 EnvConfig env_with(std::map<std::string, std::string> vars) {
-  return EnvConfig([vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  });
+  return EnvConfig(env_from_map(std::move(vars)));
 }
 
 // Runs `read` and returns the ConfigError it throws; fails the test if it does not throw.

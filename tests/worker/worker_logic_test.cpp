@@ -15,11 +15,7 @@ using namespace std::chrono_literals;
 
 namespace {
 EnvConfig env_of(std::map<std::string, std::string> vars) {
-  return EnvConfig([vars](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  });
+  return EnvConfig(env_from_map(std::move(vars)));
 }
 std::map<std::string, std::string> minimal() {
   return {{"LIVEDUB_STREAM_ID", "demo"},

@@ -19,6 +19,14 @@ EnvLookup process_env() {
   };
 }
 
+EnvLookup env_from_map(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 EnvConfig::EnvConfig(EnvLookup lookup) : lookup_(std::move(lookup)) {}
 
 std::optional<std::string> EnvConfig::raw(const std::string& name) const {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,8 @@ class ConfigError : public std::runtime_error {
 // Looks a variable up; returns nullopt when unset. Injected so tests need no real env.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_env();
+// A fixed set of variables (tests, or config assembled in code).
+EnvLookup env_from_map(std::map<std::string, std::string> vars);
 
 class EnvConfig {
  public:
