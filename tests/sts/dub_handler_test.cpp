@@ -36,9 +36,15 @@ DubHttpRequest dub_request(const std::string& metadata_text, const std::string& 
 class ScriptedEngine final : public DubbingEngine {
  public:
   std::function<DubResult(const DubRequestMetadata&, const AudioBuffer&)> behaviour;
-  EngineCapabilities caps{true, {}, {}};
+  EngineCapabilities caps = [] {
+    EngineCapabilities c;
+    c.any_language_pair = true;
+    c.any_voice = true;
+    return c;
+  }();
 
-  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input) override {
+  using DubbingEngine::dub;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext&) override {
     return behaviour(request, input);
   }
   std::string name() const override { return "scripted"; }
@@ -235,7 +241,8 @@ TEST_F(DubHandlerTest, EngineOutputInAnotherFormatIs500) {
 
 TEST_F(DubHandlerTest, RejectsLanguagePairsTheEngineLacks) {
   auto engine = std::make_shared<ScriptedEngine>();
-  engine->caps = EngineCapabilities{false, {{"en", "es"}}, {"default"}};
+  engine->caps.any_language_pair = false;
+  engine->caps.pairs = {{"en", "es"}};
   engine->behaviour = [](const DubRequestMetadata& request, const AudioBuffer& input) {
     DubResult result;
     result.audio = input;
@@ -271,7 +278,9 @@ TEST_F(DubHandlerTest, RejectBuildsTheErrorBody) {
 }
 
 TEST_F(DubHandlerTest, CapabilitiesDescribeModeEngineAndLimits) {
-  auto caps = handler_->capabilities();
+  auto reply = handler_->capabilities();
+  ASSERT_EQ(reply.status, 200);
+  auto& caps = reply.body;
   EXPECT_EQ(caps["api_version"], "v1");
   EXPECT_EQ(caps["mode"], "mock-passthrough");
   EXPECT_EQ(caps["engines"], nlohmann::json::array({"mock-passthrough"}));

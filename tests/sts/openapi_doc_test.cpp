@@ -40,13 +40,13 @@ TEST(OpenApiDocument, DocumentsEveryWireField) {
 
   prometheus::Registry registry;
   DubHandler handler(ServiceConfig{}, std::make_shared<PassthroughEngine>(), registry);
-  expect_documented_keys(doc, handler.capabilities(), "Capabilities");
+  expect_documented_keys(doc, handler.capabilities().body, "Capabilities");
   expect_documented_keys(doc, handler.reject(400, "invalid_audio", "x").body, "Error");
 }
 
 TEST(OpenApiDocument, DocumentsRoutesModesAndMetrics) {
   const auto doc = openapi_text();
-  for (const std::string route : {kDubPath, "/v1/capabilities", "/healthz", "/metrics"}) {
+  for (const std::string route : {kDubPath, "/v1/capabilities", "/v1/sessions/{stream_id}", "/healthz", "/readyz", "/metrics"}) {
     EXPECT_NE(doc.find("  " + route + ":"), std::string::npos) << route;
   }
   for (const auto& mode : known_modes()) EXPECT_NE(doc.find(mode), std::string::npos) << mode;

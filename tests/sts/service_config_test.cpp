@@ -61,6 +61,38 @@ TEST(ServiceConfig, InvalidValuesNameTheVariable) {
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_MOCK_TONE_HZ", "0"}}), "LIVEDUB_STS_MOCK_TONE_HZ");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_MOCK_TONE_HZ", "loud"}}), "LIVEDUB_STS_MOCK_TONE_HZ");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_MAX_BODY_BYTES", "100"}}), "LIVEDUB_STS_MAX_BODY_BYTES");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_WORKERS", "0"}}), "LIVEDUB_STS_WORKERS");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_QUEUE_SIZE", "-1"}}), "LIVEDUB_STS_QUEUE_SIZE");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_DEADLINE_MS", "10"}}), "LIVEDUB_STS_DEADLINE_MS");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_TOKEN", "two words"}}), "LIVEDUB_STS_TOKEN");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_STRETCH_MIN_RATIO", "1.5"}}), "LIVEDUB_STS_STRETCH_MIN_RATIO");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_STRETCH_MAX_RATIO", "0.9"}}), "LIVEDUB_STS_STRETCH_MAX_RATIO");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_SESSION_TTL_S", "0"}}), "LIVEDUB_STS_SESSION_TTL_S");
+}
+
+TEST(ServiceConfig, EngineSettingsAndModeDependentDefaults) {
+  auto cpu = load_service_config(EnvConfig(env_from_map({{"LIVEDUB_STS_MODE", "cpu"}})));
+  EXPECT_EQ(cpu.workers, 2);
+  EXPECT_FALSE(cpu.token.has_value());
+  EXPECT_EQ(cpu.asr_model_dir, "/usr/share/pocketsphinx/model/en-us");
+  auto mock = load_service_config(EnvConfig(env_from_map({})));
+  EXPECT_EQ(mock.workers, 16);  // mocks only sleep: many may wait at once
+  auto custom = load_service_config(EnvConfig(env_from_map({{"LIVEDUB_STS_WORKERS", "3"},
+                                                            {"LIVEDUB_STS_QUEUE_SIZE", "0"},
+                                                            {"LIVEDUB_STS_DEADLINE_MS", "2500"},
+                                                            {"LIVEDUB_STS_TOKEN", "s3cret"},
+                                                            {"LIVEDUB_STS_STRETCH_MIN_RATIO", "0.8"},
+                                                            {"LIVEDUB_STS_STRETCH_MAX_RATIO", "1.5"},
+                                                            {"LIVEDUB_STS_SESSION_TTL_S", "30"}})));
+  EXPECT_EQ(custom.workers, 3);
+  EXPECT_EQ(custom.queue_size, 0u);
+  EXPECT_EQ(custom.deadline, std::chrono::milliseconds(2500));
+  EXPECT_EQ(custom.token, "s3cret");
+  EXPECT_DOUBLE_EQ(custom.time_fit.min_ratio, 0.8);
+  EXPECT_DOUBLE_EQ(custom.time_fit.max_ratio, 1.5);
+  EXPECT_EQ(custom.session_ttl, std::chrono::seconds(30));
+  // An empty token means "no token", as an unset variable does.
+  EXPECT_FALSE(load_service_config(EnvConfig(env_from_map({{"LIVEDUB_STS_TOKEN", ""}}))).token.has_value());
 }
 
 TEST(ServiceConfig, MakeEngineFollowsTheMode) {
@@ -69,7 +101,7 @@ TEST(ServiceConfig, MakeEngineFollowsTheMode) {
   EXPECT_EQ(make_engine(config)->name(), "mock-passthrough");
   config.mode = kModeMockTone;
   EXPECT_EQ(make_engine(config)->name(), "mock-tone");
-  config.mode = "cpu";
+  config.mode = "whisper-on-a-toaster";
   try {
     make_engine(config);
     FAIL() << "unknown mode accepted";

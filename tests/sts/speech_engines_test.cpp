@@ -13,7 +13,7 @@ using namespace livedub::sts;
 namespace {
 
 EspeakSynthesizer& tts() {
-  static EspeakSynthesizer instance;  // espeak-ng allows one engine per process
+  static EspeakSynthesizer& instance = EspeakSynthesizer::shared();
   return instance;
 }
 

@@ -57,7 +57,11 @@ class StsServiceProcess {
         {"LIVEDUB_STS_PORT_FILE", port_file()},  {"LIVEDUB_STS_MODE", ""},
         {"LIVEDUB_STS_MOCK_DELAY_MS", ""},       {"LIVEDUB_STS_MOCK_TONE_HZ", ""},
         {"LIVEDUB_STS_MAX_BODY_BYTES", ""},      {"LIVEDUB_LOG_LEVEL", "debug"},
-        {"LIVEDUB_LOG_FORMAT", "json"}};
+        {"LIVEDUB_LOG_FORMAT", "json"},          {"LIVEDUB_STS_WORKERS", ""},
+        {"LIVEDUB_STS_QUEUE_SIZE", ""},          {"LIVEDUB_STS_DEADLINE_MS", ""},
+        {"LIVEDUB_STS_TOKEN", ""},               {"LIVEDUB_STS_SESSION_TTL_S", ""},
+        {"LIVEDUB_STS_ASR_MODEL_DIR", ""},       {"LIVEDUB_STS_APERTIUM_MODES_DIR", ""},
+        {"LIVEDUB_STS_STRETCH_MIN_RATIO", ""},   {"LIVEDUB_STS_STRETCH_MAX_RATIO", ""}};
     for (auto& [name, value] : env) pinned[name] = value;
     child_.emplace(ChildProcess::Options{{STS_SERVICE_BIN}, pinned, log_file()});
   }
@@ -416,6 +420,191 @@ TEST(StsServiceLifecycle, InvalidConfigurationExitsNamingTheVariable) {
   const int status = service.child().terminate(10s);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << describe_wait_status(status);
   EXPECT_THAT(service.log(), HasSubstr("LIVEDUB_STS_MOCK_DELAY_MS"));
+}
+
+// --- service behaviour: auth, overload, deadline, readiness, sessions ----------------------
+
+std::vector<MultipartPart> dub_parts_for(const std::string& stream_id, std::int64_t sequence, double duration_ms,
+                                         const AudioBuffer& audio, const std::string& target = "es",
+                                         const std::string& voice = "default") {
+  return dub_parts(to_json(DubRequestMetadata{stream_id, sequence, "en", target, voice, duration_ms}).dump(),
+                   wav_bytes(audio));
+}
+
+TEST(StsServiceAuth, BearerTokenGuardsV1AndLeavesProbesOpen) {
+  auto service = start_service({{"LIVEDUB_STS_TOKEN", "s3cret-token"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  auto parts = dub_parts(metadata_json(100), wav_bytes(sine_audio(16000, 1, 1600)));
+  auto missing = client.post_multipart(service->url(kDubPath), parts, kTimeout);
+  EXPECT_THAT(expect_json_error(missing, 401, "unauthorized"), HasSubstr("Bearer"));
+  EXPECT_THAT(missing.headers["www-authenticate"], HasSubstr("Bearer"));
+  auto wrong = client.post_multipart(service->url(kDubPath), parts, kTimeout, {"Authorization: Bearer nope"});
+  expect_json_error(wrong, 401, "unauthorized");
+  auto right = client.post_multipart(service->url(kDubPath), parts, kTimeout,
+                                     {"Authorization: Bearer s3cret-token"});
+  EXPECT_EQ(right.status, 200) << right.body;
+  expect_json_error(client.get(service->url("/v1/capabilities"), kTimeout), 401, "unauthorized");
+  EXPECT_EQ(client.get(service->url("/healthz"), kTimeout).status, 200);
+  EXPECT_EQ(client.get(service->url("/readyz"), kTimeout).status, 200);
+  EXPECT_EQ(client.get(service->url("/metrics"), kTimeout).status, 200);
+}
+
+TEST(StsServiceLoad, BeyondWorkersAndQueueRequestsGet503WithRetryAfter) {
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "1500"},
+                                {"LIVEDUB_STS_WORKERS", "1"},
+                                {"LIVEDUB_STS_QUEUE_SIZE", "1"}});
+  ASSERT_NE(service, nullptr);
+  std::vector<HttpResponse> responses(4);
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    clients.emplace_back([&, i] {
+      HttpClient client;
+      responses[i] = client.post_multipart(
+          service->url(kDubPath), dub_parts_for("load", static_cast<std::int64_t>(i), 100, sine_audio(16000, 1, 1600)),
+          kTimeout);
+    });
+    std::this_thread::sleep_for(100ms);  // arrive in order: 1 running, 1 queued, 2 refused
+  }
+  for (auto& c : clients) c.join();
+  int ok = 0, refused = 0;
+  for (auto& r : responses) {
+    if (r.status == 200) ++ok;
+    if (r.status == 503) {
+      ++refused;
+      expect_json_error(r, 503, "overloaded");
+      ASSERT_TRUE(r.headers.contains("retry-after")) << r.body;
+      EXPECT_GE(std::stoi(r.headers["retry-after"]), 1);
+    }
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(refused, 2);
+  HttpClient client;
+  auto metrics = client.get(service->url("/metrics"), kTimeout).body;
+  EXPECT_THAT(metrics, HasSubstr("livedub_sts_requests_total{outcome=\"overloaded\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("livedub_sts_queue_depth"));
+  EXPECT_THAT(metrics, HasSubstr("livedub_sts_stage_seconds_count{stage=\"queue\"} 2"));
+}
+
+TEST(StsServiceLoad, RequestsPastTheDeadlineGet504AndTheServiceCarriesOn) {
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "1500"}, {"LIVEDUB_STS_DEADLINE_MS", "300"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  const auto started = std::chrono::steady_clock::now();
+  auto late = client.post_multipart(service->url(kDubPath), dub_parts(metadata_json(100), wav_bytes(sine_audio(16000, 1, 1600))),
+                                    kTimeout);
+  EXPECT_THAT(expect_json_error(late, 504, "deadline_exceeded"), HasSubstr("LIVEDUB_STS_DEADLINE_MS"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_EQ(client.get(service->url("/healthz"), kTimeout).status, 200);
+}
+
+TEST(StsServiceSessions, RecentFragmentsOfAStreamAreListed) {
+  auto service = start_service({{"LIVEDUB_STS_MODE", "mock-tone"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  for (std::int64_t seq : {1, 2}) {
+    auto r = client.post_multipart(service->url(kDubPath), dub_parts_for("show-1", seq, 100, sine_audio(16000, 1, 1600)),
+                                   kTimeout);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  auto session = client.get(service->url("/v1/sessions/show-1"), kTimeout);
+  ASSERT_EQ(session.status, 200) << session.body;
+  auto body = nlohmann::json::parse(session.body);
+  EXPECT_EQ(body["stream_id"], "show-1");
+  ASSERT_EQ(body["fragments"].size(), 2u);
+  EXPECT_EQ(body["fragments"][1]["sequence"], 2);
+  expect_json_error(client.get(service->url("/v1/sessions/other"), kTimeout), 404, "unknown_session");
+  expect_json_error(client.get(service->url("/v1/sessions/bad%20id"), kTimeout), 400, "invalid_stream_id");
+}
+
+// The embedded engines behind the real HTTP API.
+class StsServiceCpu : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    service_ = start_service({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_MAX_BODY_BYTES", "4194304"}}).release();
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    service_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(service_, nullptr); }
+  static StsServiceProcess* service_;
+  HttpClient client_;
+};
+StsServiceProcess* StsServiceCpu::service_ = nullptr;
+
+AudioBuffer goforward_48k_stereo() {
+  std::ifstream in("/usr/share/pocketsphinx/test/data/goforward.raw", std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::int16_t> mono(bytes.size() / 2);
+  std::memcpy(mono.data(), bytes.data(), mono.size() * 2);
+  AudioBuffer out{{48000, 2}, 0, {}};
+  for (auto s : resample_mono_linear(mono, 16000, 48000)) out.samples.insert(out.samples.end(), {s, s});
+  return out;
+}
+
+TEST_F(StsServiceCpu, ReadyWithInstalledLanguagesAndVoices) {
+  EXPECT_EQ(client_.get(service_->url("/readyz"), kTimeout).status, 200);
+  auto caps = nlohmann::json::parse(client_.get(service_->url("/v1/capabilities"), kTimeout).body);
+  EXPECT_EQ(caps["mode"], "cpu");
+  EXPECT_EQ(caps["languages"]["any_pair"], false);
+  EXPECT_EQ(caps["languages"]["pairs"], nlohmann::json::parse(R"([{"source":"en","target":"es"}])"));
+  EXPECT_EQ(caps["asr"]["languages"], nlohmann::json::array({"en"}));
+  EXPECT_THAT(caps["voices"].dump(), HasSubstr("female"));
+}
+
+TEST_F(StsServiceCpu, DubsSpeechWithMetadataAndExactDuration) {
+  auto response = client_.post_multipart(service_->url(kDubPath), dub_parts_for("cpu-http", 4, 2800, goforward_48k_stereo()),
+                                         30s);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto dub = parse_response(response.body);
+  EXPECT_EQ(dub.engine, "cpu");
+  EXPECT_EQ(dub.transcript, "go forward ten meters");
+  EXPECT_THAT(dub.translation, HasSubstr("metros"));
+  EXPECT_GE(dub.stretch_ratio, 0.75);
+  EXPECT_LE(dub.stretch_ratio, 1.25);
+  EXPECT_FALSE(dub.time_fit.empty());
+  for (const char* stage : {"asr", "mt", "tts", "stretch", "queue", "total"}) {
+    EXPECT_TRUE(dub.timings_ms.contains(stage)) << stage;
+  }
+  auto audio = decode_wav_string(base64_decode(dub.audio_wav_base64));
+  EXPECT_EQ(audio.format, (AudioFormat{48000, 2}));
+  EXPECT_EQ(audio.frames(), 134400);
+  EXPECT_GT(rms(audio.samples), 0.01);
+  auto session = nlohmann::json::parse(client_.get(service_->url("/v1/sessions/cpu-http"), kTimeout).body);
+  EXPECT_EQ(session["fragments"][0]["translation"], dub.translation);
+  auto metrics = client_.get(service_->url("/metrics"), kTimeout).body;
+  EXPECT_THAT(metrics, HasSubstr("livedub_sts_stage_seconds_count{stage=\"asr\"}"));
+}
+
+TEST_F(StsServiceCpu, BadRequestsGetClear4xxAndTheServiceStaysUp) {
+  const auto speech = goforward_48k_stereo();
+  EXPECT_THAT(expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                                       dub_parts_for("cpu-bad", 1, 500, speech, "fr"), kTimeout),
+                                400, "unsupported_language_pair"),
+              HasSubstr("en->es"));
+  EXPECT_THAT(expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                                       dub_parts_for("cpu-bad", 1, 500, speech, "es", "robot"),
+                                                       kTimeout),
+                                400, "unsupported_voice"),
+              HasSubstr("female"));
+  expect_json_error(client_.post_multipart(service_->url(kDubPath), dub_parts(metadata_json(500), "RIFFjunk"), kTimeout),
+                    400, "invalid_audio");
+  expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                           dub_parts(metadata_json(500), fixtures::eight_bit_wav(16000, 100)), kTimeout),
+                    400, "invalid_audio");
+  expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                           dub_parts(metadata_json(500), wav_bytes(AudioBuffer{{16000, 1}, 0, {}})),
+                                           kTimeout),
+                    400, "invalid_audio");
+  // 60 s of 48 kHz stereo is 11 MB: over this instance's 4 MiB limit.
+  expect_json_error(client_.post_multipart(service_->url(kDubPath),
+                                           dub_parts(metadata_json(500), wav_bytes(sine_audio(48000, 2, 48000 * 60))),
+                                           kTimeout),
+                    413, "payload_too_large");
+  auto ok = client_.post_multipart(service_->url(kDubPath), dub_parts_for("cpu-bad", 2, 500, sine_audio(16000, 1, 100)),
+                                   kTimeout);
+  EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
 }  // namespace

@@ -19,7 +19,12 @@ struct Rejection {
   int status;
   std::string code;
   std::string message;
+  int retry_after_seconds = 0;  // > 0: sent as Retry-After
 };
+
+prometheus::Histogram::BucketBoundaries stage_buckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -85,27 +90,69 @@ nlohmann::json error_body(const std::string& code, const std::string& message) {
 
 }  // namespace
 
-DubHandler::DubHandler(ServiceConfig config, std::shared_ptr<DubbingEngine> engine,
-                       prometheus::Registry& registry)
+DubHandler::DubHandler(ServiceConfig config, prometheus::Registry& registry)
     : config_(std::move(config)),
-      engine_(std::move(engine)),
+      sessions_(config_.session_ttl),
       requests_(prometheus::BuildCounter()
                     .Name("livedub_sts_requests_total")
-                    .Help("POST /v1/dub requests, by outcome (ok or the error code)")
+                    .Help("POST /v1/dub requests, by outcome (ok or the error code, e.g. overloaded)")
                     .Register(registry)),
       processing_seconds_(
           prometheus::BuildHistogram()
               .Name("livedub_sts_fragment_processing_seconds")
-              .Help("Time to dub one fragment, from parsed request to encoded response")
+              .Help("Time to dub one fragment, from parsed request to encoded response (queueing included)")
               .Register(registry)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25, 0.5, 1, 2.5, 5, 10, 30})),
+      stage_seconds_(prometheus::BuildHistogram()
+                         .Name("livedub_sts_stage_seconds")
+                         .Help("Time per engine stage (queue, asr, mt, tts, stretch) for one fragment")
+                         .Register(registry)),
       audio_seconds_(prometheus::BuildCounter()
                          .Name("livedub_sts_audio_processed_seconds_total")
                          .Help("Seconds of input audio dubbed successfully")
                          .Register(registry)
-                         .Add({})) {
+                         .Add({})),
+      queue_depth_(prometheus::BuildGauge()
+                       .Name("livedub_sts_queue_depth")
+                       .Help("Fragments waiting for an engine worker")
+                       .Register(registry)
+                       .Add({})),
+      busy_workers_(prometheus::BuildGauge()
+                        .Name("livedub_sts_busy_workers")
+                        .Help("Engine workers dubbing a fragment right now")
+                        .Register(registry)
+                        .Add({})),
+      pool_(config_.workers, config_.queue_size) {
   outcome_counter("ok");  // exported as 0 from the start, so rate() works before the first hit
+  outcome_counter("overloaded");
+  prometheus::BuildGauge()
+      .Name("livedub_sts_workers")
+      .Help("Engine workers configured (LIVEDUB_STS_WORKERS)")
+      .Register(registry)
+      .Add({})
+      .Set(config_.workers);
+}
+
+DubHandler::DubHandler(ServiceConfig config, std::shared_ptr<DubbingEngine> engine,
+                       prometheus::Registry& registry)
+    : DubHandler(std::move(config), registry) {
+  set_engine(std::move(engine));
+}
+
+void DubHandler::set_engine(std::shared_ptr<DubbingEngine> engine) {
+  std::lock_guard lock(engine_mutex_);
+  engine_ = std::move(engine);
+}
+
+std::shared_ptr<DubbingEngine> DubHandler::engine_snapshot() const {
+  std::lock_guard lock(engine_mutex_);
+  return engine_;
+}
+
+void DubHandler::update_pool_gauges() {
+  queue_depth_.Set(static_cast<double>(pool_.queued()));
+  busy_workers_.Set(pool_.busy());
 }
 
 prometheus::Counter& DubHandler::outcome_counter(const std::string& outcome) {
@@ -117,7 +164,9 @@ HandlerReply DubHandler::dub(const DubHttpRequest& request) {
   try {
     return process(request, ctx);
   } catch (const Rejection& r) {
-    return reject(r.status, r.code, r.message, ctx);
+    auto reply = reject(r.status, r.code, r.message, ctx);
+    if (r.retry_after_seconds > 0) reply.headers["Retry-After"] = std::to_string(r.retry_after_seconds);
+    return reply;
   } catch (const std::exception& e) {
     return reject(500, "internal_error", e.what(), ctx);
   }
@@ -128,7 +177,7 @@ HandlerReply DubHandler::reject(int status, const std::string& code, const std::
   outcome_counter(code).Increment();
   logging::write(status >= 500 ? spdlog::level::err : spdlog::level::warn, ctx,
                  "dub request rejected", {{"status", status}, {"code", code}, {"error", message}});
-  return HandlerReply{status, error_body(code, message)};
+  return HandlerReply{status, error_body(code, message), {}};
 }
 
 HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx) {
@@ -153,10 +202,24 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     throw Rejection{400, "invalid_metadata", e.what()};
   }
   ctx = LogContext{metadata.stream_id, metadata.sequence};
-  if (!engine_->supports(metadata.source_lang, metadata.target_lang)) {
+  const auto engine = engine_snapshot();
+  if (!engine) {
+    throw Rejection{503, "not_ready", "engines are still loading; see /readyz", 2};
+  }
+  if (!engine->supports(metadata.source_lang, metadata.target_lang)) {
+    std::string offered;
+    for (const auto& pair : engine->capabilities().pairs) {
+      offered += (offered.empty() ? "" : ", ") + pair.source + "->" + pair.target;
+    }
     throw Rejection{400, "unsupported_language_pair",
-                    "engine " + engine_->name() + " cannot dub " + metadata.source_lang + " -> " +
-                        metadata.target_lang};
+                    "engine " + engine->name() + " cannot dub " + metadata.source_lang + " -> " +
+                        metadata.target_lang + "; installed: [" + offered + "] (GET /v1/capabilities)"};
+  }
+  if (!engine->supports_voice(metadata.voice)) {
+    std::string offered;
+    for (const auto& voice : engine->capabilities().voices) offered += (offered.empty() ? "" : ", ") + voice;
+    throw Rejection{400, "unsupported_voice",
+                    "engine " + engine->name() + " has no voice '" + metadata.voice + "'; available: [" + offered + "]"};
   }
 
   AudioBuffer input;
@@ -168,21 +231,59 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   }
   if (input.frames() == 0) throw Rejection{400, "invalid_audio", "audio part contains no samples"};
 
+  const auto context = sessions_.context_for(metadata.stream_id, metadata.sequence);
   DubResult result;
+  const auto deadline = started + config_.deadline;
+  auto ticket = pool_.submit([&] { result = engine->dub(metadata, input, context); }, deadline);
+  if (!ticket) {
+    double average = 1.0;
+    {
+      std::lock_guard lock(average_mutex_);
+      average = average_seconds_;
+    }
+    const int retry = retry_after_seconds(pool_.queued(), pool_.busy(), pool_.workers(), average);
+    throw Rejection{503, "overloaded",
+                    "all " + std::to_string(pool_.workers()) + " engine workers are busy and " +
+                        std::to_string(pool_.queue_capacity()) +
+                        " fragments are queued (LIVEDUB_STS_WORKERS, LIVEDUB_STS_QUEUE_SIZE)",
+                    retry};
+  }
+  update_pool_gauges();
+  if (!ticket->wait_until(deadline)) {
+    // The job may still be running; it writes only into `result`, so it must not outlive
+    // this frame: wait for it (bounded by the engine), but answer as a deadline failure.
+    ticket->abandon();
+    ticket->wait_until(Clock::time_point::max());
+    update_pool_gauges();
+    throw Rejection{504, "deadline_exceeded",
+                    "fragment not dubbed within " + std::to_string(config_.deadline.count()) +
+                        " ms (LIVEDUB_STS_DEADLINE_MS)"};
+  }
+  update_pool_gauges();
   try {
-    result = engine_->dub(metadata, input);
+    ticket->get();
+  } catch (const DeadlineExpired& e) {
+    throw Rejection{504, "deadline_exceeded",
+                    std::string(e.what()) + " (LIVEDUB_STS_DEADLINE_MS = " +
+                        std::to_string(config_.deadline.count()) + " ms)"};
   } catch (const std::exception& e) {
-    throw Rejection{500, "engine_error", engine_->name() + ": " + e.what()};
+    throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
+  }
+  stage_seconds_.Add({{"stage", "queue"}}, stage_buckets())
+      .Observe(static_cast<double>(ticket->queued_for().count()) / 1000.0);
+  result.stage_timings_ms["queue"] = static_cast<double>(ticket->queued_for().count());
+  for (const auto& [stage, ms] : result.stage_timings_ms) {
+    if (stage != "queue") stage_seconds_.Add({{"stage", stage}}, stage_buckets()).Observe(ms / 1000.0);
   }
   const auto expected_frames = frames_for_duration(metadata.duration_ms, input.format.sample_rate);
   if (result.audio.format != input.format) {
-    throw Rejection{500, "engine_error", engine_->name() + " returned audio in a different format"};
+    throw Rejection{500, "engine_error", engine->name() + " returned audio in a different format"};
   }
   if (result.audio.frames() != expected_frames) {
     // Real engines may be off by a few frames after time stretching; the duration contract
     // with the worker matters more than those frames.
     logging::write(spdlog::level::warn, ctx, "engine output length corrected",
-                   {{"engine", engine_->name()}, {"frames", result.audio.frames()},
+                   {{"engine", engine->name()}, {"frames", result.audio.frames()},
                     {"expected_frames", expected_frames}});
     fit_to_frames(result.audio.samples, result.audio.format.channels, expected_frames);
   }
@@ -199,8 +300,9 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   response.transcript = std::move(result.transcript);
   response.translation = std::move(result.translation);
   response.voice = result.voice.empty() ? metadata.voice : result.voice;
-  response.engine = engine_->name();
+  response.engine = engine->name();
   response.stretch_ratio = result.stretch_ratio;
+  response.time_fit = result.time_fit;
   response.timings_ms = std::move(result.stage_timings_ms);
   const double total_ms = elapsed_ms(started);
   response.timings_ms["total"] = total_ms;
@@ -208,6 +310,15 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   const double input_seconds = static_cast<double>(input.frames()) / input.format.sample_rate;
   outcome_counter("ok").Increment();
   processing_seconds_.Observe(total_ms / 1000.0);
+  {
+    std::lock_guard lock(average_mutex_);
+    average_seconds_ = 0.8 * average_seconds_ + 0.2 * (total_ms / 1000.0);
+  }
+  sessions_.record(metadata.stream_id,
+                   FragmentRecord{metadata.sequence, metadata.source_lang, metadata.target_lang,
+                                  response.transcript, response.translation, response.voice, response.time_fit,
+                                  response.stretch_ratio, response.timings_ms,
+                                  iso8601_utc(std::chrono::system_clock::now())});
   audio_seconds_.Increment(input_seconds);
   logging::write(spdlog::level::info, ctx, "fragment dubbed",
                  {{"engine", response.engine},
@@ -215,27 +326,64 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
                   {"input_ms", input_seconds * 1000.0},
                   {"sample_rate", response.sample_rate},
                   {"channels", response.channels},
-                  {"total_ms", total_ms}});
-  return HandlerReply{200, to_json(response)};
+                  {"transcript", response.transcript},
+                  {"translation", response.translation},
+                  {"time_fit", response.time_fit},
+                  {"stretch_ratio", response.stretch_ratio},
+                  {"timings_ms", response.timings_ms}});
+  return HandlerReply{200, to_json(response), {}};
 }
 
-nlohmann::json DubHandler::capabilities() const {
-  auto caps = engine_->capabilities();
-  nlohmann::json pairs = nlohmann::json::array();
-  for (const auto& pair : caps.pairs) pairs.push_back({{"source", pair.source}, {"target", pair.target}});
+HandlerReply DubHandler::capabilities() const {
+  const auto engine = engine_snapshot();
+  if (!engine) {
+    return HandlerReply{503, error_body("not_ready", "engines are still loading; see /readyz"), {{"Retry-After", "2"}}};
+  }
+  auto caps = engine->capabilities();
+  auto pairs_json = [](const std::vector<LanguagePair>& pairs) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& pair : pairs) out.push_back({{"source", pair.source}, {"target", pair.target}});
+    return out;
+  };
   const WavLimits wav;
-  return {{"api_version", "v1"},
-          {"mode", config_.mode},
-          {"engines", nlohmann::json::array({engine_->name()})},
-          {"languages", {{"any_pair", caps.any_language_pair}, {"pairs", pairs}}},
-          {"voices", caps.voices},
-          {"max_duration_ms", kMaxDurationMs},
-          {"max_body_bytes", config_.max_body_bytes},
-          {"audio",
-           {{"encoding", "wav-pcm16"},
-            {"min_sample_rate", wav.min_sample_rate},
-            {"max_sample_rate", wav.max_sample_rate},
-            {"max_channels", wav.max_channels}}}};
+  nlohmann::json body = {
+      {"api_version", "v1"},
+      {"mode", config_.mode},
+      {"engines", nlohmann::json::array({engine->name()})},
+      {"languages", {{"any_pair", caps.any_language_pair}, {"pairs", pairs_json(caps.pairs)}}},
+      {"voices", caps.voices},
+      {"asr", {{"languages", caps.asr_languages}}},
+      {"mt", {{"pairs", pairs_json(caps.mt_pairs)}}},
+      {"tts", {{"languages", caps.tts_languages}, {"voices", caps.voices}}},
+      {"max_duration_ms", kMaxDurationMs},
+      {"max_body_bytes", config_.max_body_bytes},
+      {"workers", config_.workers},
+      {"queue_size", config_.queue_size},
+      {"deadline_ms", config_.deadline.count()},
+      {"time_fit", {{"min_ratio", config_.time_fit.min_ratio}, {"max_ratio", config_.time_fit.max_ratio}}},
+      {"audio",
+       {{"encoding", "wav-pcm16"},
+        {"min_sample_rate", wav.min_sample_rate},
+        {"max_sample_rate", wav.max_sample_rate},
+        {"max_channels", wav.max_channels}}}};
+  return HandlerReply{200, std::move(body), {}};
+}
+
+HandlerReply DubHandler::session(const std::string& stream_id) {
+  if (!is_valid_stream_id(stream_id)) {
+    return HandlerReply{400, error_body("invalid_stream_id", "not a valid stream id"), {}};
+  }
+  auto fragments = sessions_.fragments(stream_id);
+  if (!fragments) {
+    return HandlerReply{404, error_body("unknown_session",
+                                        "no fragment of stream '" + stream_id + "' dubbed in the last " +
+                                            std::to_string(config_.session_ttl.count()) +
+                                            " s (LIVEDUB_STS_SESSION_TTL_S)"),
+                        {}};
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& fragment : *fragments) list.push_back(to_json(fragment));
+  return HandlerReply{200, {{"stream_id", stream_id}, {"fragments", list}}, {}};
 }
 
 }  // namespace livedub::sts

@@ -13,6 +13,11 @@ bool DubbingEngine::supports(const std::string& source_lang, const std::string& 
   });
 }
 
+bool DubbingEngine::supports_voice(const std::string& voice) const {
+  auto caps = capabilities();
+  return caps.any_voice || std::find(caps.voices.begin(), caps.voices.end(), voice) != caps.voices.end();
+}
+
 std::int64_t frames_for_duration(double duration_ms, int sample_rate) {
   return std::llround(duration_ms * sample_rate / 1000.0);
 }

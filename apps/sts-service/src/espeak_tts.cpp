@@ -3,14 +3,12 @@
 #include <espeak-ng/speak_lib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <set>
 
 namespace livedub::sts {
 
 namespace {
-std::atomic<bool> g_instance_alive{false};
 
 int collect_samples(short* wav, int count, espeak_EVENT* events) {
   if (wav != nullptr && count > 0 && events != nullptr) {
@@ -28,11 +26,16 @@ const std::map<std::string, VoiceProfile>& voice_profiles() {
   return profiles;
 }
 
+EspeakSynthesizer& EspeakSynthesizer::shared() {
+  // Deliberately never destroyed (see the header); a failed load throws and is retried on the
+  // next call.
+  static EspeakSynthesizer* instance = new EspeakSynthesizer();
+  return *instance;
+}
+
 EspeakSynthesizer::EspeakSynthesizer() {
-  if (g_instance_alive.exchange(true)) throw TtsError("only one espeak-ng synthesizer may exist per process");
   sample_rate_ = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, 0);
   if (sample_rate_ <= 0) {
-    g_instance_alive = false;
     throw TtsError("espeak-ng failed to initialize (is the espeak-ng-data package installed?)");
   }
   espeak_SetSynthCallback(collect_samples);
@@ -44,11 +47,6 @@ EspeakSynthesizer::EspeakSynthesizer() {
     }
   }
   languages_.assign(languages.begin(), languages.end());
-}
-
-EspeakSynthesizer::~EspeakSynthesizer() {
-  espeak_Terminate();
-  g_instance_alive = false;
 }
 
 std::vector<std::string> EspeakSynthesizer::languages() const { return languages_; }

@@ -1,9 +1,22 @@
 #include "sts/http_routes.hpp"
 
+#include <algorithm>
+
 namespace livedub::sts {
 namespace {
 
 constexpr const char* kCapabilitiesPath = "/v1/capabilities";
+constexpr const char* kSessionsPattern = R"(/v1/sessions/([^/]+))";
+
+// Compares without an early exit, so response timing does not reveal how much of a guessed
+// token was right.
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
+  }
+  return diff == 0;
+}
 
 // Accumulates a request body part by part, refusing to hold more than the limit.
 class BodyCollector {
@@ -38,6 +51,7 @@ class BodyCollector {
 };
 
 void send_reply(httplib::Response& res, const HandlerReply& reply) {
+  for (const auto& [name, value] : reply.headers) res.set_header(name, value);
   send_json(res, reply.status, reply.body);
 }
 
@@ -52,8 +66,53 @@ httplib::Server::Handler method_not_allowed(std::string allowed) {
 
 }  // namespace
 
+bool bearer_token_matches(const std::string& authorization_header, const std::string& token) {
+  static const std::string scheme = "Bearer ";
+  if (authorization_header.size() <= scheme.size()) return false;
+  std::string given_scheme = authorization_header.substr(0, scheme.size());
+  std::transform(given_scheme.begin(), given_scheme.end(), given_scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (given_scheme != "bearer ") return false;
+  return constant_time_equal(authorization_header.substr(scheme.size()), token);
+}
+
 void register_routes(HttpService& http, DubHandler& handler, std::size_t max_body_bytes) {
   auto& server = http.server();
+  const auto& config = handler.config();
+  // Enough HTTP threads that requests beyond the engine pool reach our bounded queue and get
+  // an immediate 503, rather than waiting in httplib's own unbounded one.
+  const auto http_threads = static_cast<std::size_t>(config.workers) + config.queue_size + 8;
+  server.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
+
+  if (config.token) {
+    server.set_pre_routing_handler([token = *config.token, &handler](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+      if (req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+      if (bearer_token_matches(req.get_header_value("Authorization"), token)) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      res.set_header("WWW-Authenticate", R"(Bearer realm="livedub-sts")");
+      res.set_header("Connection", "close");  // the body, if any, stays unread
+      const bool given = req.has_header("Authorization");
+      send_reply(res, handler.reject(401, "unauthorized",
+                                     given ? "bearer token does not match LIVEDUB_STS_TOKEN"
+                                           : "this service requires 'Authorization: Bearer <LIVEDUB_STS_TOKEN>'"));
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
+
+  server.Get("/readyz", [&handler](const httplib::Request&, httplib::Response& res) {
+    const auto engine = handler.engine_snapshot();
+    if (engine) {
+      send_json(res, 200, {{"status", "ready"}, {"engine", engine->name()}});
+    } else {
+      res.set_header("Retry-After", "2");
+      send_json(res, 503, {{"status", "loading"}, {"mode", handler.config().mode}});
+    }
+  });
+  server.Get(kSessionsPattern, [&handler](const httplib::Request& req, httplib::Response& res) {
+    send_reply(res, handler.session(req.matches[1]));
+  });
   server.Post(sts::kDubPath, [&handler, max_body_bytes](const httplib::Request& req,
                                                         httplib::Response& res,
                                                         const httplib::ContentReader& reader) {
@@ -92,7 +151,7 @@ void register_routes(HttpService& http, DubHandler& handler, std::size_t max_bod
   server.Delete(sts::kDubPath, method_not_allowed("POST"));
 
   server.Get(kCapabilitiesPath, [&handler](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, handler.capabilities());
+    send_reply(res, handler.capabilities());
   });
   server.Post(kCapabilitiesPath, method_not_allowed("GET"));
   server.Put(kCapabilitiesPath, method_not_allowed("GET"));

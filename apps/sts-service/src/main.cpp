@@ -66,19 +66,21 @@ int main(int argc, char** argv) {
   }
 
   try {
-    auto engine = sts::make_engine(config);
     auto registry = std::make_shared<prometheus::Registry>();
-    sts::DubHandler handler(config, engine, *registry);  // declared first: outlives the server
+    sts::DubHandler handler(config, *registry);  // declared first: outlives the server
     HttpService http("sts-service", registry, config.max_body_bytes);
     sts::register_routes(http, handler, config.max_body_bytes);
-    http.set_health([&engine] { return nlohmann::json{{"engine", engine->name()}}; });
+    http.set_health([&handler, &config] {
+      const auto engine = handler.engine_snapshot();
+      return nlohmann::json{{"mode", config.mode}, {"engine", engine ? engine->name() : "loading"}};
+    });
 
     const int port = http.bind(config.host, config.port);
-    if (config.port_file) write_port_file(*config.port_file, port);
     logging::write(spdlog::level::info, {}, "listening",
                    {{"host", config.host}, {"port", port}, {"mode", config.mode},
-                    {"engine", engine->name()}, {"max_body_bytes", config.max_body_bytes}});
-
+                    {"workers", config.workers}, {"queue_size", config.queue_size},
+                    {"deadline_ms", config.deadline.count()}, {"auth", config.token.has_value()},
+                    {"max_body_bytes", config.max_body_bytes}});
     std::atomic<bool> shutting_down{false};
     std::atomic<bool> serve_failed{false};
     std::thread server([&] {
@@ -89,6 +91,26 @@ int main(int argc, char** argv) {
         kill(getpid(), SIGTERM);
       }
     });
+    // Engines load while /healthz already answers and /readyz says "loading".
+    const auto load_started = std::chrono::steady_clock::now();
+    try {
+      handler.set_engine(sts::make_engine(config));
+    } catch (const std::exception& e) {
+      const bool config_problem = dynamic_cast<const ConfigError*>(&e) != nullptr;
+      logging::write(spdlog::level::err, {}, "engines failed to load", {{"mode", config.mode}, {"error", e.what()}});
+      shutting_down = true;
+      http.stop();
+      server.join();
+      return config_problem ? kExitConfigError : 1;
+    }
+    const auto engine = handler.engine_snapshot();
+    logging::write(spdlog::level::info, {}, "ready",
+                   {{"engine", engine->name()},
+                    {"load_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - load_started).count()},
+                    {"pairs", handler.capabilities().body["languages"]["pairs"]}});
+    // Written once ready, so whoever waits for it (scripts, tests) can send work at once.
+    if (config.port_file) write_port_file(*config.port_file, port);
     const int signal_number = wait_for_shutdown_signal();
     shutting_down = true;
     if (serve_failed) {

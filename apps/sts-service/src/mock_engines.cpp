@@ -22,6 +22,7 @@ void simulate_processing(const MockOptions& options) {
 EngineCapabilities mock_capabilities() {
   EngineCapabilities caps;
   caps.any_language_pair = true;
+  caps.any_voice = true;
   caps.voices = {"default"};
   return caps;
 }
@@ -34,7 +35,8 @@ std::string PassthroughEngine::name() const { return "mock-passthrough"; }
 
 EngineCapabilities PassthroughEngine::capabilities() const { return mock_capabilities(); }
 
-DubResult PassthroughEngine::dub(const DubRequestMetadata& request, const AudioBuffer& input) {
+DubResult PassthroughEngine::dub(const DubRequestMetadata& request, const AudioBuffer& input,
+                                 const DubContext& /*context*/) {
   simulate_processing(options_);
   AudioBuffer out;
   out.format = input.format;
@@ -52,7 +54,8 @@ std::string ToneEngine::name() const { return "mock-tone"; }
 
 EngineCapabilities ToneEngine::capabilities() const { return mock_capabilities(); }
 
-DubResult ToneEngine::dub(const DubRequestMetadata& request, const AudioBuffer& input) {
+DubResult ToneEngine::dub(const DubRequestMetadata& request, const AudioBuffer& input,
+                          const DubContext& /*context*/) {
   simulate_processing(options_);
   AudioBuffer out;
   out.format = input.format;

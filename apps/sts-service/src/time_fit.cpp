@@ -41,6 +41,7 @@ AudioBuffer stretch_speech(const AudioBuffer& speech, double ratio) {
                                 RubberBandStretcher::OptionProcessOffline | RubberBandStretcher::OptionEngineFiner,
                                 ratio, 1.0);
   stretcher.setExpectedInputDuration(frames);
+  stretcher.setMaxProcessSize(frames);  // the whole utterance goes in one process() call
   std::vector<std::vector<float>> planar(channels, std::vector<float>(frames));
   for (std::size_t f = 0; f < frames; ++f) {
     for (std::size_t c = 0; c < channels; ++c) planar[c][f] = speech.samples[f * channels + c] / 32768.0f;

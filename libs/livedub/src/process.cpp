@@ -49,9 +49,26 @@ ChildProcess::ChildProcess(const Options& options) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
+  // [0] read end, [1] write end; the child's ends are closed here once it has them.
+  int in_pipe[2] = {-1, -1};
+  int out_pipe[2] = {-1, -1};
+  auto close_fd = [](int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  };
+  if ((options.pipe_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) ||
+      (options.pipe_stdout && pipe2(out_pipe, O_CLOEXEC) != 0)) {
+    const int err = errno;
+    for (int* fd : {&in_pipe[0], &in_pipe[1], &out_pipe[0], &out_pipe[1]}) close_fd(*fd);
+    posix_spawnattr_destroy(&attr);
+    throw std::system_error(err, std::generic_category(), "cannot create pipes for " + options.argv[0]);
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  if (options.stdout_path) {
+  if (options.pipe_stdin) posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  if (options.pipe_stdout) {
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  } else if (options.stdout_path) {
     posix_spawn_file_actions_addopen(&actions, 1, options.stdout_path->c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
@@ -63,29 +80,54 @@ ChildProcess::ChildProcess(const Options& options) {
   int rc = posix_spawn(&pid_, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
+  close_fd(in_pipe[0]);
+  close_fd(out_pipe[1]);
+  stdin_fd_ = in_pipe[1];
+  stdout_fd_ = out_pipe[0];
   if (rc != 0) {
     pid_ = -1;
+    close_pipes();
     throw std::system_error(rc, std::generic_category(), "cannot start " + options.argv[0]);
   }
 }
 
 ChildProcess::~ChildProcess() {
+  close_stdin();  // lets a filter child finish on its own before terminate() signals it
   if (pid_ > 0 && !status_) terminate();
+  close_pipes();
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(other.pid_), status_(other.status_) {
+    : pid_(other.pid_), status_(other.status_), stdin_fd_(other.stdin_fd_), stdout_fd_(other.stdout_fd_) {
   other.pid_ = -1;
+  other.stdin_fd_ = -1;
+  other.stdout_fd_ = -1;
 }
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     if (pid_ > 0 && !status_) terminate();
+    close_pipes();
     pid_ = other.pid_;
     status_ = other.status_;
+    stdin_fd_ = other.stdin_fd_;
+    stdout_fd_ = other.stdout_fd_;
     other.pid_ = -1;
+    other.stdin_fd_ = -1;
+    other.stdout_fd_ = -1;
   }
   return *this;
+}
+
+void ChildProcess::close_stdin() {
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
+void ChildProcess::close_pipes() {
+  close_stdin();
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  stdout_fd_ = -1;
 }
 
 std::optional<int> ChildProcess::poll() {

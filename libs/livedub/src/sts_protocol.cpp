@@ -112,6 +112,7 @@ nlohmann::json to_json(const DubResponse& r) {
           {"voice", r.voice},
           {"engine", r.engine},
           {"stretch_ratio", r.stretch_ratio},
+          {"time_fit", r.time_fit},
           {"timings_ms", r.timings_ms}};
 }
 
@@ -135,6 +136,7 @@ DubResponse parse_response(std::string_view json_text) {
   r.voice = optional_field<std::string>(j, "voice", "");
   r.engine = optional_field<std::string>(j, "engine", "");
   r.stretch_ratio = optional_field<double>(j, "stretch_ratio", 1.0);
+  r.time_fit = optional_field<std::string>(j, "time_fit", "");
   r.timings_ms = optional_field<std::map<std::string, double>>(j, "timings_ms", {});
   return r;
 }

@@ -1,19 +1,24 @@
 #pragma once
 // POST /v1/dub request handling without sockets: takes the already-split multipart parts,
 // returns the status and JSON body to send. The HTTP glue (http_routes.hpp) only moves bytes.
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include "livedub/logging.hpp"
 #include "sts/engine.hpp"
 #include "sts/service_config.hpp"
+#include "sts/session_store.hpp"
+#include "sts/work_pool.hpp"
 
 namespace livedub::sts {
 
@@ -32,33 +37,54 @@ struct DubHttpRequest {
 struct HandlerReply {
   int status = 200;
   nlohmann::json body;  // DubResponse JSON, or {"error": {"code", "message"}}
+  std::map<std::string, std::string> headers;  // e.g. Retry-After on 503
 };
 
 class DubHandler {
  public:
-  // Registers the STS metrics in `registry`, which must outlive the handler.
-  DubHandler(ServiceConfig config, std::shared_ptr<DubbingEngine> engine,
-             prometheus::Registry& registry);
+  // Registers the STS metrics in `registry`, which must outlive the handler. Starts
+  // config.workers engine threads; requests are refused with 503 not_ready until set_engine().
+  DubHandler(ServiceConfig config, prometheus::Registry& registry);
+  DubHandler(ServiceConfig config, std::shared_ptr<DubbingEngine> engine, prometheus::Registry& registry);
 
-  // Thread-safe: called concurrently by the HTTP worker threads.
+  // Once the engine has loaded: the service turns ready.
+  void set_engine(std::shared_ptr<DubbingEngine> engine);
+  bool ready() const { return engine_snapshot() != nullptr; }
+
+  // Thread-safe: called concurrently by the HTTP worker threads. Runs the engine on the work
+  // pool and waits at most config.deadline from the call.
   HandlerReply dub(const DubHttpRequest& request);
   // For failures the HTTP layer detects before dub() can run (oversized or malformed body);
   // counted and logged like any other rejection.
   HandlerReply reject(int status, const std::string& code, const std::string& message,
                       const LogContext& ctx = {});
-  nlohmann::json capabilities() const;
+  // GET /v1/capabilities; 503 not_ready while the engine loads.
+  HandlerReply capabilities() const;
+  // GET /v1/sessions/{stream_id}: what the stream's recent fragments were dubbed into.
+  HandlerReply session(const std::string& stream_id);
 
-  const DubbingEngine& engine() const { return *engine_; }
+  std::shared_ptr<DubbingEngine> engine_snapshot() const;
+  const ServiceConfig& config() const { return config_; }
 
  private:
   HandlerReply process(const DubHttpRequest& request, LogContext& ctx);
   prometheus::Counter& outcome_counter(const std::string& outcome);
+  void update_pool_gauges();
 
   ServiceConfig config_;
+  mutable std::mutex engine_mutex_;
   std::shared_ptr<DubbingEngine> engine_;
+  SessionStore sessions_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& processing_seconds_;
+  prometheus::Family<prometheus::Histogram>& stage_seconds_;
   prometheus::Counter& audio_seconds_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& busy_workers_;
+  // Mean processing time of recent fragments, for Retry-After.
+  std::mutex average_mutex_;
+  double average_seconds_ = 1.0;
+  WorkPool pool_;  // last: its threads stop before the members they use are destroyed
 };
 
 }  // namespace livedub::sts

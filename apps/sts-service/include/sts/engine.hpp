@@ -28,6 +28,7 @@ struct DubResult {
   std::string translation;
   std::string voice;           // the voice actually used
   double stretch_ratio = 1.0;  // output speech duration / natural TTS duration
+  std::string time_fit;        // TimeFitPolicy applied ("exact", "bound_then_pad", ...); empty for mocks
   std::map<std::string, double> stage_timings_ms;  // asr, mt, tts, stretch
 };
 
@@ -40,7 +41,22 @@ struct EngineCapabilities {
   // True: any pair of valid language tags is accepted (mocks). Otherwise only `pairs`.
   bool any_language_pair = false;
   std::vector<LanguagePair> pairs;
+  // True: any valid voice name is accepted (mocks ignore it). Otherwise only `voices`.
+  bool any_voice = false;
   std::vector<std::string> voices;
+  // What each stage has installed (real engines; empty for mocks).
+  std::vector<std::string> asr_languages;
+  std::vector<LanguagePair> mt_pairs;
+  std::vector<std::string> tts_languages;
+};
+
+// What the service remembers of the same stream (sts/session_store.hpp), for continuity.
+struct DubContext {
+  // The previous fragment of this stream, if it was dubbed recently.
+  bool has_previous = false;
+  std::int64_t previous_sequence = -1;
+  std::string previous_transcript;
+  std::string previous_translation;
 };
 
 class DubbingEngine {
@@ -49,12 +65,17 @@ class DubbingEngine {
 
   // Called concurrently from the HTTP worker threads: implementations must be thread-safe.
   // Throws on failure; the service answers 500 engine_error with the exception's message.
-  virtual DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input) = 0;
+  virtual DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input,
+                        const DubContext& context) = 0;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input) {
+    return dub(request, input, DubContext{});
+  }
   // Reported as DubResponse::engine, e.g. "mock-tone".
   virtual std::string name() const = 0;
   virtual EngineCapabilities capabilities() const = 0;
 
   bool supports(const std::string& source_lang, const std::string& target_lang) const;
+  bool supports_voice(const std::string& voice) const;
 };
 
 // The frame count a dubbed fragment must have: llround(duration_ms * sample_rate / 1000).

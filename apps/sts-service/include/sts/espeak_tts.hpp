@@ -1,6 +1,6 @@
 #pragma once
 // Text-to-speech with libespeak-ng, synthesized to memory. espeak-ng keeps one global engine
-// per process, so there is one EspeakSynthesizer at a time and calls are serialized.
+// per process, so there is one EspeakSynthesizer (shared()) and calls are serialized.
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -28,10 +28,11 @@ const std::map<std::string, VoiceProfile>& voice_profiles();
 
 class EspeakSynthesizer {
  public:
-  // Loads espeak-ng (data from the system, e.g. /usr/lib/x86_64-linux-gnu/espeak-ng-data).
-  // Throws TtsError if it cannot, or if another instance exists.
-  EspeakSynthesizer();
-  ~EspeakSynthesizer();
+  // The process's synthesizer, loaded on first use (espeak-ng data from the system, e.g.
+  // /usr/lib/x86_64-linux-gnu/espeak-ng-data); throws TtsError if it cannot load. It is never
+  // unloaded: libespeak-ng 1.51 deadlocks in espeak_Terminate() once it has been initialised
+  // a second time, so one initialisation lives as long as the process.
+  static EspeakSynthesizer& shared();
   EspeakSynthesizer(const EspeakSynthesizer&) = delete;
   EspeakSynthesizer& operator=(const EspeakSynthesizer&) = delete;
 
@@ -44,6 +45,9 @@ class EspeakSynthesizer {
   AudioBuffer synthesize(const std::string& text, const std::string& language, const std::string& profile);
 
  private:
+  EspeakSynthesizer();
+  ~EspeakSynthesizer() = default;
+
   int sample_rate_ = 0;
   std::vector<std::string> languages_;
   std::mutex mutex_;

@@ -15,7 +15,8 @@ struct MockOptions {
 class PassthroughEngine final : public DubbingEngine {
  public:
   explicit PassthroughEngine(MockOptions options = {});
-  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input) override;
+  using DubbingEngine::dub;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override;
   std::string name() const override;
   EngineCapabilities capabilities() const override;
 
@@ -30,7 +31,8 @@ class ToneEngine final : public DubbingEngine {
   static constexpr double kAmplitude = 0.3;  // of full scale
 
   explicit ToneEngine(double frequency_hz = 440.0, MockOptions options = {});
-  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input) override;
+  using DubbingEngine::dub;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override;
   std::string name() const override;
   EngineCapabilities capabilities() const override;
 

@@ -9,11 +9,13 @@
 
 #include "livedub/config.hpp"
 #include "sts/engine.hpp"
+#include "sts/time_fit.hpp"
 
 namespace livedub::sts {
 
 inline constexpr const char* kModeMockPassthrough = "mock-passthrough";
 inline constexpr const char* kModeMockTone = "mock-tone";
+inline constexpr const char* kModeCpu = "cpu";  // embedded engines: pocketsphinx, apertium, espeak-ng, rubberband
 
 // Values of LIVEDUB_STS_MODE this build can run.
 const std::vector<std::string>& known_modes();
@@ -26,12 +28,23 @@ struct ServiceConfig {
   double mock_tone_hz = 440.0;                           // LIVEDUB_STS_MOCK_TONE_HZ
   std::size_t max_body_bytes = 16 * 1024 * 1024;         // LIVEDUB_STS_MAX_BODY_BYTES
   std::optional<std::string> port_file;                  // LIVEDUB_STS_PORT_FILE
+  // Engine workers (fragments dubbed at once). Default 2 for cpu (one per core here, each with
+  // its own recognizer), 16 for the mocks, which only sleep.
+  int workers = 2;                                       // LIVEDUB_STS_WORKERS
+  std::size_t queue_size = 8;                            // LIVEDUB_STS_QUEUE_SIZE
+  std::chrono::milliseconds deadline{15'000};            // LIVEDUB_STS_DEADLINE_MS
+  std::optional<std::string> token;                      // LIVEDUB_STS_TOKEN (bearer on /v1)
+  std::string asr_model_dir = "/usr/share/pocketsphinx/model/en-us";  // LIVEDUB_STS_ASR_MODEL_DIR
+  std::string apertium_modes_dir = "/usr/share/apertium/modes";       // LIVEDUB_STS_APERTIUM_MODES_DIR
+  TimeFitBounds time_fit;  // LIVEDUB_STS_STRETCH_MIN_RATIO / LIVEDUB_STS_STRETCH_MAX_RATIO
+  std::chrono::seconds session_ttl{300};                 // LIVEDUB_STS_SESSION_TTL_S
 };
 
 // Throws ConfigError naming the first invalid variable.
 ServiceConfig load_service_config(const EnvConfig& env);
 
-// The engine for config.mode; throws ConfigError (LIVEDUB_STS_MODE) for an unknown mode.
+// The engine for config.mode; throws ConfigError (LIVEDUB_STS_MODE) for an unknown mode, and
+// the engines' own errors when their data cannot be loaded. Real engines take seconds.
 std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config);
 
 }  // namespace livedub::sts

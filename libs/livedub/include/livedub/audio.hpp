@@ -47,6 +47,11 @@ std::vector<std::int16_t> downmix_to_mono(std::span<const std::int16_t> interlea
 std::vector<std::int16_t> resample_mono_linear(std::span<const std::int16_t> input, int in_rate,
                                                int out_rate);
 
+// resample_mono_linear with an anti-aliasing low-pass (windowed sinc at 0.45 x out_rate)
+// first when downsampling, so 48 kHz speech reaching a 16 kHz recognizer does not fold the
+// 8-24 kHz band onto the speech band. Same output length as resample_mono_linear.
+std::vector<std::int16_t> resample_mono(std::span<const std::int16_t> input, int in_rate, int out_rate);
+
 // Returns exactly `frames` frames: truncates or pads with silence.
 void fit_to_frames(std::vector<std::int16_t>& interleaved, int channels, std::int64_t frames);
 

@@ -18,6 +18,10 @@ class ChildProcess {
     std::vector<std::string> argv;                    // argv[0] is the executable path
     std::map<std::string, std::string> env_overrides;  // added to (or replacing) our environment
     std::optional<std::string> stdout_path;            // append output here; else inherit
+    // Pipes to the child's stdin / from its stdout (for long-lived filters); our ends are
+    // close-on-exec and owned by the ChildProcess. Overrides stdout_path for stdout.
+    bool pipe_stdin = false;
+    bool pipe_stdout = false;
   };
 
   explicit ChildProcess(const Options& options);  // throws std::system_error on spawn failure
@@ -28,6 +32,11 @@ class ChildProcess {
   ChildProcess& operator=(ChildProcess&& other) noexcept;
 
   pid_t pid() const { return pid_; }
+  // Our ends of the pipes asked for in Options, else -1.
+  int stdin_fd() const { return stdin_fd_; }
+  int stdout_fd() const { return stdout_fd_; }
+  // Closes our end of the stdin pipe: the child sees end of input.
+  void close_stdin();
   // Non-blocking: returns the exit status (as from waitpid) once the child has exited.
   std::optional<int> poll();
   bool running() { return !poll().has_value(); }
@@ -35,8 +44,12 @@ class ChildProcess {
   int terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
 
  private:
+  void close_pipes();
+
   pid_t pid_ = -1;
   std::optional<int> status_;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
 };
 
 // Human-readable "exited with code 1" / "killed by signal 9".

@@ -45,7 +45,10 @@ struct DubResponse {
   std::string voice;
   std::string engine;  // e.g. "mock-passthrough"
   double stretch_ratio = 1.0;
-  std::map<std::string, double> timings_ms;  // per stage, plus "total"
+  // How the speech was fitted to duration_ms: exact, bound_then_pad, bound_then_trim or
+  // silence (sts/time_fit.hpp); empty from engines that do not time-fit (mocks).
+  std::string time_fit;
+  std::map<std::string, double> timings_ms;  // per stage, plus "total" (and "queue")
 };
 
 nlohmann::json to_json(const DubRequestMetadata& m);

@@ -1,0 +1,65 @@
+#pragma once
+// The embedded CPU dubbing engine: pocketsphinx ASR -> Apertium MT -> espeak-ng TTS ->
+// librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
+// request; the service reports ready only afterwards.
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sts/apertium_mt.hpp"
+#include "sts/engine.hpp"
+#include "sts/espeak_tts.hpp"
+#include "sts/pocketsphinx_asr.hpp"
+#include "sts/time_fit.hpp"
+
+namespace livedub::sts {
+
+struct CpuEngineOptions {
+  std::filesystem::path asr_model_dir = "/usr/share/pocketsphinx/model/en-us";
+  std::string asr_language = "en";  // the language of that model
+  std::filesystem::path apertium_modes_dir = "/usr/share/apertium/modes";
+  int recognizers = 1;  // one per engine worker thread: a decoder serves one call at a time
+  TimeFitBounds time_fit;
+  std::chrono::milliseconds mt_timeout{10'000};
+};
+
+// Leading and trailing samples quieter than -50 dBFS (in 10 ms windows) removed: espeak-ng
+// pads its output, and that padding would otherwise eat into the time-fit budget.
+AudioBuffer trim_silence(const AudioBuffer& audio);
+
+// Apertium capitalises the first word of every text it gets as a sentence start. A fragment
+// that directly follows a fragment with speech usually continues that sentence, so its first
+// letter is lowered again (UTF-8 aware for the Latin-1 range).
+std::string continue_sentence(const std::string& translation);
+
+class CpuDubbingEngine final : public DubbingEngine {
+ public:
+  explicit CpuDubbingEngine(const CpuEngineOptions& options);  // throws AsrError/MtError/TtsError
+
+  using DubbingEngine::dub;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override;
+  std::string name() const override { return "cpu"; }
+  EngineCapabilities capabilities() const override { return capabilities_; }
+
+  std::vector<std::string> asr_languages() const { return {options_.asr_language}; }
+  std::vector<ApertiumMode> mt_modes() const { return translator_.modes(); }
+  std::vector<std::string> tts_languages() const { return synthesizer_.languages(); }
+
+ private:
+  class RecognizerLease;
+  std::unique_ptr<PocketsphinxRecognizer> acquire_recognizer();
+  void release_recognizer(std::unique_ptr<PocketsphinxRecognizer> recognizer);
+
+  CpuEngineOptions options_;
+  std::mutex recognizers_mutex_;
+  std::condition_variable recognizer_returned_;
+  std::vector<std::unique_ptr<PocketsphinxRecognizer>> idle_recognizers_;
+  ApertiumTranslator translator_;
+  EspeakSynthesizer& synthesizer_ = EspeakSynthesizer::shared();
+  EngineCapabilities capabilities_;
+};
+
+}  // namespace livedub::sts

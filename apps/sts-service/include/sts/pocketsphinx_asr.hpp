@@ -1,0 +1,59 @@
+#pragma once
+// Speech recognition with pocketsphinx (Debian's libpocketsphinx + pocketsphinx-en-us model).
+// A decoder is not thread-safe and takes ~0.5 s to load, so each engine worker owns one,
+// created once at start-up.
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "livedub/audio.hpp"
+
+struct ps_decoder_s;
+struct cmd_ln_s;
+
+namespace livedub::sts {
+
+class AsrError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The three files of a pocketsphinx model directory laid out like Debian's
+// /usr/share/pocketsphinx/model/en-us: <dir>/<name>/ (acoustic model), <dir>/<name>.lm.bin,
+// <dir>/cmudict-<name>.dict, where <name> is the directory's own name.
+struct PocketsphinxModel {
+  std::filesystem::path acoustic_model;
+  std::filesystem::path language_model;
+  std::filesystem::path dictionary;
+};
+// Throws AsrError naming the first missing file.
+PocketsphinxModel locate_pocketsphinx_model(const std::filesystem::path& model_dir);
+
+// Fragments quieter than this (RMS, dBFS) are not decoded at all: silence costs nothing and
+// can never produce invented words.
+inline constexpr double kAsrSilenceDbfs = -50.0;
+
+// True when `mono` is loud enough to be worth decoding.
+bool worth_decoding(std::span<const std::int16_t> mono);
+
+class PocketsphinxRecognizer {
+ public:
+  static constexpr int kSampleRate = 16000;
+
+  explicit PocketsphinxRecognizer(const PocketsphinxModel& model);  // throws AsrError
+  ~PocketsphinxRecognizer();
+  PocketsphinxRecognizer(const PocketsphinxRecognizer&) = delete;
+  PocketsphinxRecognizer& operator=(const PocketsphinxRecognizer&) = delete;
+
+  // Lower-case words separated by single spaces; empty for silence or noise. Any sample rate
+  // and channel count (downmixed and resampled to 16 kHz mono). Not thread-safe.
+  std::string transcribe(const AudioBuffer& audio);
+  std::string transcribe_16k_mono(std::span<const std::int16_t> samples);
+
+ private:
+  cmd_ln_s* config_ = nullptr;
+  ps_decoder_s* decoder_ = nullptr;
+};
+
+}  // namespace livedub::sts

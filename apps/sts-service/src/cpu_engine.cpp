@@ -1,0 +1,150 @@
+#include "sts/cpu_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace livedub::sts {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+// Mono speech at `rate` -> `format`, exactly `frames` long.
+AudioBuffer to_output_format(const AudioBuffer& mono, AudioFormat format, std::int64_t frames) {
+  auto resampled = resample_mono(mono.samples, mono.format.sample_rate, format.sample_rate);
+  fit_to_frames(resampled, 1, frames);
+  AudioBuffer out{format, 0, {}};
+  const auto channels = static_cast<std::size_t>(format.channels);
+  out.samples.resize(resampled.size() * channels);
+  for (std::size_t i = 0; i < resampled.size(); ++i) {
+    for (std::size_t c = 0; c < channels; ++c) out.samples[i * channels + c] = resampled[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+AudioBuffer trim_silence(const AudioBuffer& audio) {
+  const auto channels = static_cast<std::size_t>(audio.format.channels);
+  const auto window = static_cast<std::int64_t>(std::max(1, audio.format.sample_rate / 100));
+  const double threshold = std::pow(10.0, -50.0 / 20.0);
+  auto loud = [&](std::int64_t first_frame) {
+    const auto begin = static_cast<std::size_t>(first_frame) * channels;
+    const auto count = static_cast<std::size_t>(std::min(window, audio.frames() - first_frame)) * channels;
+    return rms(std::span(audio.samples).subspan(begin, count)) > threshold;
+  };
+  std::int64_t first = 0;
+  while (first < audio.frames() && !loud(first)) first += window;
+  std::int64_t last = audio.frames();  // exclusive
+  while (last > first && !loud(std::max(first, last - window))) last -= window;
+  if (first >= last) return AudioBuffer{audio.format, audio.start_frame, {}};
+  AudioBuffer out{audio.format, audio.start_frame + first, {}};
+  out.samples.assign(audio.samples.begin() + static_cast<std::ptrdiff_t>(first * static_cast<std::int64_t>(channels)),
+                     audio.samples.begin() + static_cast<std::ptrdiff_t>(last * static_cast<std::int64_t>(channels)));
+  return out;
+}
+
+std::string continue_sentence(const std::string& translation) {
+  if (translation.empty()) return translation;
+  std::string out = translation;
+  const auto c = static_cast<unsigned char>(out[0]);
+  if (c >= 'A' && c <= 'Z') {
+    out[0] = static_cast<char>(c - 'A' + 'a');
+  } else if (c == 0xC3 && out.size() > 1) {
+    // U+00C0-U+00DE (À..Þ, except ×) are the capitals of U+00E0-U+00FE: second byte +0x20.
+    const auto d = static_cast<unsigned char>(out[1]);
+    if (d >= 0x80 && d <= 0x9E && d != 0x97) out[1] = static_cast<char>(d + 0x20);
+  }
+  return out;
+}
+
+class CpuDubbingEngine::RecognizerLease {
+ public:
+  explicit RecognizerLease(CpuDubbingEngine& engine) : engine_(engine), recognizer_(engine.acquire_recognizer()) {}
+  ~RecognizerLease() { engine_.release_recognizer(std::move(recognizer_)); }
+  RecognizerLease(const RecognizerLease&) = delete;
+  RecognizerLease& operator=(const RecognizerLease&) = delete;
+  PocketsphinxRecognizer& operator*() { return *recognizer_; }
+
+ private:
+  CpuDubbingEngine& engine_;
+  std::unique_ptr<PocketsphinxRecognizer> recognizer_;
+};
+
+CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
+    : options_(options), translator_(options.apertium_modes_dir) {
+  const auto model = locate_pocketsphinx_model(options.asr_model_dir);
+  for (int i = 0; i < std::max(1, options.recognizers); ++i) {
+    idle_recognizers_.push_back(std::make_unique<PocketsphinxRecognizer>(model));
+  }
+  // A pair is offered when all three stages can do their part of it.
+  for (const auto& mode : translator_.modes()) {
+    if (mode.source == options.asr_language && synthesizer_.has_language(mode.target)) {
+      capabilities_.pairs.push_back({mode.source, mode.target});
+    }
+  }
+  if (capabilities_.pairs.empty()) {
+    throw MtError("no installed Apertium pair translates from the ASR language '" + options.asr_language +
+                  "' into a language espeak-ng can speak");
+  }
+  for (const auto& [profile, unused] : voice_profiles()) capabilities_.voices.push_back(profile);
+  capabilities_.asr_languages = {options.asr_language};
+  for (const auto& mode : translator_.modes()) capabilities_.mt_pairs.push_back({mode.source, mode.target});
+  capabilities_.tts_languages = synthesizer_.languages();
+}
+
+std::unique_ptr<PocketsphinxRecognizer> CpuDubbingEngine::acquire_recognizer() {
+  std::unique_lock lock(recognizers_mutex_);
+  recognizer_returned_.wait(lock, [this] { return !idle_recognizers_.empty(); });
+  auto recognizer = std::move(idle_recognizers_.back());
+  idle_recognizers_.pop_back();
+  return recognizer;
+}
+
+void CpuDubbingEngine::release_recognizer(std::unique_ptr<PocketsphinxRecognizer> recognizer) {
+  {
+    std::lock_guard lock(recognizers_mutex_);
+    idle_recognizers_.push_back(std::move(recognizer));
+  }
+  recognizer_returned_.notify_one();
+}
+
+DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBuffer& input,
+                                const DubContext& context) {
+  DubResult result;
+  auto started = Clock::now();
+  {
+    RecognizerLease recognizer(*this);
+    result.transcript = (*recognizer).transcribe(input);
+  }
+  result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
+
+  started = Clock::now();
+  result.translation = translator_.translate(request.source_lang, request.target_lang, result.transcript,
+                                             options_.mt_timeout);
+  if (context.has_previous && !context.previous_transcript.empty()) {
+    result.translation = continue_sentence(result.translation);
+  }
+  result.stage_timings_ms[kStageMt] = elapsed_ms(started);
+
+  started = Clock::now();
+  const auto speech = trim_silence(synthesizer_.synthesize(result.translation, request.target_lang, request.voice));
+  result.voice = request.voice;
+  result.stage_timings_ms[kStageTts] = elapsed_ms(started);
+
+  started = Clock::now();
+  const int tts_rate = speech.format.sample_rate > 0 ? speech.format.sample_rate : synthesizer_.sample_rate();
+  const auto fitted = fit_speech(AudioBuffer{{tts_rate, 1}, 0, speech.samples},
+                                 frames_for_duration(request.duration_ms, tts_rate), options_.time_fit);
+  result.audio = to_output_format(fitted.audio, input.format,
+                                  frames_for_duration(request.duration_ms, input.format.sample_rate));
+  result.stretch_ratio = fitted.plan.ratio;
+  result.time_fit = to_string(fitted.plan.policy);
+  result.stage_timings_ms[kStageStretch] = elapsed_ms(started);
+  return result;
+}
+
+}  // namespace livedub::sts

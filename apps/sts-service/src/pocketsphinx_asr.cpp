@@ -1,0 +1,74 @@
+#include "sts/pocketsphinx_asr.hpp"
+
+#include <pocketsphinx.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace livedub::sts {
+
+PocketsphinxModel locate_pocketsphinx_model(const std::filesystem::path& model_dir) {
+  namespace fs = std::filesystem;
+  const auto dir = model_dir.lexically_normal();
+  const auto name = (dir.has_filename() ? dir.filename() : dir.parent_path().filename()).string();
+  const auto base = dir.has_filename() ? dir : dir.parent_path();
+  PocketsphinxModel model{base / name, base / (name + ".lm.bin"), base / ("cmudict-" + name + ".dict")};
+  if (!fs::is_directory(base)) throw AsrError("ASR model directory " + base.string() + " does not exist");
+  if (!fs::exists(model.acoustic_model / "mdef")) {
+    throw AsrError("no acoustic model at " + model.acoustic_model.string() + " (expected its mdef file)");
+  }
+  if (!fs::is_regular_file(model.language_model)) {
+    throw AsrError("no language model at " + model.language_model.string());
+  }
+  if (!fs::is_regular_file(model.dictionary)) throw AsrError("no dictionary at " + model.dictionary.string());
+  return model;
+}
+
+bool worth_decoding(std::span<const std::int16_t> mono) {
+  const double level = rms(mono);
+  return level > 0 && 20.0 * std::log10(level) > kAsrSilenceDbfs;
+}
+
+PocketsphinxRecognizer::PocketsphinxRecognizer(const PocketsphinxModel& model) {
+  const auto hmm = model.acoustic_model.string();
+  const auto lm = model.language_model.string();
+  const auto dict = model.dictionary.string();
+  // The pruning limits (maxhmmpf/maxwpf/pl_window) halve decoding time with the same
+  // transcripts on the librivox test set; -logfn keeps pocketsphinx's chatter out of our logs.
+  config_ = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(), "-dict",
+                        dict.c_str(), "-logfn", "/dev/null", "-maxhmmpf", "3000", "-maxwpf", "10",
+                        "-pl_window", "10", nullptr);
+  if (config_ == nullptr) throw AsrError("pocketsphinx rejected its configuration");
+  decoder_ = ps_init(config_);
+  if (decoder_ == nullptr) {
+    cmd_ln_free_r(config_);
+    throw AsrError("pocketsphinx could not load the model in " + hmm);
+  }
+}
+
+PocketsphinxRecognizer::~PocketsphinxRecognizer() {
+  ps_free(decoder_);
+  cmd_ln_free_r(config_);
+}
+
+std::string PocketsphinxRecognizer::transcribe(const AudioBuffer& audio) {
+  auto mono = downmix_to_mono(audio.samples, audio.format.channels);
+  return transcribe_16k_mono(resample_mono(mono, audio.format.sample_rate, kSampleRate));
+}
+
+std::string PocketsphinxRecognizer::transcribe_16k_mono(std::span<const std::int16_t> samples) {
+  if (samples.empty() || !worth_decoding(samples)) return "";
+  if (ps_start_utt(decoder_) < 0) throw AsrError("pocketsphinx could not start an utterance");
+  const int processed = ps_process_raw(decoder_, samples.data(), samples.size(), FALSE, TRUE);
+  if (ps_end_utt(decoder_) < 0 || processed < 0) throw AsrError("pocketsphinx failed to decode");
+  int32 score = 0;
+  const char* hypothesis = ps_get_hyp(decoder_, &score);
+  if (hypothesis == nullptr) return "";
+  // Normalise whitespace: the hypothesis may carry doubled or trailing spaces.
+  std::istringstream words(hypothesis);
+  std::string word, text;
+  while (words >> word) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+}  // namespace livedub::sts
