@@ -12,9 +12,15 @@
 #include <iostream>
 #include <thread>
 
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
 #include "av_probe.hpp"
 #include "livedub/http_client.hpp"
 #include "livedub/process.hpp"
+#include "livedub/wav.hpp"
 
 using namespace livedub;
 using namespace std::chrono_literals;
@@ -70,7 +76,7 @@ class LiveStack : public ::testing::Test {
         {"LIVEDUB_RUN_DIR", run_dir_.string()},
         {"LIVEDUB_RTMP_PORT", std::to_string(rtmp_port_)},
         {"LIVEDUB_ORCHESTRATOR_PORT", std::to_string(orchestrator_port_)},
-        {"LIVEDUB_STS_PORT", std::to_string(free_port())},
+        {"LIVEDUB_STS_PORT", std::to_string(sts_port_ = free_port())},
         {"LIVEDUB_STS_MODE", sts_mode},
         {"LIVEDUB_RTMP_ALIAS_IDS", ""},
         {"LIVEDUB_LOG_LEVEL", "info"},
@@ -120,6 +126,7 @@ class LiveStack : public ::testing::Test {
   std::filesystem::path run_dir_;
   int rtmp_port_ = 0;
   int orchestrator_port_ = 0;
+  int sts_port_ = 0;
   std::optional<ChildProcess> stack_;
 };
 
@@ -207,4 +214,104 @@ TEST_F(LiveStack, StsOutageFallsBackToOriginalAudioAndRecovers) {
   for (const auto& w : during) beeps_during += w.level > 0.01 ? 1 : 0;
   EXPECT_GE(beeps_during, 2) << "the original audio did not come through during the outage";
   for (const auto& w : after) EXPECT_GT(w.tone_fraction, 0.8) << "after recovery, t=" << w.input_time_s;
+}
+
+// --- the embedded CPU engines ---------------------------------------------------------------
+
+AudioBuffer read_wav_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return decode_wav(bytes);
+}
+
+// Human English speech with long pauses, looped by the probe: [speech 0880][8 s][speech 0930][8 s].
+struct SpeechLoop {
+  std::vector<std::int16_t> samples;  // 16 kHz mono
+  std::vector<std::pair<double, double>> segments;  // speech [start, end) seconds within one loop
+  double period_s = 0;
+
+  // Seconds of speech within [from, to) on the looping input timeline.
+  double speech_within(double from, double to) const {
+    double total = 0;
+    const double first_loop = std::floor(from / period_s);
+    for (double loop = first_loop; loop * period_s < to; loop += 1) {
+      for (const auto& [a, b] : segments) {
+        const double start = std::max(from, loop * period_s + a), end = std::min(to, loop * period_s + b);
+        total += std::max(0.0, end - start);
+      }
+    }
+    return total;
+  }
+};
+
+SpeechLoop make_speech_loop(const std::filesystem::path& wav_out) {
+  const std::filesystem::path librivox = "/usr/share/pocketsphinx/test/data/librivox";
+  SpeechLoop loop;
+  for (const char* id : {"sense_and_sensibility_01_austen_64kb-0880", "sense_and_sensibility_01_austen_64kb-0930"}) {
+    const auto speech = read_wav_file(librivox / (std::string(id) + ".wav"));
+    const double start = static_cast<double>(loop.samples.size()) / 16000.0;
+    loop.samples.insert(loop.samples.end(), speech.samples.begin(), speech.samples.end());
+    loop.segments.emplace_back(start, static_cast<double>(loop.samples.size()) / 16000.0);
+    loop.samples.resize(loop.samples.size() + 8 * 16000, 0);
+  }
+  loop.period_s = static_cast<double>(loop.samples.size()) / 16000.0;
+  const auto bytes = encode_wav(AudioBuffer{{16000, 1}, 0, loop.samples});
+  std::ofstream(wav_out, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                  static_cast<std::streamsize>(bytes.size()));
+  return loop;
+}
+
+TEST_F(LiveStack, RealEnginesDubEnglishSpeechIntoSpanishInSync) {
+  start_stack("cpu");
+  const auto loop = make_speech_loop(run_dir_ / "speech-en.wav");
+  auto options = check("e2ecpu", 40s);
+  options.speech_wav = (run_dir_ / "speech-en.wav").string();
+  options.pattern.beep_amplitude = 0;  // the recogniser hears only the speech
+  auto report = probe::run_av_check(options);
+  std::cout << "e2e cpu report: " << summary(report) << std::endl;
+  expect_common(report, 40);
+
+  // What the STS service made of this stream: Spanish text for the English speech.
+  HttpClient http;
+  auto session_response = http.get("http://127.0.0.1:" + std::to_string(sts_port_) + "/v1/sessions/e2ecpu", 5s);
+  ASSERT_EQ(session_response.status, 200) << session_response.body;
+  const auto session = nlohmann::json::parse(session_response.body);
+  std::string spanish;
+  int dubbed_with_speech = 0;
+  for (const auto& fragment : session["fragments"]) {
+    std::cout << "  #" << fragment["sequence"] << " " << fragment["transcript"] << " -> " << fragment["translation"]
+              << " (" << fragment["time_fit"] << ")\n";
+    spanish += ' ';  // appended in two steps: GCC 12 misreports " " + string under -O3 (-Wrestrict)
+    spanish += fragment["translation"].get<std::string>();
+    if (!fragment["translation"].get<std::string>().empty()) ++dubbed_with_speech;
+  }
+  EXPECT_GE(dubbed_with_speech, 6) << "too few fragments were dubbed";
+  int content_words = 0;
+  for (const char* word : {"hombre", "joven", "incluso", "podría", "amable", "haber", "hecho"}) {
+    if (spanish.find(word) != std::string::npos) ++content_words;
+  }
+  EXPECT_GE(content_words, 2) << "expected Spanish content words in:" << spanish;
+
+  // In sync at fragment granularity: with the video as the clock, output audio must be silent
+  // where every 2 s fragment overlapping the window was silent in the input (no speech in
+  // [t - 2, t + 3), plus 0.25 s slack), and carry (dubbed) speech where the input spoke.
+  // Audio shifted by a fragment or more against the video fails this.
+  int silent_expected = 0, silent_ok = 0, speech_expected = 0, speech_ok = 0;
+  for (const auto& w : report.windows) {
+    const double t = w.input_time_s;
+    if (t < 1) continue;
+    if (loop.speech_within(t - 2.25, t + 3.25) == 0) {
+      ++silent_expected;
+      if (w.level < 0.003) ++silent_ok;
+    } else if (loop.speech_within(t, t + 1) >= 0.99) {
+      ++speech_expected;
+      if (w.level > 0.01) ++speech_ok;
+    }
+  }
+  std::cout << "e2e cpu: silent windows " << silent_ok << "/" << silent_expected << ", speech windows " << speech_ok
+            << "/" << speech_expected << std::endl;
+  ASSERT_GE(silent_expected, 3);
+  ASSERT_GE(speech_expected, 6);
+  EXPECT_GE(silent_ok, silent_expected * 9 / 10);
+  EXPECT_GE(speech_ok * 2, speech_expected);
 }

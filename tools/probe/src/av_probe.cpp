@@ -281,7 +281,7 @@ std::string human_summary(const CheckReport& r) {
     std::snprintf(line, sizeof line, "[%s] A/V sync: beep vs. flash %+.0f ms (median), worst %.0f ms, over %zu flashes\n",
                   ok(worst <= 40), sorted[sorted.size() / 2], worst, sorted.size());
   } else {
-    std::snprintf(line, sizeof line, "[info] A/V sync: no beep/flash pairs in the output (the dubbed audio replaced the beeps)\n");
+    std::snprintf(line, sizeof line, "[info] A/V sync: no beep/flash pairs to measure (no beeps published, or the dubbed audio replaced them)\n");
   }
   out += line;
   return out;
@@ -339,7 +339,8 @@ CheckReport run_av_check(const CheckOptions& options) {
 
   auto flashes = flash_onsets(frames);
   std::vector<std::int64_t> beeps;
-  if (report.has_audio) {
+  // Without beeps in the input, 1 kHz energy in the output (dubbed speech) is no beep.
+  if (report.has_audio && spec.beep_amplitude > 0) {
     beeps = tone_onsets(reader.audio, spec.sample_rate, *reader.audio_start_pts, spec.beep_hz);
   }
   report.flashes = static_cast<int>(flashes.size());

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   app.add_option("--drain", drain_s, "seconds to keep reading after publishing stops")->check(CLI::Range(0, 120));
   app.add_option("--record", record, "write the output stream to this FLV file");
   app.add_option("--speech", speech, "WAV file mixed under the beeps (looped)");
+  app.add_option("--beep-amplitude", options.pattern.beep_amplitude,
+                 "beep level, 0-1 of full scale (0: no beeps, e.g. so speech recognition hears only the speech)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--json", json_path, "also write the report as JSON here");
   app.add_flag("--human", human, "print a readable summary instead of JSON on stdout");
   CLI11_PARSE(app, argc, argv);
