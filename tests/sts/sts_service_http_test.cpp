@@ -607,5 +607,89 @@ TEST_F(StsServiceCpu, BadRequestsGetClear4xxAndTheServiceStaysUp) {
   EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
+// --- scripts/sts-file -----------------------------------------------------------------------
+
+struct ToolRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+ToolRun run_sts_file(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  static std::atomic<int> counter{0};
+  const auto log = std::filesystem::path(::testing::TempDir()) /
+                   ("sts-file-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".out");
+  std::vector<std::string> argv = {"/bin/bash", LIVEDUB_SOURCE_DIR "/scripts/sts-file"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto full_env = env;
+  full_env["LIVEDUB_BUILD_DIR"] = LIVEDUB_BUILD_DIR;
+  ChildProcess child(ChildProcess::Options{argv, full_env, log.string()});
+  int status = 0;
+  for (int i = 0; i < 600 && child.running(); ++i) std::this_thread::sleep_for(50ms);
+  status = child.terminate(1s);
+  ToolRun run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(log)};
+  std::filesystem::remove(log);
+  return run;
+}
+
+std::filesystem::path write_temp_wav(const std::string& name, const std::string& bytes) {
+  auto path = std::filesystem::path(::testing::TempDir()) / (std::to_string(getpid()) + "-" + name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+TEST(StsFileTool, DubsAFileWritesTheSameShapeAndPrintsMetadata) {
+  auto service = start_service();
+  ASSERT_NE(service, nullptr);
+  const auto input = sine_audio(44100, 2, 66150);  // 1.5 s stereo
+  const auto in_path = write_temp_wav("in.wav", wav_bytes(input));
+  const auto out_path = in_path.string() + ".out.wav";
+  auto run = run_sts_file({in_path.string(), out_path, "--source", "en", "--target", "es", "--voice", "default"},
+                          {{"STS_SERVICE_URL", service->url("")}});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto report = nlohmann::json::parse(run.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << run.output;
+  EXPECT_EQ(report["duration_ms"], 1500.0);
+  EXPECT_EQ(report["engine"], "mock-passthrough");
+  EXPECT_TRUE(report.contains("transcript"));
+  EXPECT_TRUE(report.contains("translation"));
+  EXPECT_TRUE(report["timings_ms"].contains("total"));
+  EXPECT_FALSE(report.contains("audio_wav_base64"));
+  auto output = decode_wav_string(read_file(out_path));
+  EXPECT_EQ(output.format, input.format);
+  EXPECT_EQ(output.samples, input.samples);
+  std::filesystem::remove(in_path);
+  std::filesystem::remove(out_path);
+}
+
+TEST(StsFileTool, ServiceRefusalsExit1WithTheServiceError) {
+  auto service = start_service({{"LIVEDUB_STS_TOKEN", "tok"}});
+  ASSERT_NE(service, nullptr);
+  const auto in_path = write_temp_wav("in.wav", wav_bytes(sine_audio(16000, 1, 1600)));
+  auto refused = run_sts_file({in_path.string(), "/dev/null"}, {{"STS_SERVICE_URL", service->url("")}});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("unauthorized"));
+  auto with_token = run_sts_file({in_path.string(), in_path.string() + ".out"},
+                                 {{"STS_SERVICE_URL", service->url("")}, {"LIVEDUB_STS_TOKEN", "tok"}});
+  EXPECT_EQ(with_token.exit_code, 0) << with_token.output;
+  auto unreachable = run_sts_file({in_path.string(), "/dev/null"}, {{"STS_SERVICE_URL", "http://127.0.0.1:1"}});
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.output;
+  EXPECT_THAT(unreachable.output, HasSubstr("service_unreachable"));
+  std::filesystem::remove(in_path);
+  std::filesystem::remove(in_path.string() + ".out");
+}
+
+TEST(StsFileTool, BadInputExits2WithAClearMessage) {
+  auto missing = run_sts_file({"/nonexistent/in.wav", "/dev/null"}, {});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.output, HasSubstr("cannot read /nonexistent/in.wav"));
+  const auto eight_bit = write_temp_wav("8bit.wav", fixtures::eight_bit_wav(16000, 100));
+  auto bad = run_sts_file({eight_bit.string(), "/dev/null"}, {});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("invalid_audio"));
+  auto usage = run_sts_file({"only-one-argument.wav"}, {});
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  std::filesystem::remove(eight_bit);
+}
+
 }  // namespace
 }  // namespace livedub::sts
