@@ -498,6 +498,32 @@ TEST(StsServiceLoad, RequestsPastTheDeadlineGet504AndTheServiceCarriesOn) {
   EXPECT_EQ(client.get(service->url("/healthz"), kTimeout).status, 200);
 }
 
+TEST(StsServiceLoad, AQueuedRequestGets504AtItsDeadlineNotWhenAWorkerFrees) {
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "3000"},
+                                {"LIVEDUB_STS_DEADLINE_MS", "500"},
+                                {"LIVEDUB_STS_WORKERS", "1"}});
+  ASSERT_NE(service, nullptr);
+  std::vector<HttpResponse> responses(2);
+  std::vector<std::chrono::steady_clock::duration> took(2);
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < 2; ++i) {
+    clients.emplace_back([&, i] {
+      HttpClient client;
+      const auto started = std::chrono::steady_clock::now();
+      responses[i] = client.post_multipart(
+          service->url(kDubPath), dub_parts(metadata_json(100, static_cast<std::int64_t>(i)), wav_bytes(sine_audio(16000, 1, 1600))),
+          kTimeout);
+      took[i] = std::chrono::steady_clock::now() - started;
+    });
+    std::this_thread::sleep_for(50ms);
+  }
+  for (auto& c : clients) c.join();
+  for (std::size_t i = 0; i < 2; ++i) {
+    expect_json_error(responses[i], 504, "deadline_exceeded");
+    EXPECT_LT(took[i], 2s) << "request " << i << " waited for the busy worker";
+  }
+}
+
 TEST(StsServiceSessions, RecentFragmentsOfAStreamAreListed) {
   auto service = start_service({{"LIVEDUB_STS_MODE", "mock-tone"}});
   ASSERT_NE(service, nullptr);

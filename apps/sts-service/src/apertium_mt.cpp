@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "livedub/logging.hpp"
@@ -22,6 +21,17 @@ const std::array<const char*, 11> kApertiumStages = {
     "lt-proc",          "apertium-tagger",     "apertium-pretransfer", "apertium-transfer",
     "lrx-proc",         "apertium-interchunk", "apertium-postchunk",   "cg-proc",
     "apertium-anaphora", "apertium-posttransfer", "rtx-proc"};
+
+bool is_language_code(const std::string& code) {
+  return code.size() >= 2 && code.size() <= 3 &&
+         std::all_of(code.begin(), code.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
 
 std::string trim(const std::string& s) {
   const auto first = s.find_first_not_of(" \t\r\n");
@@ -46,21 +56,21 @@ std::string iso639_1_from_apertium(const std::string& code) {
 }
 
 std::vector<ApertiumMode> discover_apertium_modes(const std::filesystem::path& modes_dir) {
-  static const std::regex name_pattern("^([a-z]{2,3})-([a-z]{2,3})$");
   std::vector<ApertiumMode> modes;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(modes_dir, ec)) {
     if (entry.path().extension() != ".mode") continue;
     const auto name = entry.path().stem().string();
-    std::smatch match;
-    if (!std::regex_match(name, match, name_pattern)) continue;
+    const auto dash = name.find('-');
+    if (dash == std::string::npos) continue;
+    const auto source = name.substr(0, dash), target = name.substr(dash + 1);
+    if (!is_language_code(source) || !is_language_code(target)) continue;  // e.g. spa-eng_US
     std::ifstream in(entry.path());
     std::stringstream text;
     text << in.rdbuf();
     auto pipeline = trim(text.str());
     if (pipeline.empty()) continue;
-    modes.push_back({name, iso639_1_from_apertium(match[1]), iso639_1_from_apertium(match[2]),
-                     std::move(pipeline)});
+    modes.push_back({name, iso639_1_from_apertium(source), iso639_1_from_apertium(target), std::move(pipeline)});
   }
   std::sort(modes.begin(), modes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return modes;
@@ -79,8 +89,8 @@ std::string null_flush_pipeline(const std::string& mode_pipeline) {
     }
     auto arguments = stage.substr(program.size());
     // $1: generation mode (-n: no unknown-word marks, like `apertium -u`); $2: tagger extras.
-    arguments = std::regex_replace(arguments, std::regex(R"(\$1)"), "-n");
-    arguments = std::regex_replace(arguments, std::regex(R"(\$2)"), "");
+    replace_all(arguments, "$1", "-n");
+    replace_all(arguments, "$2", "");
     command += (command.empty() ? "" : " | ") + program + " -z" + arguments;
   }
   if (command.empty()) throw MtError("empty mode pipeline");

@@ -231,10 +231,18 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   }
   if (input.frames() == 0) throw Rejection{400, "invalid_audio", "audio part contains no samples"};
 
-  const auto context = sessions_.context_for(metadata.stream_id, metadata.sequence);
-  DubResult result;
+  // Owned jointly by this request and its job, so a request that gives up at its deadline can
+  // answer at once while the job (queued or running) finishes or is dropped on its own.
+  struct Job {
+    DubRequestMetadata metadata;
+    AudioBuffer input;
+    DubContext context;
+    DubResult result;
+  };
+  auto job = std::make_shared<Job>(Job{metadata, std::move(input), sessions_.context_for(metadata.stream_id, metadata.sequence), {}});
   const auto deadline = started + config_.deadline;
-  auto ticket = pool_.submit([&] { result = engine->dub(metadata, input, context); }, deadline);
+  auto ticket = pool_.submit([job, engine] { job->result = engine->dub(job->metadata, job->input, job->context); },
+                             deadline);
   if (!ticket) {
     double average = 1.0;
     {
@@ -250,11 +258,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   }
   update_pool_gauges();
   if (!ticket->wait_until(deadline)) {
-    // The job may still be running; it writes only into `result`, so it must not outlive
-    // this frame: wait for it (bounded by the engine), but answer as a deadline failure.
-    ticket->abandon();
-    ticket->wait_until(Clock::time_point::max());
-    update_pool_gauges();
+    ticket->abandon();  // dropped unrun if still queued; a running one finishes unobserved
     throw Rejection{504, "deadline_exceeded",
                     "fragment not dubbed within " + std::to_string(config_.deadline.count()) +
                         " ms (LIVEDUB_STS_DEADLINE_MS)"};
@@ -269,14 +273,16 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   } catch (const std::exception& e) {
     throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
   }
+  auto& result = job->result;
+  const auto& input_audio = job->input;
   stage_seconds_.Add({{"stage", "queue"}}, stage_buckets())
       .Observe(static_cast<double>(ticket->queued_for().count()) / 1000.0);
   result.stage_timings_ms["queue"] = static_cast<double>(ticket->queued_for().count());
   for (const auto& [stage, ms] : result.stage_timings_ms) {
     if (stage != "queue") stage_seconds_.Add({{"stage", stage}}, stage_buckets()).Observe(ms / 1000.0);
   }
-  const auto expected_frames = frames_for_duration(metadata.duration_ms, input.format.sample_rate);
-  if (result.audio.format != input.format) {
+  const auto expected_frames = frames_for_duration(metadata.duration_ms, input_audio.format.sample_rate);
+  if (result.audio.format != input_audio.format) {
     throw Rejection{500, "engine_error", engine->name() + " returned audio in a different format"};
   }
   if (result.audio.frames() != expected_frames) {
@@ -307,7 +313,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   const double total_ms = elapsed_ms(started);
   response.timings_ms["total"] = total_ms;
 
-  const double input_seconds = static_cast<double>(input.frames()) / input.format.sample_rate;
+  const double input_seconds = static_cast<double>(input_audio.frames()) / input_audio.format.sample_rate;
   outcome_counter("ok").Increment();
   processing_seconds_.Observe(total_ms / 1000.0);
   {

@@ -53,6 +53,7 @@ PocketsphinxRecognizer::~PocketsphinxRecognizer() {
 
 std::string PocketsphinxRecognizer::transcribe(const AudioBuffer& audio) {
   auto mono = downmix_to_mono(audio.samples, audio.format.channels);
+  if (!worth_decoding(mono)) return "";  // before resampling: silence should cost nothing
   return transcribe_16k_mono(resample_mono(mono, audio.format.sample_rate, kSampleRate));
 }
 
