@@ -216,6 +216,66 @@ TEST_F(LiveStack, StsOutageFallsBackToOriginalAudioAndRecovers) {
   for (const auto& w : after) EXPECT_GT(w.tone_fraction, 0.8) << "after recovery, t=" << w.input_time_s;
 }
 
+// Successful dubs an STS service has counted (its /metrics), or -1 when it cannot be read.
+double sts_ok_requests(const std::string& base_url) {
+  try {
+    HttpClient http;
+    const auto body = http.get(base_url + "/metrics", 2s).body;
+    const std::string key = "livedub_sts_requests_total{outcome=\"ok\"} ";
+    const auto at = body.find(key);
+    return at == std::string::npos ? -1 : std::stod(body.substr(at + key.size()));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+TEST_F(LiveStack, TwoStsEndpointsShareTheWorkAndOneMayDie) {
+  const int port_a = free_port(), port_b = free_port();
+  auto start_sts = [&](int port) {
+    return ChildProcess(ChildProcess::Options{
+        {STS_SERVICE_BIN},
+        {{"LIVEDUB_STS_PORT", std::to_string(port)}, {"LIVEDUB_STS_MODE", "mock-tone"}, {"LIVEDUB_STS_HOST", "127.0.0.1"}},
+        (std::filesystem::temp_directory_path() / ("livedub-e2e-sts-" + std::to_string(port) + ".log")).string()});
+  };
+  const std::string url_a = "http://127.0.0.1:" + std::to_string(port_a);
+  const std::string url_b = "http://127.0.0.1:" + std::to_string(port_b);
+  std::optional<ChildProcess> sts_a(start_sts(port_a)), sts_b(start_sts(port_b));
+  ASSERT_TRUE(wait_healthy(url_a + "/readyz", 20s));
+  ASSERT_TRUE(wait_healthy(url_b + "/readyz", 20s));
+  start_stack("mock-tone", url_a + "," + url_b, {{"LIVEDUB_STS_HEALTH_INTERVAL_MS", "500"}});
+
+  double a_before = -1, b_before = -1, a_after_restart = -1;
+  auto options = check("e2etwosts", 40s);
+  options.on_tick = [&](double t) {
+    if (t == 10.0) {
+      a_before = sts_ok_requests(url_a);
+      b_before = sts_ok_requests(url_b);
+      sts_a.reset();  // one pod dies mid-stream
+    }
+    if (t == 22.0) sts_a.emplace(start_sts(port_a));
+    if (t == 44.0) a_after_restart = sts_ok_requests(url_a);  // draining; a fresh process counts only new work
+  };
+  auto report = probe::run_av_check(options);
+  std::cout << "e2e two-STS report: " << summary(report) << "; ok requests before the kill: A " << a_before
+            << ", B " << b_before << "; A after its restart: " << a_after_restart << std::endl;
+  expect_common(report, 40);
+  EXPECT_GT(a_before, 0) << "fragments were not spread over both endpoints";
+  EXPECT_GT(b_before, 0) << "fragments were not spread over both endpoints";
+  EXPECT_GT(a_after_restart, 0) << "the restarted endpoint was not taken back into service";
+
+  // While A is down, B alone dubs every fragment: after the (at most two) fragments that find
+  // A dead, no window falls back to the original audio.
+  int windows = 0, dubbed = 0;
+  for (const auto& w : report.windows) {
+    if (w.input_time_s < 15 || w.input_time_s + 1 > 37) continue;
+    ++windows;
+    if (w.tone_fraction > 0.8) ++dubbed;
+    else std::cout << "  not dubbed at t=" << w.input_time_s << std::endl;
+  }
+  ASSERT_GT(windows, 15);
+  EXPECT_EQ(dubbed, windows);
+}
+
 // --- the embedded CPU engines ---------------------------------------------------------------
 
 AudioBuffer read_wav_file(const std::filesystem::path& path) {

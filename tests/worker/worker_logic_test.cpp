@@ -67,8 +67,26 @@ TEST(WorkerConfig, DefaultsAreSane) {
   EXPECT_EQ(c.fragment, 2000ms);
   EXPECT_EQ(c.max_in_flight, 3u);
   EXPECT_EQ(c.output_delay, 4500ms);
-  EXPECT_EQ(c.sts_url, "http://127.0.0.1:8000");
+  EXPECT_EQ(c.sts_urls, std::vector<std::string>{"http://127.0.0.1:8000"});
+  EXPECT_EQ(c.sts_health_interval, 2000ms);
+  EXPECT_EQ(c.sts_eject_after_failures, 2);
   EXPECT_FALSE(c.extra_output_url);
+}
+
+TEST(WorkerConfig, SeveralStsEndpoints) {
+  auto vars = minimal();
+  vars["STS_SERVICE_URL"] = "http://pod-a:8000,http://pod-b:8000/";
+  vars["LIVEDUB_STS_HEALTH_INTERVAL_MS"] = "500";
+  vars["LIVEDUB_STS_EJECT_AFTER_FAILURES"] = "3";
+  auto c = load_worker_config(env_of(vars));
+  EXPECT_EQ(c.sts_urls, (std::vector<std::string>{"http://pod-a:8000", "http://pod-b:8000"}));
+  EXPECT_EQ(c.sts_health_interval, 500ms);
+  EXPECT_EQ(c.sts_eject_after_failures, 3);
+  vars["STS_SERVICE_URL"] = "http://pod-a:8000,pod-b";
+  EXPECT_EQ(config_error_variable(vars), "STS_SERVICE_URL");
+  vars = minimal();
+  vars["LIVEDUB_STS_EJECT_AFTER_FAILURES"] = "0";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_STS_EJECT_AFTER_FAILURES");
 }
 
 TEST(WorkerConfig, ErrorsNameTheVariable) {

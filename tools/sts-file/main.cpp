@@ -52,7 +52,14 @@ int main(int argc, char** argv) {
   std::optional<std::string> token;
   try {
     EnvConfig env;
-    url = env.url("STS_SERVICE_URL", "http://127.0.0.1:8000", {"http", "https"});
+    // A worker may list several endpoints; one file needs one: the first.
+    url = env.string("STS_SERVICE_URL", "http://127.0.0.1:8000");
+    url = url.substr(0, url.find(','));
+    const auto scheme = url_scheme(url);
+    if (!scheme || (*scheme != "http" && *scheme != "https")) {
+      throw ConfigError("STS_SERVICE_URL", "'" + url + "' is not an http(s):// URL");
+    }
+    while (!url.empty() && url.back() == '/') url.pop_back();
     token = env.raw("LIVEDUB_STS_TOKEN");
   } catch (const ConfigError& e) {
     fail_json("invalid_configuration", e.what());

@@ -21,6 +21,12 @@ prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
                                                          const std::string& help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(r);
 }
+std::string join_urls(const std::vector<std::string>& urls) {
+  std::string out;
+  for (const auto& url : urls) out += (out.empty() ? "" : ",") + url;
+  return out;
+}
+
 }  // namespace
 
 StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
@@ -41,11 +47,17 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
           counter_family(registry, "livedub_worker_late_video_frames_total",
                          "Video access units output more than 100 ms after their due time")
               .Add({}),
-          counter_family(registry, "livedub_worker_output_reconnects_total", "RTMP output reconnects").Add({})},
+          counter_family(registry, "livedub_worker_output_reconnects_total", "RTMP output reconnects").Add({}),
+          prometheus::BuildGauge()
+              .Name("livedub_worker_sts_endpoint_up")
+              .Help("1 while an STS endpoint takes fragments, 0 while it is out of service")
+              .Register(registry)},
       clock_(config_.output_delay),
       cutter_(format_, ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
-      scheduler_(config_.max_in_flight) {
+      scheduler_(config_.max_in_flight),
+      sts_endpoints_(config_.sts_urls, config_.sts_eject_after_failures) {
   metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
+  for (const auto& url : config_.sts_urls) metrics_.sts_endpoint_up.Add({{"endpoint", url}}).Set(1);
 }
 
 StreamWorker::~StreamWorker() {
@@ -53,6 +65,7 @@ StreamWorker::~StreamWorker() {
   for (auto& t : dispatchers_) {
     if (t.joinable()) t.join();
   }
+  if (sts_health_.joinable()) sts_health_.join();
   ingest_.reset();
   egress_.reset();
   publishers_.clear();
@@ -65,6 +78,8 @@ nlohmann::json StreamWorker::health() const {
           {"fragments_output", fragments_done_},
           {"fragments_fallback", fragments_fallback_},
           {"sts_in_flight", scheduler_.in_flight()},
+          {"sts_endpoints_in_service", sts_endpoints_.healthy_count()},
+          {"sts_endpoints", sts_endpoints_.size()},
           {"output_delay_ms", config_.output_delay.count()}};
 }
 
@@ -189,8 +204,7 @@ void StreamWorker::dispatch_loop() {
                                      config_.target_lang, config_.voice,
                                      static_cast<double>(job->audio.duration_ns()) / 1e6};
     const auto started = SteadyClock::now();
-    auto result = call_sts(http, config_.sts_url, config_.sts_token, StsRequest{metadata, &job->audio},
-                           std::max(remaining, std::chrono::milliseconds(1)));
+    auto result = call_any_endpoint(http, StsRequest{metadata, &job->audio}, std::max(remaining, std::chrono::milliseconds(1)));
     metrics_.sts_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
     {
       std::lock_guard lock(mutex_);
@@ -204,6 +218,51 @@ void StreamWorker::dispatch_loop() {
     }
     pace_cv_.notify_all();
     dispatch_cv_.notify_all();
+  }
+}
+
+StsResult StreamWorker::call_any_endpoint(HttpClient& http, const StsRequest& request, std::chrono::milliseconds timeout) {
+  const auto endpoint = sts_endpoints_.acquire();
+  if (!endpoint) {
+    StsResult none;
+    none.error = "no STS endpoint in service (all " + std::to_string(sts_endpoints_.size()) +
+                 " out; health checks every " + std::to_string(config_.sts_health_interval.count()) + " ms)";
+    return none;
+  }
+  auto result = call_sts(http, sts_endpoints_.url(*endpoint), config_.sts_token, request, timeout);
+  // Refusals (4xx, 503 busy) say nothing about the endpoint's health; errors and timeouts do.
+  const bool refused = result.http_status == 503 || (result.http_status >= 400 && result.http_status < 500);
+  const auto outcome = result.audio ? CallOutcome::ok : refused ? CallOutcome::rejected : CallOutcome::failed;
+  if (sts_endpoints_.release(*endpoint, outcome)) {
+    metrics_.sts_endpoint_up.Add({{"endpoint", sts_endpoints_.url(*endpoint)}}).Set(0);
+    log_warn(log_.with_seq(request.metadata.sequence), "STS endpoint {} taken out of service after {} failures ({}); {} of {} left",
+             sts_endpoints_.url(*endpoint), config_.sts_eject_after_failures, result.error,
+             sts_endpoints_.healthy_count(), sts_endpoints_.size());
+  }
+  return result;
+}
+
+void StreamWorker::sts_health_loop() {
+  HttpClient http;
+  std::unique_lock lock(mutex_);
+  while (!stop_) {
+    dispatch_cv_.wait_for(lock, config_.sts_health_interval, [this] { return stop_; });
+    if (stop_) return;
+    lock.unlock();
+    for (auto index : sts_endpoints_.out_of_service()) {
+      bool ready = false;
+      try {
+        ready = http.get(sts_endpoints_.url(index) + "/readyz", std::chrono::milliseconds(1000)).status == 200;
+      } catch (const HttpTransportError&) {
+      }
+      if (sts_endpoints_.health_checked(index, ready)) {
+        metrics_.sts_endpoint_up.Add({{"endpoint", sts_endpoints_.url(index)}}).Set(1);
+        log_info(log_, "STS endpoint {} is ready again: back in service ({} of {})", sts_endpoints_.url(index),
+                 sts_endpoints_.healthy_count(), sts_endpoints_.size());
+      }
+    }
+    dispatch_cv_.notify_all();  // fragments waiting for an endpoint may go now
+    lock.lock();
   }
 }
 
@@ -296,9 +355,10 @@ int StreamWorker::run() {
   egress_->start();
   log_info(log_, "pulling {} -> pushing {}{}; fragments of {} ms, up to {} in flight to {}", config_.input_url,
            config_.output_url, config_.extra_output_url ? " (+ extra destination)" : "", config_.fragment.count(),
-           config_.max_in_flight, config_.sts_url);
+           config_.max_in_flight, join_urls(config_.sts_urls));
   ingest_->start();
   for (std::size_t i = 0; i < config_.max_in_flight; ++i) dispatchers_.emplace_back([this] { dispatch_loop(); });
+  sts_health_ = std::thread([this] { sts_health_loop(); });
 
   pace_loop();
 
@@ -314,6 +374,7 @@ int StreamWorker::run() {
   throttle_cv_.notify_all();
   for (auto& t : dispatchers_) t.join();
   dispatchers_.clear();
+  if (sts_health_.joinable()) sts_health_.join();
   ingest_->stop();
   if (error) {
     log_error(log_, "stopping: {}", *error);

@@ -23,6 +23,8 @@
 #include "ingest.hpp"
 #include "output_clock.hpp"
 #include "publisher.hpp"
+#include "sts_client.hpp"
+#include "sts_endpoints.hpp"
 #include "worker_config.hpp"
 
 namespace livedub::worker {
@@ -52,6 +54,7 @@ class StreamWorker {
     prometheus::Counter& video_frames;
     prometheus::Counter& late_video_frames;
     prometheus::Counter& reconnects;
+    prometheus::Family<prometheus::Gauge>& sts_endpoint_up;
   };
 
   void end_input_locked(const char* why);
@@ -63,6 +66,8 @@ class StreamWorker {
   void observe_arrival_locked(std::int64_t relative_ns);
   void fail(const std::string& message);
   void dispatch_loop();
+  StsResult call_any_endpoint(HttpClient& http, const StsRequest& request, std::chrono::milliseconds timeout);
+  void sts_health_loop();
   void pace_loop();
   void finish_output();
 
@@ -78,6 +83,7 @@ class StreamWorker {
   OutputClock clock_;
   FragmentCutter cutter_;
   FragmentScheduler scheduler_;
+  StsEndpointPool sts_endpoints_;
   std::deque<PendingVideo> video_;
   bool input_ended_ = false;
   std::optional<TimePoint> drain_deadline_;
@@ -93,6 +99,7 @@ class StreamWorker {
   std::unique_ptr<Egress> egress_;
   std::unique_ptr<Ingest> ingest_;
   std::vector<std::thread> dispatchers_;
+  std::thread sts_health_;
 };
 
 }  // namespace livedub::worker

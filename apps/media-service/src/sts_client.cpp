@@ -38,6 +38,7 @@ StsResult call_sts(HttpClient& http, const std::string& base_url, const std::opt
     result.timed_out = e.timed_out();
     return result;
   }
+  result.http_status = static_cast<int>(response.status);
   if (response.status != 200) {
     std::string message = response.body.substr(0, 300);
     try {

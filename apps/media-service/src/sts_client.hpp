@@ -20,6 +20,7 @@ struct StsResult {
   std::optional<AudioBuffer> audio;  // set on success: exactly the fragment's frames
   std::string error;                 // set on failure
   bool timed_out = false;
+  int http_status = 0;               // 0 when no HTTP answer came
   sts::DubResponse response;         // metadata (audio field cleared)
 };
 

@@ -1,5 +1,7 @@
 #include "worker_config.hpp"
 
+#include "sts_endpoints.hpp"
+
 #include "livedub/stream_id.hpp"
 #include "livedub/sts_protocol.hpp"
 #include "livedub/rtmp_url.hpp"
@@ -25,8 +27,11 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   if (c.extra_output_url && !parse_rtmp_url(*c.extra_output_url)) {
     throw ConfigError("LIVEDUB_EXTRA_OUTPUT_URL", "expected rtmp[s]://host[:port]/<application>/<stream>");
   }
-  c.sts_url = env.url("STS_SERVICE_URL", "http://127.0.0.1:8000", {"http", "https"});
-  while (!c.sts_url.empty() && c.sts_url.back() == '/') c.sts_url.pop_back();
+  c.sts_urls = parse_sts_endpoints("STS_SERVICE_URL", env.string("STS_SERVICE_URL", "http://127.0.0.1:8000"));
+  c.sts_health_interval = env.millis("LIVEDUB_STS_HEALTH_INTERVAL_MS", c.sts_health_interval, milliseconds(100),
+                                     milliseconds(60'000));
+  c.sts_eject_after_failures =
+      static_cast<int>(env.integer("LIVEDUB_STS_EJECT_AFTER_FAILURES", c.sts_eject_after_failures, 1, 100));
   c.sts_token = env.raw("LIVEDUB_STS_TOKEN");
   c.fragment = env.millis("LIVEDUB_FRAGMENT_MS", milliseconds(2000), milliseconds(1000), milliseconds(10000));
   c.max_in_flight = static_cast<std::size_t>(env.integer("LIVEDUB_MAX_IN_FLIGHT", 3, 1, 16));

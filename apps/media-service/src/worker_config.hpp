@@ -2,6 +2,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "livedub/config.hpp"
 
@@ -12,8 +13,10 @@ struct WorkerConfig {
   std::string input_url;
   std::string output_url;
   std::optional<std::string> extra_output_url;  // third-party RTMP destination
-  std::string sts_url;
+  std::vector<std::string> sts_urls;  // STS_SERVICE_URL: one or more, comma-separated
   std::optional<std::string> sts_token;
+  std::chrono::milliseconds sts_health_interval{2000};  // health checks of endpoints taken out
+  int sts_eject_after_failures = 2;                      // consecutive failures that take one out
   std::chrono::milliseconds fragment{2000};
   std::size_t max_in_flight = 3;
   std::chrono::milliseconds output_delay{4500};

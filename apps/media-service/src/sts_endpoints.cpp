@@ -1,0 +1,93 @@
+#include "sts_endpoints.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "livedub/config.hpp"
+
+namespace livedub::worker {
+
+std::vector<std::string> parse_sts_endpoints(const std::string& variable, const std::string& value) {
+  std::vector<std::string> urls;
+  std::stringstream list(value);
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    const auto first = item.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    item = item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    const auto scheme = url_scheme(item);
+    if (!scheme || (*scheme != "http" && *scheme != "https") || item.size() <= scheme->size() + 3) {
+      throw ConfigError(variable, "'" + item + "' is not an http(s):// URL");
+    }
+    while (item.back() == '/') item.pop_back();
+    if (std::find(urls.begin(), urls.end(), item) != urls.end()) {
+      throw ConfigError(variable, "'" + item + "' is listed twice");
+    }
+    urls.push_back(item);
+  }
+  if (urls.empty()) throw ConfigError(variable, "no STS endpoint given");
+  return urls;
+}
+
+StsEndpointPool::StsEndpointPool(std::vector<std::string> urls, int eject_after_failures)
+    : eject_after_failures_(std::max(1, eject_after_failures)) {
+  for (auto& url : urls) endpoints_.push_back(Endpoint{std::move(url)});
+}
+
+std::optional<std::size_t> StsEndpointPool::acquire() {
+  std::lock_guard lock(mutex_);
+  std::optional<std::size_t> best;
+  for (std::size_t step = 0; step < endpoints_.size(); ++step) {
+    const auto i = (next_ + step) % endpoints_.size();
+    if (!endpoints_[i].healthy) continue;
+    if (!best || endpoints_[i].in_flight < endpoints_[*best].in_flight) best = i;
+  }
+  if (!best) return std::nullopt;
+  ++endpoints_[*best].in_flight;
+  next_ = (*best + 1) % endpoints_.size();
+  return best;
+}
+
+bool StsEndpointPool::release(std::size_t index, CallOutcome outcome) {
+  std::lock_guard lock(mutex_);
+  auto& e = endpoints_.at(index);
+  e.in_flight = std::max(0, e.in_flight - 1);
+  if (outcome == CallOutcome::ok) e.consecutive_failures = 0;
+  if (outcome != CallOutcome::failed) return false;
+  ++e.consecutive_failures;
+  if (e.healthy && e.consecutive_failures >= eject_after_failures_) {
+    e.healthy = false;
+    return true;
+  }
+  return false;
+}
+
+bool StsEndpointPool::health_checked(std::size_t index, bool ready) {
+  std::lock_guard lock(mutex_);
+  auto& e = endpoints_.at(index);
+  if (!ready || e.healthy) return false;
+  e.healthy = true;
+  e.consecutive_failures = 0;
+  return true;
+}
+
+std::vector<std::size_t> StsEndpointPool::out_of_service() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    if (!endpoints_[i].healthy) out.push_back(i);
+  }
+  return out;
+}
+
+bool StsEndpointPool::healthy(std::size_t index) const {
+  std::lock_guard lock(mutex_);
+  return endpoints_.at(index).healthy;
+}
+
+std::size_t StsEndpointPool::healthy_count() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(std::count_if(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.healthy; }));
+}
+
+}  // namespace livedub::worker
