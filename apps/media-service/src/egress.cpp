@@ -20,6 +20,13 @@ GstElement* make_aac_encoder(int bitrate) {
   g_object_set(enc, "bitrate", bitrate, nullptr);
   return enc;
 }
+
+// aacparse re-announces the bitrate whenever it drifts, and flvmux answers every tag event with
+// a fresh onMetaData: with speech (variable bitrate) that was several per second on the live
+// output. The initial metadata comes from the caps, so tag events are dropped before the muxer.
+GstPadProbeReturn drop_tag_events(GstPad*, GstPadProbeInfo* info, gpointer) {
+  return GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_TAG ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
 }  // namespace
 
 Egress::Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogContext log)
@@ -66,6 +73,11 @@ Egress::Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogConte
                 gst_element_link_many(audio_src_, convert, stereo, encoder, aac_parse, audio_queue, nullptr) &&
                 gst_element_link_pads(audio_queue, "src", mux, "audio") && gst_element_link(mux, sink);
   if (!linked) throw std::runtime_error("cannot build the output pipeline (flvmux/AAC encoder linking failed)");
+  for (GstElement* before_mux : {video_queue, audio_queue}) {
+    GstPad* pad = gst_element_get_static_pad(before_mux, "src");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &drop_tag_events, nullptr, nullptr);
+    gst_object_unref(pad);
+  }
 }
 
 Egress::~Egress() { stop(); }
