@@ -40,11 +40,7 @@ const std::vector<std::string> kSentences = {
 };
 
 AudioBuffer stream_fragment(const AudioBuffer& speech) {
-  auto resampled = resample_mono(speech.samples, speech.format.sample_rate, 48000);
-  AudioBuffer out{{48000, 2}, 0, {}};
-  out.samples.reserve(resampled.size() * 2);
-  for (auto s : resampled) out.samples.insert(out.samples.end(), {s, s});
-  return out;
+  return conform_audio(speech, {48000, 2}, speech.frames() * 48000 / speech.format.sample_rate);
 }
 
 struct Totals {

@@ -278,12 +278,6 @@ TEST_F(LiveStack, TwoStsEndpointsShareTheWorkAndOneMayDie) {
 
 // --- the embedded CPU engines ---------------------------------------------------------------
 
-AudioBuffer read_wav_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return decode_wav(bytes);
-}
-
 // Human English speech with long pauses, looped by the probe: [speech 0880][8 s][speech 0930][8 s].
 struct SpeechLoop {
   std::vector<std::int16_t> samples;  // 16 kHz mono
@@ -308,7 +302,7 @@ SpeechLoop make_speech_loop(const std::filesystem::path& wav_out) {
   const std::filesystem::path librivox = "/usr/share/pocketsphinx/test/data/librivox";
   SpeechLoop loop;
   for (const char* id : {"sense_and_sensibility_01_austen_64kb-0880", "sense_and_sensibility_01_austen_64kb-0930"}) {
-    const auto speech = read_wav_file(librivox / (std::string(id) + ".wav"));
+    const auto speech = read_wav_file((librivox / (std::string(id) + ".wav")).string());
     const double start = static_cast<double>(loop.samples.size()) / 16000.0;
     loop.samples.insert(loop.samples.end(), speech.samples.begin(), speech.samples.end());
     loop.segments.emplace_back(start, static_cast<double>(loop.samples.size()) / 16000.0);

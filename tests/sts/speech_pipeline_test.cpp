@@ -33,12 +33,6 @@ const std::filesystem::path kModesDir = "/usr/share/apertium/modes";
 // (wrong sample rate or channel handling gives > 80 %).
 constexpr double kMaxLibrivoxWer = 0.35;
 
-AudioBuffer read_wav_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return decode_wav(bytes);
-}
-
 AudioBuffer read_raw_16k(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -47,15 +41,10 @@ AudioBuffer read_raw_16k(const std::filesystem::path& path) {
   return audio;
 }
 
-// Naive 16 kHz mono -> rate/channels by sample repetition-free linear interpolation, so the
-// engine sees what a live worker sends (48 kHz stereo).
+// The recording as a live worker would send it (48 kHz stereo by default).
 AudioBuffer as_stream_audio(const AudioBuffer& mono16k, int rate = 48000, int channels = 2) {
-  auto resampled = resample_mono_linear(mono16k.samples, mono16k.format.sample_rate, rate);
-  AudioBuffer out{{rate, channels}, 0, {}};
-  for (auto s : resampled) {
-    for (int c = 0; c < channels; ++c) out.samples.push_back(s);
-  }
-  return out;
+  const auto frames = mono16k.frames() * rate / mono16k.format.sample_rate;
+  return conform_audio(mono16k, {rate, channels}, frames);
 }
 
 // {file id -> reference transcript} from the librivox `transcription` file.
@@ -122,7 +111,7 @@ TEST(PocketsphinxAsr, LibrivoxRecordingsStayWithinTheWerBound) {
   ASSERT_EQ(refs.size(), 5u) << "pocketsphinx-testdata not installed?";
   WordErrors total;
   for (const auto& [id, reference] : refs) {
-    const auto hypothesis = recognizer().transcribe(read_wav_file(kLibrivox / (id + ".wav")));
+    const auto hypothesis = recognizer().transcribe(read_wav_file((kLibrivox / (id + ".wav")).string()));
     const auto errors = word_errors(reference, hypothesis);
     total.errors += errors.errors;
     total.reference_words += errors.reference_words;
@@ -294,7 +283,7 @@ TEST_F(CpuEngine, CapabilitiesListInstalledPairsAndVoices) {
 }
 
 TEST_F(CpuEngine, DubsHumanSpeechIntoSpanishOfTheExactDuration) {
-  const auto input = as_stream_audio(read_wav_file(kLibrivox / "sense_and_sensibility_01_austen_64kb-0880.wav"));
+  const auto input = as_stream_audio(read_wav_file((kLibrivox / "sense_and_sensibility_01_austen_64kb-0880.wav").string()));
   const double duration_ms = 2990;
   const auto result = engine_->dub(request(duration_ms), input);
   EXPECT_THAT(result.transcript, HasSubstr("young man"));
@@ -322,7 +311,7 @@ TEST_F(CpuEngine, SilenceBecomesSilenceOfTheExactDuration) {
 }
 
 TEST_F(CpuEngine, LongSpeechInAShortFragmentIsCompressedAtTheBoundAndTrimmed) {
-  const auto input = read_wav_file(kLibrivox / "sense_and_sensibility_01_austen_64kb-0870.wav");  // 7.1 s
+  const auto input = read_wav_file((kLibrivox / "sense_and_sensibility_01_austen_64kb-0870.wav").string());  // 7.1 s
   const auto result = engine_->dub(request(1500), input);
   EXPECT_EQ(result.time_fit, "bound_then_trim");
   EXPECT_DOUBLE_EQ(result.stretch_ratio, 0.75);

@@ -562,11 +562,9 @@ StsServiceProcess* StsServiceCpu::service_ = nullptr;
 AudioBuffer goforward_48k_stereo() {
   std::ifstream in("/usr/share/pocketsphinx/test/data/goforward.raw", std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::int16_t> mono(bytes.size() / 2);
-  std::memcpy(mono.data(), bytes.data(), mono.size() * 2);
-  AudioBuffer out{{48000, 2}, 0, {}};
-  for (auto s : resample_mono_linear(mono, 16000, 48000)) out.samples.insert(out.samples.end(), {s, s});
-  return out;
+  AudioBuffer mono{{16000, 1}, 0, std::vector<std::int16_t>(bytes.size() / 2)};
+  std::memcpy(mono.samples.data(), bytes.data(), mono.samples.size() * 2);
+  return conform_audio(mono, {48000, 2}, mono.frames() * 3);
 }
 
 TEST_F(StsServiceCpu, ReadyWithInstalledLanguagesAndVoices) {

@@ -6,21 +6,6 @@
 
 namespace livedub::worker {
 
-AudioBuffer conform_audio(const AudioBuffer& dubbed, AudioFormat format, std::int64_t frames) {
-  AudioBuffer out;
-  out.format = format;
-  auto mono = downmix_to_mono(dubbed.samples, dubbed.format.channels);
-  mono = resample_mono_linear(mono, dubbed.format.sample_rate, format.sample_rate);
-  if (format.channels == 1) {
-    out.samples = std::move(mono);
-  } else {
-    out.samples.reserve(mono.size() * static_cast<std::size_t>(format.channels));
-    for (auto s : mono) out.samples.insert(out.samples.end(), static_cast<std::size_t>(format.channels), s);
-  }
-  fit_to_frames(out.samples, format.channels, frames);
-  return out;
-}
-
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                    const StsRequest& request, std::chrono::milliseconds timeout) {
   StsResult result;

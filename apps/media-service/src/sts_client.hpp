@@ -24,9 +24,6 @@ struct StsResult {
   sts::DubResponse response;         // metadata (audio field cleared)
 };
 
-// Converts decoded STS audio to `format` and exactly `frames` frames. Pure.
-AudioBuffer conform_audio(const AudioBuffer& dubbed, AudioFormat format, std::int64_t frames);
-
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                    const StsRequest& request, std::chrono::milliseconds timeout);
 

@@ -12,19 +12,6 @@ double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
-// Mono speech at `rate` -> `format`, exactly `frames` long.
-AudioBuffer to_output_format(const AudioBuffer& mono, AudioFormat format, std::int64_t frames) {
-  auto resampled = resample_mono(mono.samples, mono.format.sample_rate, format.sample_rate);
-  fit_to_frames(resampled, 1, frames);
-  AudioBuffer out{format, 0, {}};
-  const auto channels = static_cast<std::size_t>(format.channels);
-  out.samples.resize(resampled.size() * channels);
-  for (std::size_t i = 0; i < resampled.size(); ++i) {
-    for (std::size_t c = 0; c < channels; ++c) out.samples[i * channels + c] = resampled[i];
-  }
-  return out;
-}
-
 }  // namespace
 
 AudioBuffer trim_silence(const AudioBuffer& audio) {
@@ -139,8 +126,7 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   const int tts_rate = speech.format.sample_rate > 0 ? speech.format.sample_rate : synthesizer_.sample_rate();
   const auto fitted = fit_speech(AudioBuffer{{tts_rate, 1}, 0, speech.samples},
                                  frames_for_duration(request.duration_ms, tts_rate), options_.time_fit);
-  result.audio = to_output_format(fitted.audio, input.format,
-                                  frames_for_duration(request.duration_ms, input.format.sample_rate));
+  result.audio = conform_audio(fitted.audio, input.format, frames_for_duration(request.duration_ms, input.format.sample_rate));
   result.stretch_ratio = fitted.plan.ratio;
   result.time_fit = to_string(fitted.plan.policy);
   result.stage_timings_ms[kStageStretch] = elapsed_ms(started);

@@ -9,12 +9,11 @@ constexpr const char* kCapabilitiesPath = "/v1/capabilities";
 constexpr const char* kSessionsPattern = R"(/v1/sessions/([^/]+))";
 
 // Compares without an early exit, so response timing does not reveal how much of a guessed
-// token was right.
+// token was right (only whether its length was).
 bool constant_time_equal(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
-  }
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 

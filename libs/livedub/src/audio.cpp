@@ -88,4 +88,18 @@ void fit_to_frames(std::vector<std::int16_t>& interleaved, int channels, std::in
   interleaved.resize(static_cast<std::size_t>(frames * channels), 0);
 }
 
+AudioBuffer conform_audio(const AudioBuffer& audio, AudioFormat format, std::int64_t frames) {
+  auto mono = resample_mono(downmix_to_mono(audio.samples, audio.format.channels), audio.format.sample_rate,
+                            format.sample_rate);
+  AudioBuffer out{format, 0, {}};
+  if (format.channels == 1) {
+    out.samples = std::move(mono);
+  } else {
+    out.samples.reserve(mono.size() * static_cast<std::size_t>(format.channels));
+    for (auto s : mono) out.samples.insert(out.samples.end(), static_cast<std::size_t>(format.channels), s);
+  }
+  fit_to_frames(out.samples, format.channels, frames);
+  return out;
+}
+
 }  // namespace livedub

@@ -1,6 +1,8 @@
 #include "livedub/wav.hpp"
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 namespace livedub {
@@ -129,6 +131,17 @@ AudioBuffer decode_wav(std::span<const std::uint8_t> bytes, const WavLimits& lim
     pos = body + chunk_size + (chunk_size & 1);  // chunks are word-aligned
   }
   throw WavError(have_fmt ? "invalid WAV: no 'data' chunk" : "invalid WAV: no 'fmt ' chunk");
+}
+
+AudioBuffer read_wav_file(const std::string& path, const WavLimits& limits) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw WavError("cannot read " + path);
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return decode_wav(bytes, limits);
+  } catch (const WavError& e) {
+    throw WavError(path + ": " + e.what());
+  }
 }
 
 }  // namespace livedub

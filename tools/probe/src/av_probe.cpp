@@ -218,10 +218,7 @@ class Publisher {
 };
 
 std::vector<std::int16_t> load_speech(const std::string& path, int rate) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto audio = decode_wav(bytes);
+  auto audio = read_wav_file(path);
   auto mono = downmix_to_mono(audio.samples, audio.format.channels);
   return resample_mono_linear(mono, audio.format.sample_rate, rate);
 }

@@ -55,4 +55,9 @@ std::vector<std::int16_t> resample_mono(std::span<const std::int16_t> input, int
 // Returns exactly `frames` frames: truncates or pads with silence.
 void fit_to_frames(std::vector<std::int16_t>& interleaved, int channels, std::int64_t frames);
 
+// Any audio -> `format`, exactly `frames` frames long: downmixed to mono, resampled
+// (resample_mono), copied to every output channel, then truncated or padded with silence.
+// Speech engines work in mono; this is how their output meets a stream's format.
+AudioBuffer conform_audio(const AudioBuffer& audio, AudioFormat format, std::int64_t frames);
+
 }  // namespace livedub

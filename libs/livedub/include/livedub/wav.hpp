@@ -25,5 +25,7 @@ struct WavLimits {
 std::vector<std::uint8_t> encode_wav(const AudioBuffer& audio);
 // Returns audio with start_frame 0.
 AudioBuffer decode_wav(std::span<const std::uint8_t> bytes, const WavLimits& limits = {});
+// decode_wav of a file; throws WavError naming the path when it cannot be read or decoded.
+AudioBuffer read_wav_file(const std::string& path, const WavLimits& limits = {});
 
 }  // namespace livedub
