@@ -1,4 +1,5 @@
 #include "sts/service_config.hpp"
+#include "sts/whisper_asr.hpp"
 
 #include <map>
 #include <string>
@@ -93,6 +94,44 @@ TEST(ServiceConfig, EngineSettingsAndModeDependentDefaults) {
   EXPECT_EQ(custom.session_ttl, std::chrono::seconds(30));
   // An empty token means "no token", as an unset variable does.
   EXPECT_FALSE(load_service_config(EnvConfig(env_from_map({{"LIVEDUB_STS_TOKEN", ""}}))).token.has_value());
+}
+
+TEST(ServiceConfig, WhisperSettings) {
+  const auto defaults = load_service_config(env_with({{"LIVEDUB_STS_MODE", "cpu"}}));
+  EXPECT_EQ(defaults.asr_engine, "pocketsphinx");
+  EXPECT_EQ(defaults.whisper_model, "base");
+  EXPECT_EQ(defaults.whisper_device, "auto");
+  EXPECT_EQ(defaults.whisper_threads, 4);
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_ASR_ENGINE", "vosk"}}), "LIVEDUB_STS_ASR_ENGINE");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_WHISPER_DEVICE", "tpu"}}), "LIVEDUB_STS_WHISPER_DEVICE");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_WHISPER_THREADS", "0"}}), "LIVEDUB_STS_WHISPER_THREADS");
+  if (!whisper_available()) {
+    EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_ASR_ENGINE", "whisper"}}),
+              "LIVEDUB_STS_ASR_ENGINE");
+    return;
+  }
+  // A model name needs the directory it lives in; a path does not.
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_ASR_ENGINE", "whisper"}}),
+            "LIVEDUB_STS_MODEL_DIR");
+  // Empty means the default, as for every variable.
+  EXPECT_EQ(whisper_model_path(load_service_config(env_with({{"LIVEDUB_STS_MODE", "cpu"},
+                                                              {"LIVEDUB_STS_ASR_ENGINE", "whisper"},
+                                                              {"LIVEDUB_STS_MODEL_DIR", "/models"},
+                                                              {"LIVEDUB_STS_WHISPER_MODEL", ""}}))),
+            "/models/ggml-base.bin");
+  const auto named = load_service_config(env_with({{"LIVEDUB_STS_MODE", "cpu"},
+                                                   {"LIVEDUB_STS_ASR_ENGINE", "whisper"},
+                                                   {"LIVEDUB_STS_MODEL_DIR", "/models"},
+                                                   {"LIVEDUB_STS_WHISPER_MODEL", "large-v3-turbo"},
+                                                   {"LIVEDUB_STS_WHISPER_DEVICE", "gpu"},
+                                                   {"LIVEDUB_STS_WHISPER_THREADS", "8"}}));
+  EXPECT_EQ(whisper_model_path(named), "/models/ggml-large-v3-turbo.bin");
+  EXPECT_EQ(named.whisper_device, "gpu");
+  EXPECT_EQ(named.whisper_threads, 8);
+  const auto path = load_service_config(env_with({{"LIVEDUB_STS_MODE", "cpu"},
+                                                  {"LIVEDUB_STS_ASR_ENGINE", "whisper"},
+                                                  {"LIVEDUB_STS_WHISPER_MODEL", "/data/custom.bin"}}));
+  EXPECT_EQ(whisper_model_path(path), "/data/custom.bin");
 }
 
 TEST(ServiceConfig, MakeEngineFollowsTheMode) {

@@ -22,6 +22,7 @@
 #include "livedub/http_client.hpp"
 #include "livedub/process.hpp"
 #include "livedub/sts_protocol.hpp"
+#include "sts/whisper_model_file.hpp"
 #include "test_audio.hpp"
 
 namespace livedub::sts {
@@ -61,7 +62,10 @@ class StsServiceProcess {
         {"LIVEDUB_STS_QUEUE_SIZE", ""},          {"LIVEDUB_STS_DEADLINE_MS", ""},
         {"LIVEDUB_STS_TOKEN", ""},               {"LIVEDUB_STS_SESSION_TTL_S", ""},
         {"LIVEDUB_STS_ASR_MODEL_DIR", ""},       {"LIVEDUB_STS_APERTIUM_MODES_DIR", ""},
-        {"LIVEDUB_STS_STRETCH_MIN_RATIO", ""},   {"LIVEDUB_STS_STRETCH_MAX_RATIO", ""}};
+        {"LIVEDUB_STS_STRETCH_MIN_RATIO", ""},   {"LIVEDUB_STS_STRETCH_MAX_RATIO", ""},
+        {"LIVEDUB_STS_ASR_ENGINE", ""},          {"LIVEDUB_STS_MODEL_DIR", ""},
+        {"LIVEDUB_STS_WHISPER_MODEL", ""},       {"LIVEDUB_STS_WHISPER_DEVICE", ""},
+        {"LIVEDUB_STS_WHISPER_THREADS", ""}};
     for (auto& [name, value] : env) pinned[name] = value;
     child_.emplace(ChildProcess::Options{{STS_SERVICE_BIN}, pinned, log_file()});
   }
@@ -574,6 +578,7 @@ TEST_F(StsServiceCpu, ReadyWithInstalledLanguagesAndVoices) {
   EXPECT_EQ(caps["languages"]["any_pair"], false);
   EXPECT_EQ(caps["languages"]["pairs"], nlohmann::json::parse(R"([{"source":"en","target":"es"}])"));
   EXPECT_EQ(caps["asr"]["languages"], nlohmann::json::array({"en"}));
+  EXPECT_EQ(caps["asr"]["engine"], "pocketsphinx (CPU)");
   EXPECT_THAT(caps["voices"].dump(), HasSubstr("female"));
 }
 
@@ -632,6 +637,68 @@ TEST_F(StsServiceCpu, BadRequestsGetClear4xxAndTheServiceStaysUp) {
 }
 
 // --- scripts/sts-file -----------------------------------------------------------------------
+
+#if LIVEDUB_HAVE_WHISPER
+// whisper.cpp behind the real HTTP API, with a generated model of random weights (so the
+// transcript is arbitrary): start-up, capabilities, a dub, and the start-up errors.
+class StsServiceWhisper : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    models_ = std::filesystem::path(::testing::TempDir()) / ("whisper-models-" + std::to_string(getpid()));
+    std::filesystem::create_directories(models_);
+  }
+  void TearDown() override { std::filesystem::remove_all(models_); }
+  std::map<std::string, std::string> whisper_env(const std::string& model) const {
+    return {{"LIVEDUB_STS_MODE", "cpu"},           {"LIVEDUB_STS_ASR_ENGINE", "whisper"},
+            {"LIVEDUB_STS_MODEL_DIR", models_.string()}, {"LIVEDUB_STS_WHISPER_MODEL", model},
+            {"LIVEDUB_STS_WHISPER_DEVICE", "cpu"}, {"LIVEDUB_STS_WHISPER_THREADS", "2"},
+            {"LIVEDUB_STS_WORKERS", "1"},          {"LIVEDUB_STS_MAX_BODY_BYTES", "4194304"}};
+  }
+  // Starts a service that must fail to load; returns its exit status and log.
+  std::pair<int, std::string> failed_start(const std::string& model) {
+    StsServiceProcess service(whisper_env(model));
+    EXPECT_FALSE(service.wait_until_listening().has_value());
+    const int status = service.child().terminate(10s);
+    return {status, service.log()};
+  }
+  std::filesystem::path models_;
+  HttpClient client_;
+};
+
+TEST_F(StsServiceWhisper, DubsThroughAGeneratedModelAndSaysWhichEngineRuns) {
+  write_random_whisper_model(models_ / "ggml-test.bin", tiny_test_whisper_hparams());
+  auto service = start_service(whisper_env("test"));
+  ASSERT_NE(service, nullptr);
+  auto caps = nlohmann::json::parse(client_.get(service->url("/v1/capabilities"), kTimeout).body);
+  EXPECT_EQ(caps["asr"]["engine"], "whisper ggml-test.bin (CPU)");
+  EXPECT_THAT(caps["languages"]["pairs"].dump(), HasSubstr(R"({"source":"es","target":"en"})"));
+  auto response = client_.post_multipart(service->url(kDubPath), dub_parts_for("whisper-http", 1, 2800, goforward_48k_stereo()), 60s);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto dub = parse_response(response.body);
+  EXPECT_EQ(dub.engine, "cpu");
+  auto audio = decode_wav_string(base64_decode(dub.audio_wav_base64));
+  EXPECT_EQ(audio.format, (AudioFormat{48000, 2}));
+  EXPECT_EQ(audio.frames(), 134400);
+  EXPECT_THAT(service->log(), HasSubstr("\"asr\":\"whisper ggml-test.bin (CPU)\""));
+}
+
+TEST_F(StsServiceWhisper, MissingModelStopsStartUpSayingHowToFetchIt) {
+  const auto [status, log] = failed_start("base");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << describe_wait_status(status);
+  EXPECT_THAT(log, HasSubstr("engines failed to load"));
+  EXPECT_THAT(log, HasSubstr((models_ / "ggml-base.bin").string() + " does not exist"));
+  EXPECT_THAT(log, HasSubstr("scripts/fetch-whisper-model"));
+}
+
+TEST_F(StsServiceWhisper, TruncatedModelStopsStartUp) {
+  const auto model = models_ / "ggml-test.bin";
+  write_random_whisper_model(model, tiny_test_whisper_hparams());
+  std::filesystem::resize_file(model, std::filesystem::file_size(model) / 3);
+  const auto [status, log] = failed_start("test");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << describe_wait_status(status);
+  EXPECT_THAT(log, HasSubstr("truncated"));
+}
+#endif  // LIVEDUB_HAVE_WHISPER
 
 struct ToolRun {
   int exit_code = -1;

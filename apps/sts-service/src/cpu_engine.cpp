@@ -54,36 +54,49 @@ class CpuDubbingEngine::RecognizerLease {
   ~RecognizerLease() { engine_.release_recognizer(std::move(recognizer_)); }
   RecognizerLease(const RecognizerLease&) = delete;
   RecognizerLease& operator=(const RecognizerLease&) = delete;
-  PocketsphinxRecognizer& operator*() { return *recognizer_; }
+  SpeechRecognizer& operator*() { return *recognizer_; }
 
  private:
   CpuDubbingEngine& engine_;
-  std::unique_ptr<PocketsphinxRecognizer> recognizer_;
+  std::unique_ptr<SpeechRecognizer> recognizer_;
 };
 
 CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
     : options_(options), translator_(options.apertium_modes_dir) {
-  const auto model = locate_pocketsphinx_model(options.asr_model_dir);
-  for (int i = 0; i < std::max(1, options.recognizers); ++i) {
-    idle_recognizers_.push_back(std::make_unique<PocketsphinxRecognizer>(model));
+  const int count = std::max(1, options.recognizers);
+  if (options.asr_engine == "whisper") {
+#if LIVEDUB_HAVE_WHISPER
+    auto model = std::make_shared<const WhisperModel>(options.whisper);
+    for (int i = 0; i < count; ++i) idle_recognizers_.push_back(std::make_unique<WhisperRecognizer>(model));
+    capabilities_.asr_languages = model->languages();
+    asr_description_ = "whisper " + options.whisper.model_path.filename().string() + " (" + model->device_description() + ")";
+#else
+    throw AsrError("this build has no whisper.cpp (configure with -DLIVEDUB_WITH_WHISPER=ON)");
+#endif
+  } else {
+    const auto model = locate_pocketsphinx_model(options.asr_model_dir);
+    for (int i = 0; i < count; ++i) idle_recognizers_.push_back(std::make_unique<PocketsphinxRecognizer>(model));
+    capabilities_.asr_languages = {options.asr_language};
+    asr_description_ = "pocketsphinx (CPU)";
   }
   // A pair is offered when all three stages can do their part of it.
+  const auto& heard = capabilities_.asr_languages;
   for (const auto& mode : translator_.modes()) {
-    if (mode.source == options.asr_language && synthesizer_.has_language(mode.target)) {
+    if (std::find(heard.begin(), heard.end(), mode.source) != heard.end() && synthesizer_.has_language(mode.target)) {
       capabilities_.pairs.push_back({mode.source, mode.target});
     }
   }
   if (capabilities_.pairs.empty()) {
-    throw MtError("no installed Apertium pair translates from the ASR language '" + options.asr_language +
-                  "' into a language espeak-ng can speak");
+    throw MtError("no installed Apertium pair translates from a language the ASR engine (" + asr_description_ +
+                  ") recognises into a language espeak-ng can speak");
   }
   for (const auto& [profile, unused] : voice_profiles()) capabilities_.voices.push_back(profile);
-  capabilities_.asr_languages = {options.asr_language};
+  capabilities_.asr_engine = asr_description_;
   for (const auto& mode : translator_.modes()) capabilities_.mt_pairs.push_back({mode.source, mode.target});
   capabilities_.tts_languages = synthesizer_.languages();
 }
 
-std::unique_ptr<PocketsphinxRecognizer> CpuDubbingEngine::acquire_recognizer() {
+std::unique_ptr<SpeechRecognizer> CpuDubbingEngine::acquire_recognizer() {
   std::unique_lock lock(recognizers_mutex_);
   recognizer_returned_.wait(lock, [this] { return !idle_recognizers_.empty(); });
   auto recognizer = std::move(idle_recognizers_.back());
@@ -91,7 +104,7 @@ std::unique_ptr<PocketsphinxRecognizer> CpuDubbingEngine::acquire_recognizer() {
   return recognizer;
 }
 
-void CpuDubbingEngine::release_recognizer(std::unique_ptr<PocketsphinxRecognizer> recognizer) {
+void CpuDubbingEngine::release_recognizer(std::unique_ptr<SpeechRecognizer> recognizer) {
   {
     std::lock_guard lock(recognizers_mutex_);
     idle_recognizers_.push_back(std::move(recognizer));
@@ -105,7 +118,8 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   auto started = Clock::now();
   {
     RecognizerLease recognizer(*this);
-    result.transcript = (*recognizer).transcribe(input);
+    const RecognitionRequest asr_request{request.source_lang, context.has_previous ? context.previous_transcript : ""};
+    result.transcript = (*recognizer).recognize(input, asr_request).text;
   }
   result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
 

@@ -358,7 +358,7 @@ HandlerReply DubHandler::capabilities() const {
       {"engines", nlohmann::json::array({engine->name()})},
       {"languages", {{"any_pair", caps.any_language_pair}, {"pairs", pairs_json(caps.pairs)}}},
       {"voices", caps.voices},
-      {"asr", {{"languages", caps.asr_languages}}},
+      {"asr", {{"engine", caps.asr_engine}, {"languages", caps.asr_languages}}},
       {"mt", {{"pairs", pairs_json(caps.mt_pairs)}}},
       {"tts", {{"languages", caps.tts_languages}, {"voices", caps.voices}}},
       {"max_duration_ms", kMaxDurationMs},

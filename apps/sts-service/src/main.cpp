@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
                    {{"engine", engine->name()},
                     {"load_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::steady_clock::now() - load_started).count()},
+                    {"asr", engine->capabilities().asr_engine},
                     {"pairs", handler.capabilities().body["languages"]["pairs"]}});
     // Written once ready, so whoever waits for it (scripts, tests) can send work at once.
     if (config.port_file) write_port_file(*config.port_file, port);

@@ -2,6 +2,7 @@
 
 #include <pocketsphinx.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -55,6 +56,16 @@ std::string PocketsphinxRecognizer::transcribe(const AudioBuffer& audio) {
   auto mono = downmix_to_mono(audio.samples, audio.format.channels);
   if (!worth_decoding(mono)) return "";  // before resampling: silence should cost nothing
   return transcribe_16k_mono(resample_mono(mono, audio.format.sample_rate, kSampleRate));
+}
+
+Transcript PocketsphinxRecognizer::recognize(const AudioBuffer& audio, const RecognitionRequest&) {
+  Transcript transcript;
+  transcript.text = transcribe(audio);
+  if (!transcript.text.empty()) {
+    const auto rate = std::max(1, audio.format.sample_rate);
+    transcript.segments.push_back({0, audio.frames() * 1000 / rate, transcript.text});
+  }
+  return transcript;
 }
 
 std::string PocketsphinxRecognizer::transcribe_16k_mono(std::span<const std::int16_t> samples) {

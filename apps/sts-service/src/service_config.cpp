@@ -37,11 +37,32 @@ ServiceConfig load_service_config(const EnvConfig& env) {
   }
   config.asr_model_dir = env.string("LIVEDUB_STS_ASR_MODEL_DIR", config.asr_model_dir);
   config.apertium_modes_dir = env.string("LIVEDUB_STS_APERTIUM_MODES_DIR", config.apertium_modes_dir);
+  config.asr_engine = env.one_of("LIVEDUB_STS_ASR_ENGINE", config.asr_engine, {kAsrPocketsphinx, kAsrWhisper});
+  config.model_dir = env.string("LIVEDUB_STS_MODEL_DIR", config.model_dir);
+  config.whisper_model = env.string("LIVEDUB_STS_WHISPER_MODEL", config.whisper_model);
+  config.whisper_device = env.one_of("LIVEDUB_STS_WHISPER_DEVICE", config.whisper_device, {"auto", "gpu", "cpu"});
+  config.whisper_threads = static_cast<int>(env.integer("LIVEDUB_STS_WHISPER_THREADS", config.whisper_threads, 1, 256));
+  if (config.asr_engine == kAsrWhisper && config.mode == kModeCpu) {
+    if (!whisper_available()) {
+      throw ConfigError("LIVEDUB_STS_ASR_ENGINE",
+                        "whisper, but this build has no whisper.cpp (run scripts/fetch-whisper-source and "
+                        "configure with -DLIVEDUB_WITH_WHISPER=ON)");
+    }
+    const auto model = resolve_whisper_model(config.whisper_model, config.model_dir);
+    if (config.model_dir.empty() && model.parent_path().empty()) {
+      throw ConfigError("LIVEDUB_STS_MODEL_DIR", "must be the directory holding ggml-" + config.whisper_model +
+                                                     ".bin (LIVEDUB_STS_WHISPER_MODEL names a model, not a file)");
+    }
+  }
   config.time_fit.min_ratio = env.number("LIVEDUB_STS_STRETCH_MIN_RATIO", config.time_fit.min_ratio, 0.25, 1.0);
   config.time_fit.max_ratio = env.number("LIVEDUB_STS_STRETCH_MAX_RATIO", config.time_fit.max_ratio, 1.0, 4.0);
   config.session_ttl = std::chrono::seconds(
       env.integer("LIVEDUB_STS_SESSION_TTL_S", config.session_ttl.count(), 1, 86'400));
   return config;
+}
+
+std::string whisper_model_path(const ServiceConfig& config) {
+  return resolve_whisper_model(config.whisper_model, config.model_dir).string();
 }
 
 std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
@@ -54,6 +75,12 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
     options.apertium_modes_dir = config.apertium_modes_dir;
     options.recognizers = config.workers;
     options.time_fit = config.time_fit;
+    options.asr_engine = config.asr_engine;
+    options.whisper.model_path = whisper_model_path(config);
+    options.whisper.device = config.whisper_device == "gpu"   ? WhisperDevice::kGpu
+                             : config.whisper_device == "cpu" ? WhisperDevice::kCpu
+                                                              : WhisperDevice::kAuto;
+    options.whisper.threads = config.whisper_threads;
     return std::make_shared<CpuDubbingEngine>(options);
   }
   throw ConfigError("LIVEDUB_STS_MODE", "unknown mode '" + config.mode + "'");

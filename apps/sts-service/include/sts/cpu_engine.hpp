@@ -1,6 +1,6 @@
 #pragma once
-// The embedded CPU dubbing engine: pocketsphinx ASR -> Apertium MT -> espeak-ng TTS ->
-// librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
+// The embedded dubbing engine: ASR (pocketsphinx on CPU, or whisper.cpp on GPU/CPU) ->
+// Apertium MT -> espeak-ng TTS -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
 // request; the service reports ready only afterwards.
 #include <chrono>
 #include <condition_variable>
@@ -14,14 +14,17 @@
 #include "sts/espeak_tts.hpp"
 #include "sts/pocketsphinx_asr.hpp"
 #include "sts/time_fit.hpp"
+#include "sts/whisper_asr.hpp"
 
 namespace livedub::sts {
 
 struct CpuEngineOptions {
+  std::string asr_engine = "pocketsphinx";  // or "whisper"
   std::filesystem::path asr_model_dir = "/usr/share/pocketsphinx/model/en-us";
   std::string asr_language = "en";  // the language of that model
+  WhisperOptions whisper;           // asr_engine "whisper" 
   std::filesystem::path apertium_modes_dir = "/usr/share/apertium/modes";
-  int recognizers = 1;  // one per engine worker thread: a decoder serves one call at a time
+  int recognizers = 1;  // one per engine worker thread: a recognizer serves one call at a time
   TimeFitBounds time_fit;
   std::chrono::milliseconds mt_timeout{10'000};
 };
@@ -44,19 +47,22 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::string name() const override { return "cpu"; }
   EngineCapabilities capabilities() const override { return capabilities_; }
 
-  std::vector<std::string> asr_languages() const { return {options_.asr_language}; }
+  std::vector<std::string> asr_languages() const { return capabilities_.asr_languages; }
+  // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: NVIDIA ...)".
+  const std::string& asr_description() const { return asr_description_; }
   std::vector<ApertiumMode> mt_modes() const { return translator_.modes(); }
   std::vector<std::string> tts_languages() const { return synthesizer_.languages(); }
 
  private:
   class RecognizerLease;
-  std::unique_ptr<PocketsphinxRecognizer> acquire_recognizer();
-  void release_recognizer(std::unique_ptr<PocketsphinxRecognizer> recognizer);
+  std::unique_ptr<SpeechRecognizer> acquire_recognizer();
+  void release_recognizer(std::unique_ptr<SpeechRecognizer> recognizer);
 
   CpuEngineOptions options_;
   std::mutex recognizers_mutex_;
   std::condition_variable recognizer_returned_;
-  std::vector<std::unique_ptr<PocketsphinxRecognizer>> idle_recognizers_;
+  std::vector<std::unique_ptr<SpeechRecognizer>> idle_recognizers_;
+  std::string asr_description_;
   ApertiumTranslator translator_;
   EspeakSynthesizer& synthesizer_ = EspeakSynthesizer::shared();
   EngineCapabilities capabilities_;

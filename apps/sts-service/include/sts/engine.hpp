@@ -35,6 +35,7 @@ struct DubResult {
 struct LanguagePair {
   std::string source;
   std::string target;
+  bool operator==(const LanguagePair&) const = default;
 };
 
 struct EngineCapabilities {
@@ -45,6 +46,7 @@ struct EngineCapabilities {
   bool any_voice = false;
   std::vector<std::string> voices;
   // What each stage has installed (real engines; empty for mocks).
+  std::string asr_engine;  // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: ...)"
   std::vector<std::string> asr_languages;
   std::vector<LanguagePair> mt_pairs;
   std::vector<std::string> tts_languages;

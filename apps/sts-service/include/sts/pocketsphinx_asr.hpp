@@ -8,6 +8,7 @@
 #include <string>
 
 #include "livedub/audio.hpp"
+#include "sts/speech_recognizer.hpp"
 
 struct ps_decoder_s;
 struct cmd_ln_s;
@@ -37,12 +38,12 @@ inline constexpr double kAsrSilenceDbfs = -50.0;
 // True when `mono` is loud enough to be worth decoding.
 bool worth_decoding(std::span<const std::int16_t> mono);
 
-class PocketsphinxRecognizer {
+class PocketsphinxRecognizer final : public SpeechRecognizer {
  public:
   static constexpr int kSampleRate = 16000;
 
   explicit PocketsphinxRecognizer(const PocketsphinxModel& model);  // throws AsrError
-  ~PocketsphinxRecognizer();
+  ~PocketsphinxRecognizer() override;
   PocketsphinxRecognizer(const PocketsphinxRecognizer&) = delete;
   PocketsphinxRecognizer& operator=(const PocketsphinxRecognizer&) = delete;
 
@@ -50,6 +51,9 @@ class PocketsphinxRecognizer {
   // and channel count (downmixed and resampled to 16 kHz mono). Not thread-safe.
   std::string transcribe(const AudioBuffer& audio);
   std::string transcribe_16k_mono(std::span<const std::int16_t> samples);
+  // SpeechRecognizer: transcribe(), as one segment spanning the fragment. The model's language
+  // is fixed; the engine only offers pairs from it, so request.language is not consulted.
+  Transcript recognize(const AudioBuffer& audio, const RecognitionRequest& request) override;
 
  private:
   cmd_ln_s* config_ = nullptr;

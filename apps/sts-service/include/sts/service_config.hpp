@@ -17,6 +17,9 @@ inline constexpr const char* kModeMockPassthrough = "mock-passthrough";
 inline constexpr const char* kModeMockTone = "mock-tone";
 inline constexpr const char* kModeCpu = "cpu";  // embedded engines: pocketsphinx, apertium, espeak-ng, rubberband
 
+inline constexpr const char* kAsrPocketsphinx = "pocketsphinx";
+inline constexpr const char* kAsrWhisper = "whisper";
+
 // Values of LIVEDUB_STS_MODE this build can run.
 const std::vector<std::string>& known_modes();
 
@@ -36,12 +39,22 @@ struct ServiceConfig {
   std::optional<std::string> token;                      // LIVEDUB_STS_TOKEN (bearer on /v1)
   std::string asr_model_dir = "/usr/share/pocketsphinx/model/en-us";  // LIVEDUB_STS_ASR_MODEL_DIR
   std::string apertium_modes_dir = "/usr/share/apertium/modes";       // LIVEDUB_STS_APERTIUM_MODES_DIR
+  // cpu mode's ASR: "pocketsphinx" (English, CPU) or "whisper" (whisper.cpp, GPU when usable).
+  std::string asr_engine = kAsrPocketsphinx;                          // LIVEDUB_STS_ASR_ENGINE
+  std::string model_dir;                                              // LIVEDUB_STS_MODEL_DIR
+  std::string whisper_model = "base";                                 // LIVEDUB_STS_WHISPER_MODEL
+  std::string whisper_device = "auto";                                // LIVEDUB_STS_WHISPER_DEVICE
+  int whisper_threads = 4;                                            // LIVEDUB_STS_WHISPER_THREADS
   TimeFitBounds time_fit;  // LIVEDUB_STS_STRETCH_MIN_RATIO / LIVEDUB_STS_STRETCH_MAX_RATIO
   std::chrono::seconds session_ttl{300};                 // LIVEDUB_STS_SESSION_TTL_S
 };
 
 // Throws ConfigError naming the first invalid variable.
 ServiceConfig load_service_config(const EnvConfig& env);
+
+// The whisper model file the configuration names (LIVEDUB_STS_WHISPER_MODEL resolved against
+// LIVEDUB_STS_MODEL_DIR).
+std::string whisper_model_path(const ServiceConfig& config);
 
 // The engine for config.mode; throws ConfigError (LIVEDUB_STS_MODE) for an unknown mode, and
 // the engines' own errors when their data cannot be loaded. Real engines take seconds.
