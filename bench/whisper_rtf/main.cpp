@@ -6,7 +6,7 @@
 // in full. Pass --model to measure a real model file instead (then nothing is capped).
 //
 //   livedub-bench-whisper [--size base] [--device auto|gpu|cpu] [--threads N]
-//                         [--fragment-ms 2000] [--fragments 10] [--audio-ctx 0] [--model FILE]
+//                         [--fragment-ms 2000] [--fragments 10] [--fit-context] [--model FILE]
 // Prints load time, per-fragment latency (median, p90) and the real-time factor
 // (processing seconds per audio second; below 1 keeps up with a live stream).
 #include <algorithm>
@@ -48,7 +48,8 @@ std::vector<float> speechlike(int samples, int rate) {
 int main(int argc, char** argv) {
   CLI::App app{"whisper.cpp real-time factor at real model sizes"};
   std::string size = "base", device = "auto", model_file;
-  int threads = 4, fragment_ms = 2000, fragments = 10, audio_ctx = 0;
+  int threads = 4, fragment_ms = 2000, fragments = 10;
+  bool fit_context = false;
   double tokens_per_second = 3.0;
   app.add_option("--size", size, "tiny, base, small, medium, large-v3, large-v3-turbo")->capture_default_str();
   app.add_option("--device", device, "auto, gpu or cpu")->capture_default_str();
@@ -57,9 +58,8 @@ int main(int argc, char** argv) {
   app.add_option("--fragments", fragments, "fragments to time (after one warm-up)")->capture_default_str();
   app.add_option("--tokens-per-second", tokens_per_second, "decoded tokens per audio second (random weights only)")
       ->capture_default_str();
-  app.add_option("--audio-ctx", audio_ctx,
-                 "encoder frames (50 per second; 0 = whisper's full 30 s window, as the service runs it)")
-      ->capture_default_str();
+  app.add_flag("--fit-context", fit_context,
+               "encode just the fragment, as LIVEDUB_STS_WHISPER_FIT_CONTEXT=1 does (default: the full 30 s window)");
   app.add_option("--model", model_file, "a real ggml model file instead of random weights");
   CLI11_PARSE(app, argc, argv);
 
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     params.n_threads = threads;
     params.language = "en";
     params.no_context = true;
-    params.audio_ctx = audio_ctx;
+    if (fit_context) params.audio_ctx = sts::fitted_audio_context(pcm.size(), model->summary().hparams.n_audio_ctx);
     params.print_progress = params.print_realtime = params.print_timestamps = false;
     if (model_file.empty()) {
       params.max_tokens = std::max(1, static_cast<int>(std::lround(tokens_per_second * fragment_ms / 1000.0)));

@@ -102,6 +102,9 @@ TEST(ServiceConfig, WhisperSettings) {
   EXPECT_EQ(defaults.whisper_model, "base");
   EXPECT_EQ(defaults.whisper_device, "auto");
   EXPECT_EQ(defaults.whisper_threads, 4);
+  EXPECT_FALSE(defaults.whisper_fit_context);
+  EXPECT_TRUE(load_service_config(env_with({{"LIVEDUB_STS_WHISPER_FIT_CONTEXT", "1"}})).whisper_fit_context);
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_WHISPER_FIT_CONTEXT", "maybe"}}), "LIVEDUB_STS_WHISPER_FIT_CONTEXT");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_ASR_ENGINE", "vosk"}}), "LIVEDUB_STS_ASR_ENGINE");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_WHISPER_DEVICE", "tpu"}}), "LIVEDUB_STS_WHISPER_DEVICE");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_WHISPER_THREADS", "0"}}), "LIVEDUB_STS_WHISPER_THREADS");

@@ -65,7 +65,7 @@ class StsServiceProcess {
         {"LIVEDUB_STS_STRETCH_MIN_RATIO", ""},   {"LIVEDUB_STS_STRETCH_MAX_RATIO", ""},
         {"LIVEDUB_STS_ASR_ENGINE", ""},          {"LIVEDUB_STS_MODEL_DIR", ""},
         {"LIVEDUB_STS_WHISPER_MODEL", ""},       {"LIVEDUB_STS_WHISPER_DEVICE", ""},
-        {"LIVEDUB_STS_WHISPER_THREADS", ""}};
+        {"LIVEDUB_STS_WHISPER_THREADS", ""},     {"LIVEDUB_STS_WHISPER_FIT_CONTEXT", ""}};
     for (auto& [name, value] : env) pinned[name] = value;
     child_.emplace(ChildProcess::Options{{STS_SERVICE_BIN}, pinned, log_file()});
   }

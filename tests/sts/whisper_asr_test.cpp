@@ -102,6 +102,20 @@ TEST_F(WhisperAsr, SpeechRunsThroughTheWholeDecoderWithTimestampsInsideTheFragme
   EXPECT_LT(elapsed, std::chrono::seconds(30));
 }
 
+TEST_F(WhisperAsr, FittedContextEncodesJustTheFragment) {
+  WhisperOptions options;
+  options.model_path = model_path();
+  options.device = WhisperDevice::kCpu;
+  options.fit_context = true;
+  WhisperRecognizer recognizer(std::make_shared<const WhisperModel>(options));
+  const auto audio = english_speech_48k_stereo("this sentence is a little longer than two seconds of speech");
+  const auto duration_ms = audio.frames() * 1000 / 48000;
+  ASSERT_GT(duration_ms, 2500);
+  const auto transcript = recognizer.recognize(audio, {"en", ""});
+  EXPECT_EQ(drop_invalid_utf8(transcript.text), transcript.text);
+  for (const auto& segment : transcript.segments) EXPECT_LE(segment.end_ms, duration_ms);
+}
+
 TEST_F(WhisperAsr, SilenceIsNeverDecoded) {
   WhisperRecognizer recognizer(*model_);
   AudioBuffer silence{{48000, 2}, 0, std::vector<std::int16_t>(48000 * 2 * 2, 0)};

@@ -130,6 +130,15 @@ TEST(WhisperModelResolution, NamesLiveInTheModelDirectoryPathsAreTakenAsGiven) {
   EXPECT_EQ(resolve_whisper_model("custom.bin", "/models"), fs::path("custom.bin"));
 }
 
+TEST(WhisperContext, FittedContextCoversTheFragmentWithAMarginUpToTheFullWindow) {
+  EXPECT_EQ(fitted_audio_context(32000, 1500), 100 + 32);      // 2 s: 50 frames per second
+  EXPECT_EQ(fitted_audio_context(32001, 1500), 101 + 32);      // a partial frame still counts
+  EXPECT_EQ(fitted_audio_context(8000, 1500), 25 + 32);        // 0.5 s, whisper's padded minimum
+  EXPECT_EQ(fitted_audio_context(16000 * 29, 1500), 1450 + 32);
+  EXPECT_EQ(fitted_audio_context(16000 * 30, 1500), 1500);     // never beyond the model's window
+  EXPECT_EQ(fitted_audio_context(16000 * 60, 1500), 1500);
+}
+
 TEST(Utf8, InvalidBytesAreDroppedValidTextKept) {
   EXPECT_EQ(drop_invalid_utf8("hola señor ¿qué tal? 日本 😀"), "hola señor ¿qué tal? 日本 😀");
   EXPECT_EQ(drop_invalid_utf8("ab\xC3"), "ab");               // cut-off two-byte sequence

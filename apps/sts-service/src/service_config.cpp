@@ -42,6 +42,7 @@ ServiceConfig load_service_config(const EnvConfig& env) {
   config.whisper_model = env.string("LIVEDUB_STS_WHISPER_MODEL", config.whisper_model);
   config.whisper_device = env.one_of("LIVEDUB_STS_WHISPER_DEVICE", config.whisper_device, {"auto", "gpu", "cpu"});
   config.whisper_threads = static_cast<int>(env.integer("LIVEDUB_STS_WHISPER_THREADS", config.whisper_threads, 1, 256));
+  config.whisper_fit_context = env.boolean("LIVEDUB_STS_WHISPER_FIT_CONTEXT", config.whisper_fit_context);
   if (config.asr_engine == kAsrWhisper && config.mode == kModeCpu) {
     if (!whisper_available()) {
       throw ConfigError("LIVEDUB_STS_ASR_ENGINE",
@@ -81,6 +82,7 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
                              : config.whisper_device == "cpu" ? WhisperDevice::kCpu
                                                               : WhisperDevice::kAuto;
     options.whisper.threads = config.whisper_threads;
+    options.whisper.fit_context = config.whisper_fit_context;
     return std::make_shared<CpuDubbingEngine>(options);
   }
   throw ConfigError("LIVEDUB_STS_MODE", "unknown mode '" + config.mode + "'");

@@ -24,6 +24,13 @@ std::filesystem::path resolve_whisper_model(const std::string& model, const std:
   return model_dir / ("ggml-" + model + ".bin");
 }
 
+int fitted_audio_context(std::size_t samples, int model_audio_context) {
+  constexpr std::size_t kSamplesPerFrame = 320;  // 10 ms mel hop x 2 (the encoder's stride)
+  constexpr std::size_t kMarginFrames = 32;
+  const auto frames = (samples + kSamplesPerFrame - 1) / kSamplesPerFrame + kMarginFrames;
+  return static_cast<int>(std::min<std::size_t>(frames, static_cast<std::size_t>(model_audio_context)));
+}
+
 #if !LIVEDUB_HAVE_WHISPER
 
 bool whisper_available() { return false; }
@@ -181,6 +188,9 @@ Transcript WhisperRecognizer::recognize(const AudioBuffer& audio, const Recognit
   params.print_timestamps = false;
   params.suppress_blank = true;
   params.suppress_nst = true;  // no "[music]"-style annotations in a dub
+  if (model_->options().fit_context) {
+    params.audio_ctx = fitted_audio_context(pcm.size(), model_->summary().hparams.n_audio_ctx);
+  }
   // The stream's previous fragment primes the decoder: names and sentence flow carry over.
   if (!request.previous_transcript.empty()) params.initial_prompt = request.previous_transcript.c_str();
 

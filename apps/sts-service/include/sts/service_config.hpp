@@ -45,6 +45,7 @@ struct ServiceConfig {
   std::string whisper_model = "base";                                 // LIVEDUB_STS_WHISPER_MODEL
   std::string whisper_device = "auto";                                // LIVEDUB_STS_WHISPER_DEVICE
   int whisper_threads = 4;                                            // LIVEDUB_STS_WHISPER_THREADS
+  bool whisper_fit_context = false;                                   // LIVEDUB_STS_WHISPER_FIT_CONTEXT
   TimeFitBounds time_fit;  // LIVEDUB_STS_STRETCH_MIN_RATIO / LIVEDUB_STS_STRETCH_MAX_RATIO
   std::chrono::seconds session_ttl{300};                 // LIVEDUB_STS_SESSION_TTL_S
 };
