@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "command.hpp"
 #include "deploy_model.hpp"
 #include "env_names.hpp"
 #include "orchestrator_harness.hpp"
@@ -27,22 +28,8 @@ using namespace std::chrono_literals;
 
 const fs::path kBusybox = "/usr/bin/busybox";
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-              const fs::path& output) {
-  ChildProcess::Options options;
-  options.argv = argv;
-  options.env_overrides = env;
-  options.stdout_path = output.string();
-  ChildProcess child(options);
-  EXPECT_TRUE(wait_until([&] { return !child.running(); }, 30s)) << argv[0] << " hung";
-  const int status = child.terminate(1s);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(output)};
-}
+using test_support::CommandResult;
+using test_support::run_command;
 
 // A directory with busybox applets (and `extra` links) and nothing else, for PATH.
 fs::path busybox_bin(const fs::path& dir, const std::vector<std::string>& applets,
@@ -97,7 +84,7 @@ TEST(MediamtxHook, MediamtxYmlCommandsStartThenStopTheStreamsWorker) {
     EXPECT_EQ(argv.at(0).rfind("/hooks/", 0), 0u) << "the image has the hooks under /hooks/";
     argv[0] = (repo_root() / "deploy/media-service/mediamtx/hooks" / argv[0].substr(7)).string();
     argv.insert(argv.begin(), (bin / "sh").string());  // its #!/bin/sh in the Alpine image
-    return run(argv, env, dir.path() / (key + ".out"));
+    return run_command(argv, env);
   };
 
   const auto ready = run_hook("runOnReady");
@@ -146,7 +133,7 @@ exec "$@"
   }
 
   // Runs the start script (its path in the image: /usr/local/bin/<name>, from the Dockerfile).
-  RunResult start(std::map<std::string, std::string> env, const std::vector<std::string>& args = {}) {
+  CommandResult start(std::map<std::string, std::string> env, const std::vector<std::string>& args = {}) {
     std::string script;
     for (const auto& copy : copy_instructions(parse_dockerfile(repo_root() / "deploy/sts-service/Dockerfile"))) {
       if (copy.destination == "/usr/local/bin/" + command_) script = copy.sources.at(0);
@@ -160,12 +147,12 @@ exec "$@"
     }
     env["PATH"] = bin_.string();
     env["FAKE_LOG"] = log_.string();
-    return run(argv, env, dir_.path() / ("start-" + std::to_string(++runs_) + ".out"));
+    return run_command(argv, env);
   }
 
   std::string logged(const std::string& name) { return fs::exists(log_ / name) ? read_text(log_ / name) : ""; }
 
-  void expect_service_started_unprivileged(const RunResult& result) {
+  void expect_service_started_unprivileged(const CommandResult& result) {
     EXPECT_EQ(result.exit_code, 0) << result.output;
     EXPECT_FALSE(logged("service").empty()) << "sts-service did not run:\n" << result.output;
     if (::geteuid() == 0) {
@@ -191,7 +178,6 @@ exec "$@"
   TempDir dir_;
   fs::path log_, bin_;
   std::string command_ = "livedub-sts-start";
-  int runs_ = 0;
 };
 
 TEST_F(StsStartTest, FetchesTheWhisperModelThenExecsTheServiceWithItsArguments) {

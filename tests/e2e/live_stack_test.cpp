@@ -3,8 +3,6 @@
 // measured from the dubbed RTMP output the way a viewer receives it.
 #include <gst/gst.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -18,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "av_probe.hpp"
+#include "command.hpp"
 #include "livedub/http_client.hpp"
 #include "livedub/process.hpp"
 #include "livedub/wav.hpp"
@@ -33,18 +32,7 @@ constexpr double kOutputDelayS = 4.5;
 constexpr double kStartupBoundS = kOutputDelayS + 6.0;
 constexpr double kSyncToleranceMs = 40.0;
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using test_support::free_loopback_port;
 
 bool wait_healthy(const std::string& url, std::chrono::seconds timeout) {
   HttpClient http;
@@ -69,14 +57,14 @@ class LiveStack : public ::testing::Test {
                ("livedub-e2e-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(run_dir_);
     std::filesystem::create_directories(run_dir_);
-    rtmp_port_ = free_port();
-    orchestrator_port_ = free_port();
+    rtmp_port_ = free_loopback_port();
+    orchestrator_port_ = free_loopback_port();
     std::map<std::string, std::string> env{
         {"LIVEDUB_BUILD_DIR", LIVEDUB_BUILD_DIR},
         {"LIVEDUB_RUN_DIR", run_dir_.string()},
         {"LIVEDUB_RTMP_PORT", std::to_string(rtmp_port_)},
         {"LIVEDUB_ORCHESTRATOR_PORT", std::to_string(orchestrator_port_)},
-        {"LIVEDUB_STS_PORT", std::to_string(sts_port_ = free_port())},
+        {"LIVEDUB_STS_PORT", std::to_string(sts_port_ = free_loopback_port())},
         {"LIVEDUB_STS_MODE", sts_mode},
         {"LIVEDUB_RTMP_ALIAS_IDS", ""},
         {"LIVEDUB_LOG_LEVEL", "info"},
@@ -175,7 +163,7 @@ TEST_F(LiveStack, ToneModeReplacesTheAudioWithTheStsTone) {
 }
 
 TEST_F(LiveStack, StsOutageFallsBackToOriginalAudioAndRecovers) {
-  const int sts_port = free_port();
+  const int sts_port = free_loopback_port();
   auto start_sts = [&] {
     return ChildProcess(ChildProcess::Options{
         {STS_SERVICE_BIN},
@@ -230,7 +218,7 @@ double sts_ok_requests(const std::string& base_url) {
 }
 
 TEST_F(LiveStack, TwoStsEndpointsShareTheWorkAndOneMayDie) {
-  const int port_a = free_port(), port_b = free_port();
+  const int port_a = free_loopback_port(), port_b = free_loopback_port();
   auto start_sts = [&](int port) {
     return ChildProcess(ChildProcess::Options{
         {STS_SERVICE_BIN},

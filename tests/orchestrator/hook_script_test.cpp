@@ -1,13 +1,12 @@
 // deploy/media-service/mediamtx/hooks/notify-orchestrator.sh run the way MediaMTX runs it,
 // against the real orchestrator.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "command.hpp"
 #include "orchestrator_harness.hpp"
 
 namespace livedub::orchestrator::testing {
@@ -16,35 +15,24 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct ScriptResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
 class HookScriptTest : public ::testing::Test {
  protected:
   // Runs the hook script with the environment MediaMTX gives it plus `env`.
-  ScriptResult run_hook(const std::vector<std::string>& args,
+  test_support::CommandResult run_hook(const std::vector<std::string>& args,
                         std::map<std::string, std::string> env,
                         const std::optional<fs::path>& shell = std::nullopt) {
-    ChildProcess::Options options;
-    if (shell) options.argv.push_back(shell->string());
-    options.argv.push_back(NOTIFY_ORCHESTRATOR_SCRIPT);
-    options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.env_overrides = {{"MTX_PATH", ""},
-                             {"MTX_SOURCE_TYPE", "rtmpConn"},
-                             {"MTX_SOURCE_ID", "6f1c2d"},
-                             {"MTX_QUERY", ""},
-                             {"LIVEDUB_HOOK_ATTEMPTS", "3"}};
-    if (orchestrator) options.env_overrides["LIVEDUB_ORCHESTRATOR_URL"] = orchestrator->url("");
-    for (auto& [name, value] : env) options.env_overrides[name] = value;
-    const fs::path output = dir.path() / ("hook-" + std::to_string(++runs) + ".out");
-    options.stdout_path = output.string();
-
-    ChildProcess script(options);
-    EXPECT_TRUE(wait_until([&] { return !script.running(); }, 30s)) << "hook script hung";
-    int status = script.terminate(1s);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(output)};
+    std::vector<std::string> argv;
+    if (shell) argv.push_back(shell->string());
+    argv.push_back(NOTIFY_ORCHESTRATOR_SCRIPT);
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::map<std::string, std::string> hook_env = {{"MTX_PATH", ""},
+                                                   {"MTX_SOURCE_TYPE", "rtmpConn"},
+                                                   {"MTX_SOURCE_ID", "6f1c2d"},
+                                                   {"MTX_QUERY", ""},
+                                                   {"LIVEDUB_HOOK_ATTEMPTS", "3"}};
+    if (orchestrator) hook_env["LIVEDUB_ORCHESTRATOR_URL"] = orchestrator->url("");
+    for (auto& [name, value] : env) hook_env[name] = value;
+    return test_support::run_command(argv, hook_env);
   }
 
   void start_orchestrator() { orchestrator = std::make_unique<OrchestratorProcess>(dir.path()); }
@@ -57,7 +45,6 @@ class HookScriptTest : public ::testing::Test {
 
   TempDir dir;
   std::unique_ptr<OrchestratorProcess> orchestrator;
-  int runs = 0;
 };
 
 TEST_F(HookScriptTest, ReadyStartsAndNotReadyStopsTheWorker) {
@@ -108,15 +95,7 @@ TEST_F(HookScriptTest, RejectedPathFailsAtOnceWithTheReason) {
 
 TEST_F(HookScriptTest, UnreachableOrchestratorFailsAfterRetries) {
   // A port that was free a moment ago: connections are refused.
-  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(probe);
-  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const std::string url = "http://127.0.0.1:" + std::to_string(test_support::free_loopback_port());
 
   auto result = run_hook({"ready"}, {{"MTX_PATH", "live/demo/in"},
                                      {"LIVEDUB_ORCHESTRATOR_URL", url},

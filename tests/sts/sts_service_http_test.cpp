@@ -19,6 +19,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "command.hpp"
 #include "livedub/http_client.hpp"
 #include "livedub/process.hpp"
 #include "livedub/sts_protocol.hpp"
@@ -700,26 +701,12 @@ TEST_F(StsServiceWhisper, TruncatedModelStopsStartUp) {
 }
 #endif  // LIVEDUB_HAVE_WHISPER
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-ToolRun run_sts_file(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  static std::atomic<int> counter{0};
-  const auto log = std::filesystem::path(::testing::TempDir()) /
-                   ("sts-file-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".out");
+test_support::CommandResult run_sts_file(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv = {"/bin/bash", LIVEDUB_SOURCE_DIR "/scripts/sts-file"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto full_env = env;
   full_env["LIVEDUB_BUILD_DIR"] = LIVEDUB_BUILD_DIR;
-  ChildProcess child(ChildProcess::Options{argv, full_env, log.string()});
-  int status = 0;
-  for (int i = 0; i < 600 && child.running(); ++i) std::this_thread::sleep_for(50ms);
-  status = child.terminate(1s);
-  ToolRun run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(log)};
-  std::filesystem::remove(log);
-  return run;
+  return test_support::run_command(argv, full_env);
 }
 
 std::filesystem::path write_temp_wav(const std::string& name, const std::string& bytes) {

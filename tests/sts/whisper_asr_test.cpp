@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "command.hpp"
 #include "sts/cpu_engine.hpp"
 #include "sts/espeak_tts.hpp"
 #include "test_audio.hpp"
@@ -25,12 +26,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 
 std::string sha1_of(const fs::path& path) {
-  const auto command = "sha1sum '" + path.string() + "'";
-  std::string out(40, '\0');
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr || std::fread(out.data(), 1, out.size(), pipe) != out.size()) out.clear();
-  if (pipe != nullptr) ::pclose(pipe);
-  return out;
+  return test_support::run_command({"/usr/bin/sha1sum", path.string()}).output.substr(0, 40);
 }
 
 class WhisperAsr : public ::testing::Test {
