@@ -14,6 +14,7 @@ Fragment fragment(std::int64_t seq, std::int16_t value, bool silence = false) {
   f.audio.start_frame = seq * 10;
   f.audio.samples.assign(10, value);
   f.synthetic_silence = silence;
+  if (!silence) f.speech.push_back({0, 10});
   return f;
 }
 AudioBuffer dubbed(std::int16_t value) {
@@ -119,4 +120,25 @@ TEST(FragmentScheduler, RejectsDuplicateSequenceNumbers) {
   s.submit(fragment(0, 0), t0 + 1s);
   EXPECT_THROW(s.submit(fragment(0, 0), t0 + 1s), std::logic_error);
   EXPECT_THROW(FragmentScheduler(0), std::invalid_argument);
+}
+
+TEST(FragmentScheduler, FragmentsWithoutSpeechAreKeptAndNeverDispatched) {
+  FragmentScheduler s(2);
+  auto music = fragment(0, 5);
+  music.speech.clear();
+  s.submit(std::move(music), t0 + 10s);
+  s.submit(fragment(1, 6), t0 + 10s);
+  auto job = s.take_for_dispatch(t0);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->seq, 1) << "the speechless fragment is not sent to STS";
+  EXPECT_EQ(job->speech, (std::vector<SpeechSpan>{{0, 10}}));
+  s.complete(1, dubbed(9), SpeechSpan{2, 8});
+  auto out = s.pop_in_order();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].outcome, FragmentOutcome::no_speech);
+  EXPECT_EQ(out[0].audio.samples[0], 5) << "its original audio is the output";
+  EXPECT_EQ(out[1].outcome, FragmentOutcome::dubbed);
+  EXPECT_EQ(out[1].original.samples[0], 6) << "a dubbed fragment keeps its original as the bed";
+  EXPECT_EQ(out[1].audio.samples[0], 9);
+  EXPECT_EQ(out[1].voice_span, (SpeechSpan{2, 8}));
 }

@@ -66,7 +66,11 @@ TEST(WorkerConfig, DefaultsAreSane) {
   auto c = load_worker_config(env_of(minimal()));
   EXPECT_EQ(c.fragment, 2000ms);
   EXPECT_EQ(c.max_in_flight, 3u);
-  EXPECT_EQ(c.output_delay, 4500ms);
+  EXPECT_EQ(c.vad, "silero");
+  EXPECT_EQ(c.segmenter.min_fragment, 1000ms);
+  EXPECT_EQ(c.segmenter.max_fragment, 4000ms);
+  EXPECT_EQ(c.output_delay, 6500ms) << "the longest fragment + 2.5 s for STS";
+  EXPECT_EQ(c.mix.mode, BedMode::duck);
   EXPECT_EQ(c.sts_urls, std::vector<std::string>{"http://127.0.0.1:8000"});
   EXPECT_EQ(c.sts_health_interval, 2000ms);
   EXPECT_EQ(c.sts_eject_after_failures, 2);
@@ -119,8 +123,43 @@ TEST(WorkerConfig, ErrorsNameTheVariable) {
 
 TEST(WorkerConfig, DelayFollowsTheFragmentLengthByDefault) {
   auto vars = minimal();
-  vars["LIVEDUB_FRAGMENT_MS"] = "3000";
+  vars["LIVEDUB_FRAGMENT_MAX_MS"] = "3000";
   EXPECT_EQ(load_worker_config(env_of(vars)).output_delay, 5500ms);
+  vars = minimal();
+  vars["LIVEDUB_VAD"] = "off";
+  vars["LIVEDUB_FRAGMENT_MS"] = "3000";
+  EXPECT_EQ(load_worker_config(env_of(vars)).output_delay, 5500ms) << "fixed fragments: their length counts";
+}
+
+TEST(WorkerConfig, SegmentationAndBedSettingsAreValidated) {
+  auto vars = minimal();
+  vars["LIVEDUB_FRAGMENT_MIN_MS"] = "3000";
+  vars["LIVEDUB_FRAGMENT_MAX_MS"] = "2000";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_FRAGMENT_MAX_MS");
+  vars = minimal();
+  vars["LIVEDUB_FRAGMENT_MAX_MS"] = "6000";
+  vars["LIVEDUB_OUTPUT_DELAY_MS"] = "5000";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_OUTPUT_DELAY_MS") << "the delay must cover the longest phrase";
+  vars = minimal();
+  vars["LIVEDUB_VAD"] = "webrtc";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_VAD");
+  vars = minimal();
+  vars["LIVEDUB_BED_MODE"] = "mute";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_BED_MODE");
+  vars = minimal();
+  vars["LIVEDUB_BED_DUCK_DB"] = "6";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_BED_DUCK_DB");
+  vars = minimal();
+  vars["LIVEDUB_VAD_THRESHOLD"] = "1.5";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_VAD_THRESHOLD");
+  vars = minimal();
+  vars["LIVEDUB_BED_MODE"] = "off";
+  vars["LIVEDUB_BED_DUCK_DB"] = "-12";
+  vars["LIVEDUB_SLOT_PAUSE_MS"] = "500";
+  auto c = load_worker_config(env_of(vars));
+  EXPECT_EQ(c.mix.mode, BedMode::off);
+  EXPECT_EQ(c.mix.duck_db, -12.0);
+  EXPECT_EQ(c.segmenter.slot_pause, 500ms);
 }
 
 TEST(ConformAudio, ConvertsRateChannelsAndLengthToTheFragment) {
@@ -178,6 +217,7 @@ TEST(FragmentSchedulerDeadlines, MoveEarlierWithTheClock) {
   Fragment f;
   f.audio.format = {48000, 1};
   f.audio.samples.assign(10, 1);
+  f.speech.push_back({0, 10});
   s.submit(f, TimePoint{} + 5s);
   s.advance_deadlines(600ms);
   EXPECT_EQ(s.next_deadline(), TimePoint{} + 4400ms);

@@ -29,9 +29,9 @@ GstPadProbeReturn drop_tag_events(GstPad*, GstPadProbeInfo* info, gpointer) {
 }
 }  // namespace
 
-Egress::Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogContext log)
-    : sample_rate_(sample_rate),
-      video_shift_ns_(samples_to_ns(kAacPrimingFrames, sample_rate)),
+Egress::Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogContext log)
+    : sample_rate_(format.sample_rate),
+      video_shift_ns_(samples_to_ns(kAacPrimingFrames, format.sample_rate)),
       callbacks_(std::move(callbacks)),
       log_(std::move(log)) {
   pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("egress"))));
@@ -53,8 +53,8 @@ Egress::Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogConte
                  "block", FALSE, nullptr);
   }
   GstCapsPtr pcm(gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "layout",
-                                     G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, sample_rate,
-                                     "channels", G_TYPE_INT, 1, nullptr));
+                                     G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, format.sample_rate,
+                                     "channels", G_TYPE_INT, format.channels, nullptr));
   g_object_set(audio_src_, "caps", pcm.get(), nullptr);
   GstCapsPtr two_channels(gst_caps_new_simple("audio/x-raw", "channels", G_TYPE_INT, 2, nullptr));
   g_object_set(stereo, "caps", two_channels.get(), nullptr);

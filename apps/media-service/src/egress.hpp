@@ -24,7 +24,7 @@ class Egress {
     std::function<void(const std::string&)> on_error;
   };
 
-  Egress(int sample_rate, int audio_bitrate, Callbacks callbacks, LogContext log);
+  Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogContext log);
   ~Egress();
   Egress(const Egress&) = delete;
   Egress& operator=(const Egress&) = delete;

@@ -34,11 +34,17 @@ void FragmentCutter::append(std::span<const std::int16_t> samples, bool silent,
     offset += take;
     *next_frame_ += static_cast<std::int64_t>(take / channels);
     if (pending_.frames() == frames_per_fragment_) {
-      out.push_back(Fragment{next_seq_++, std::move(pending_), pending_real_frames_ == 0});
-      pending_ = AudioBuffer{format_, 0, {}};
-      pending_real_frames_ = 0;
+      out.push_back(make_fragment());
     }
   }
+}
+
+Fragment FragmentCutter::make_fragment() {
+  Fragment f{next_seq_++, std::move(pending_), pending_real_frames_ == 0, {}};
+  if (!f.synthetic_silence) f.speech.push_back({0, f.audio.frames()});
+  pending_ = AudioBuffer{format_, 0, {}};
+  pending_real_frames_ = 0;
+  return f;
 }
 
 void FragmentCutter::append_silence(std::int64_t frames, std::vector<Fragment>& out) {
@@ -99,10 +105,7 @@ std::vector<Fragment> FragmentCutter::advance_to(std::int64_t pts_ns) {
 
 std::optional<Fragment> FragmentCutter::flush() {
   if (pending_.samples.empty()) return std::nullopt;
-  Fragment f{next_seq_++, std::move(pending_), pending_real_frames_ == 0};
-  pending_ = AudioBuffer{format_, 0, {}};
-  pending_real_frames_ = 0;
-  return f;
+  return make_fragment();
 }
 
 }  // namespace livedub::worker

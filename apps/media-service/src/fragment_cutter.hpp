@@ -11,10 +11,20 @@
 
 namespace livedub::worker {
 
+// A stretch of speech inside a fragment, in frames from the fragment's first frame.
+struct SpeechSpan {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  bool operator==(const SpeechSpan&) const = default;
+};
+
 struct Fragment {
   std::int64_t seq = 0;
   AudioBuffer audio;               // exactly frames_per_fragment frames (last one may be shorter)
   bool synthetic_silence = false;  // no input audio covered it at all (e.g. video-only input)
+  // Where speech is. The fixed-length cutter cannot tell, so a fragment with input audio is
+  // one span end to end; the speech segmenter sets the real phrases. Empty: nothing to dub.
+  std::vector<SpeechSpan> speech;
 };
 
 struct CutterStats {
@@ -46,6 +56,7 @@ class FragmentCutter {
  private:
   void append(std::span<const std::int16_t> samples, bool silent, std::vector<Fragment>& out);
   void append_silence(std::int64_t frames, std::vector<Fragment>& out);
+  Fragment make_fragment();  // takes pending_
 
   AudioFormat format_;
   std::int64_t frames_per_fragment_;

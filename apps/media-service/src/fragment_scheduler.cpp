@@ -10,6 +10,7 @@ const char* to_string(FragmentOutcome outcome) {
     case FragmentOutcome::fallback_error: return "fallback_error";
     case FragmentOutcome::fallback_timeout: return "fallback_timeout";
     case FragmentOutcome::silence: return "silence";
+    case FragmentOutcome::no_speech: return "no_speech";
   }
   return "unknown";
 }
@@ -26,7 +27,9 @@ void FragmentScheduler::submit(Fragment fragment, TimePoint deadline) {
   }
   Entry entry{std::move(fragment), deadline, std::nullopt};
   if (entry.fragment.synthetic_silence) {
-    entry.resolved = ResolvedFragment{seq, entry.fragment.audio, FragmentOutcome::silence, ""};
+    resolve_with_original(entry, FragmentOutcome::silence, "");
+  } else if (entry.fragment.speech.empty()) {
+    resolve_with_original(entry, FragmentOutcome::no_speech, "");
   } else {
     waiting_.push_back(seq);
   }
@@ -45,17 +48,19 @@ std::optional<Dispatch> FragmentScheduler::take_for_dispatch(TimePoint now) {
       continue;
     }
     in_flight_.insert(seq);
-    return Dispatch{seq, entry.fragment.audio, entry.deadline};
+    return Dispatch{seq, entry.fragment.audio, entry.fragment.speech, entry.deadline};
   }
   return std::nullopt;
 }
 
-void FragmentScheduler::complete(std::int64_t seq, AudioBuffer dubbed) {
+void FragmentScheduler::complete(std::int64_t seq, AudioBuffer dubbed, std::optional<SpeechSpan> voice_span) {
   in_flight_.erase(seq);
   auto it = entries_.find(seq);
   if (it == entries_.end() || it->second.resolved) return;
-  dubbed.start_frame = it->second.fragment.audio.start_frame;
-  it->second.resolved = ResolvedFragment{seq, std::move(dubbed), FragmentOutcome::dubbed, ""};
+  auto& fragment = it->second.fragment;
+  dubbed.start_frame = fragment.audio.start_frame;
+  it->second.resolved = ResolvedFragment{seq,           std::move(dubbed),      FragmentOutcome::dubbed, "",
+                                         fragment.audio, fragment.speech, voice_span};
 }
 
 void FragmentScheduler::fail(std::int64_t seq, FragmentOutcome reason, std::string detail) {
@@ -103,8 +108,8 @@ void FragmentScheduler::advance_deadlines(std::chrono::nanoseconds by) {
 
 void FragmentScheduler::resolve_with_original(Entry& entry, FragmentOutcome reason,
                                               std::string detail) {
-  entry.resolved =
-      ResolvedFragment{entry.fragment.seq, entry.fragment.audio, reason, std::move(detail)};
+  const auto& f = entry.fragment;
+  entry.resolved = ResolvedFragment{f.seq, f.audio, reason, std::move(detail), f.audio, f.speech, std::nullopt};
 }
 
 }  // namespace livedub::worker

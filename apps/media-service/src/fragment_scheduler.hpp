@@ -23,19 +23,24 @@ enum class FragmentOutcome {
   fallback_error,    // STS answered with an error or unusable audio
   fallback_timeout,  // no usable STS answer before the deadline
   silence,           // no input audio at all; nothing to dub
+  no_speech,         // input audio without speech (music, noise, quiet): kept, never sent to STS
 };
 const char* to_string(FragmentOutcome outcome);
 
 struct ResolvedFragment {
   std::int64_t seq = 0;
-  AudioBuffer audio;  // what goes to the output
+  AudioBuffer audio;  // dubbed: the STS audio; otherwise the original input
   FragmentOutcome outcome = FragmentOutcome::dubbed;
   std::string detail;
+  AudioBuffer original;                  // the input, always (the bed the dub is mixed over)
+  std::vector<SpeechSpan> speech;        // where the source speaker talks
+  std::optional<SpeechSpan> voice_span;  // dubbed: where the dub speaks inside `audio`
 };
 
 struct Dispatch {
   std::int64_t seq = 0;
   AudioBuffer audio;
+  std::vector<SpeechSpan> speech;
   TimePoint deadline;
 };
 
@@ -43,14 +48,15 @@ class FragmentScheduler {
  public:
   explicit FragmentScheduler(std::size_t max_in_flight);
 
-  // `deadline`: when the output needs this fragment's audio.
+  // `deadline`: when the output needs this fragment's audio. A fragment without speech (or
+  // without input audio) is resolved at once and never dispatched.
   void submit(Fragment fragment, TimePoint deadline);
   // The oldest waiting fragment if fewer than max_in_flight requests are open and its
   // deadline has not passed. The fragment counts as in flight until complete() or fail().
   std::optional<Dispatch> take_for_dispatch(TimePoint now);
   // STS result for `seq`. Ignored for the output if the fragment already fell back, but the
   // in-flight slot is released either way.
-  void complete(std::int64_t seq, AudioBuffer dubbed);
+  void complete(std::int64_t seq, AudioBuffer dubbed, std::optional<SpeechSpan> voice_span = std::nullopt);
   void fail(std::int64_t seq, FragmentOutcome reason, std::string detail);
   // Falls back to original audio for every unresolved fragment whose deadline is <= now.
   void expire(TimePoint now);

@@ -12,8 +12,8 @@ namespace {
 constexpr const char* kDecodebinStopCaps = "video/x-h264; audio/x-raw; video/x-raw";
 }  // namespace
 
-Ingest::Ingest(std::string url, int sample_rate, Callbacks callbacks, LogContext log)
-    : url_(std::move(url)), sample_rate_(sample_rate), callbacks_(std::move(callbacks)), log_(std::move(log)) {
+Ingest::Ingest(std::string url, AudioFormat format, Callbacks callbacks, LogContext log)
+    : url_(std::move(url)), format_(format), callbacks_(std::move(callbacks)), log_(std::move(log)) {
   build();
 }
 
@@ -92,8 +92,8 @@ void Ingest::link_audio(GstPad* pad) {
   GstElement* filter = make_element("capsfilter");
   GstElement* sink = make_element("appsink", "audio_sink");
   GstCapsPtr pcm(gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "layout",
-                                     G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, sample_rate_,
-                                     "channels", G_TYPE_INT, 1, nullptr));
+                                     G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, format_.sample_rate,
+                                     "channels", G_TYPE_INT, format_.channels, nullptr));
   g_object_set(filter, "caps", pcm.get(), nullptr);
   g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, "max-buffers", 0, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(&Ingest::on_audio_sample), this);
@@ -104,7 +104,7 @@ void Ingest::link_audio(GstPad* pad) {
   if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
     callbacks_.on_error("cannot link the input's audio");
   }
-  log_info(log_, "input audio: decoded to mono PCM16 at {} Hz", sample_rate_);
+  log_info(log_, "input audio: decoded to {}-channel PCM16 at {} Hz", format_.channels, format_.sample_rate);
 }
 
 GstFlowReturn Ingest::on_video_sample(GstElement* sink, gpointer user) {

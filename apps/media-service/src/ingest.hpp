@@ -1,6 +1,6 @@
 #pragma once
 // Ingest pipeline: opens the input URL, hands out H.264 access units untouched (AVC format,
-// with their caps) and decoded audio as mono PCM16 at the worker's sample rate.
+// with their caps) and decoded audio as interleaved PCM16 (AudioFormat: rate and channels) at the worker's sample rate.
 #include <gst/gst.h>
 
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "gst_util.hpp"
+#include "livedub/audio.hpp"
 #include "livedub/logging.hpp"
 
 namespace livedub::worker {
@@ -20,12 +21,12 @@ class Ingest {
   struct Callbacks {
     // Called on GStreamer streaming threads.
     std::function<void(GstBuffer* access_unit, GstCaps* caps)> on_video;
-    std::function<void(GstClockTime pts, std::span<const std::int16_t> mono)> on_audio;
+    std::function<void(GstClockTime pts, std::span<const std::int16_t> interleaved)> on_audio;
     std::function<void()> on_end_of_stream;
     std::function<void(const std::string& message)> on_error;
   };
 
-  Ingest(std::string url, int sample_rate, Callbacks callbacks, LogContext log);
+  Ingest(std::string url, AudioFormat format, Callbacks callbacks, LogContext log);
   ~Ingest();
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
@@ -43,7 +44,7 @@ class Ingest {
   static GstFlowReturn on_audio_sample(GstElement* sink, gpointer self);
 
   std::string url_;
-  int sample_rate_;
+  AudioFormat format_;
   Callbacks callbacks_;
   LogContext log_;
   GstElementPtr pipeline_;

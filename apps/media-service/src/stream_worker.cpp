@@ -32,7 +32,8 @@ std::string join_urls(const std::vector<std::string>& urls) {
 StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
     : config_(std::move(config)),
       log_{config_.stream_id, std::nullopt},
-      format_{config_.sample_rate, 1},
+      // Stereo end to end: a stereo bed stays stereo, a mono input becomes dual mono.
+      format_{config_.sample_rate, 2},
       metrics_{
           counter_family(registry, "livedub_worker_fragments_total",
                          "Audio fragments output, by outcome (dubbed or which fallback)"),
@@ -53,9 +54,15 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
               .Help("1 while an STS endpoint takes fragments, 0 while it is out of service")
               .Register(registry)},
       clock_(config_.output_delay),
-      cutter_(format_, ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
+      detector_(make_voice_detector(config_.vad, config_.vad_model)),
+      cutter_(format_, detector_ ? detector_block_frames(config_.sample_rate)
+                                 : ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
       scheduler_(config_.max_in_flight),
       sts_endpoints_(config_.sts_urls, config_.sts_eject_after_failures) {
+  if (detector_) {
+    analyzer_.emplace(*detector_, format_);
+    segmenter_.emplace(config_.segmenter, format_, detector_block_frames(config_.sample_rate));
+  }
   metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
   for (const auto& url : config_.sts_urls) metrics_.sts_endpoint_up.Add({{"endpoint", url}}).Set(1);
 }
@@ -80,7 +87,9 @@ nlohmann::json StreamWorker::health() const {
           {"sts_in_flight", scheduler_.in_flight()},
           {"sts_endpoints_in_service", sts_endpoints_.healthy_count()},
           {"sts_endpoints", sts_endpoints_.size()},
-          {"output_delay_ms", config_.output_delay.count()}};
+          {"output_delay_ms", config_.output_delay.count()},
+          {"vad", detector_ ? detector_->name() : "off"},
+          {"bed", to_string(config_.mix.mode)}};
 }
 
 void StreamWorker::end_input_locked(const char* why) {
@@ -88,7 +97,13 @@ void StreamWorker::end_input_locked(const char* why) {
   input_ended_ = true;
   state_ = "draining";
   drain_deadline_ = SteadyClock::now() + config_.output_delay + std::chrono::seconds(2);
-  if (auto last = cutter_.flush()) submit_locked({std::move(*last)});
+  std::vector<Fragment> rest;
+  if (auto last = cutter_.flush()) rest.push_back(std::move(*last));
+  auto fragments = segment_locked(std::move(rest));
+  if (segmenter_) {
+    for (auto& f : segmenter_->flush()) fragments.push_back(std::move(f));
+  }
+  submit_locked(std::move(fragments));
   throttle_cv_.notify_all();
   log_info(log_, "{}: draining the last {} ms of output", why, config_.output_delay.count());
 }
@@ -129,12 +144,28 @@ void StreamWorker::observe_arrival_locked(std::int64_t relative_ns) {
   if (shift.count() > 0) scheduler_.advance_deadlines(shift);
 }
 
+std::vector<Fragment> StreamWorker::segment_locked(std::vector<Fragment> cut) {
+  if (!segmenter_) return cut;
+  std::vector<Fragment> out;
+  for (auto& block : cut) {
+    AnalyzedBlock analyzed{std::move(block.audio), {}, block.synthetic_silence};
+    if (analyzed.synthetic) {
+      analyzer_->reset();  // a gap: the detector's memory of the audio before it is stale
+    } else {
+      analyzed.info = analyzer_->analyze(analyzed.audio.samples);
+    }
+    for (auto& fragment : segmenter_->push(std::move(analyzed))) out.push_back(std::move(fragment));
+  }
+  return out;
+}
+
 void StreamWorker::submit_locked(std::vector<Fragment> fragments) {
   for (auto& fragment : fragments) {
     const auto start_ns = fragment.audio.start_ns();
     auto deadline = clock_.due(start_ns) - config_.output_margin;
-    log_debug(log_.with_seq(fragment.seq), "fragment cut: {} ms at {} ms{}", fragment.audio.duration_ns() / 1'000'000,
-              start_ns / 1'000'000, fragment.synthetic_silence ? " (no input audio: silence)" : "");
+    log_debug(log_.with_seq(fragment.seq), "fragment cut: {} ms at {} ms, {} speech span(s){}",
+              fragment.audio.duration_ns() / 1'000'000, start_ns / 1'000'000, fragment.speech.size(),
+              fragment.synthetic_silence ? " (no input audio: silence)" : "");
     scheduler_.submit(std::move(fragment), deadline);
   }
   if (!fragments.empty()) {
@@ -170,11 +201,11 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
   last_video_relative_ns_ = relative;
   observe_arrival_locked(relative);
   video_.push_back(PendingVideo{GstBufferPtr(out), relative});
-  submit_locked(cutter_.advance_to(relative - kAudioStallNs));
+  submit_locked(segment_locked(cutter_.advance_to(relative - kAudioStallNs)));
   pace_cv_.notify_all();
 }
 
-void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> mono) {
+void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> samples) {
   wait_while_ahead_of_real_time(pts);
   std::lock_guard lock(mutex_);
   if (stop_ || input_ended_) return;
@@ -182,7 +213,7 @@ void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> mono
   if (!clock_.anchored() || !GST_CLOCK_TIME_IS_VALID(pts)) return;
   const auto relative = clock_.relative_ns(static_cast<std::int64_t>(pts));
   observe_arrival_locked(relative);
-  submit_locked(cutter_.push(relative, mono));
+  submit_locked(segment_locked(cutter_.push(relative, samples)));
 }
 
 void StreamWorker::dispatch_loop() {
@@ -203,13 +234,21 @@ void StreamWorker::dispatch_loop() {
     sts::DubRequestMetadata metadata{config_.stream_id,  job->seq,      config_.source_lang,
                                      config_.target_lang, config_.voice,
                                      static_cast<double>(job->audio.duration_ns()) / 1e6};
+    if (detector_) {
+      // The phrases and the room after them: the dub starts where the speaker started.
+      const double ms_per_frame = 1000.0 / config_.sample_rate;
+      for (const auto& span : job->speech) {
+        metadata.speech.push_back({static_cast<double>(span.begin) * ms_per_frame, static_cast<double>(span.end) * ms_per_frame});
+      }
+      metadata.slot_end_ms = metadata.duration_ms;
+    }
     const auto started = SteadyClock::now();
     auto result = call_any_endpoint(http, StsRequest{metadata, &job->audio}, std::max(remaining, std::chrono::milliseconds(1)));
     metrics_.sts_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
     {
       std::lock_guard lock(mutex_);
       if (result.audio) {
-        scheduler_.complete(job->seq, std::move(*result.audio));
+        scheduler_.complete(job->seq, std::move(*result.audio), result.voice_span);
       } else {
         scheduler_.fail(job->seq, result.timed_out ? FragmentOutcome::fallback_timeout : FragmentOutcome::fallback_error,
                         result.error);
@@ -287,7 +326,7 @@ void StreamWorker::pace_loop() {
     }
     lock.unlock();
     for (auto& fragment : ready) {
-      egress_->push_audio(fragment.audio);
+      egress_->push_audio(mix(fragment));
       metrics_.fragments.Add({{"outcome", to_string(fragment.outcome)}}).Increment();
       auto ctx = log_.with_seq(fragment.seq);
       if (fragment.outcome == FragmentOutcome::fallback_error || fragment.outcome == FragmentOutcome::fallback_timeout) {
@@ -315,6 +354,14 @@ void StreamWorker::pace_loop() {
   }
 }
 
+AudioBuffer StreamWorker::mix(const ResolvedFragment& fragment) {
+  const bool dubbed = fragment.outcome == FragmentOutcome::dubbed;
+  MixInput input{&fragment.original, fragment.speech, dubbed ? &fragment.audio : nullptr, fragment.voice_span, bed_gain_};
+  auto mixed = mix_fragment(input, config_.mix);
+  bed_gain_ = mixed.end_gain;
+  return std::move(mixed.audio);
+}
+
 void StreamWorker::finish_output() {
   egress_->end_of_stream();
   if (!egress_->wait_finished(std::chrono::seconds(5))) log_warn(log_, "output did not drain within 5 s");
@@ -332,14 +379,14 @@ int StreamWorker::run() {
                                                       [this] { metrics_.reconnects.Increment(); }));
   }
   egress_ = std::make_unique<Egress>(
-      config_.sample_rate, config_.audio_bitrate,
+      format_, config_.audio_bitrate,
       Egress::Callbacks{[this](GstSample* tag) {
                           for (auto& p : publishers_) p->push(tag);
                         },
                         [this](const std::string& message) { fail(message); }},
       log_);
   ingest_ = std::make_unique<Ingest>(
-      config_.input_url, config_.sample_rate,
+      config_.input_url, format_,
       Ingest::Callbacks{[this](GstBuffer* b, GstCaps* c) { on_video(b, c); },
                         [this](GstClockTime pts, std::span<const std::int16_t> s) { on_audio(pts, s); },
                         [this] {
@@ -353,9 +400,12 @@ int StreamWorker::run() {
       log_);
 
   egress_->start();
-  log_info(log_, "pulling {} -> pushing {}{}; fragments of {} ms, up to {} in flight to {}", config_.input_url,
-           config_.output_url, config_.extra_output_url ? " (+ extra destination)" : "", config_.fragment.count(),
-           config_.max_in_flight, join_urls(config_.sts_urls));
+  const auto fragments = detector_ ? fmt::format("phrases of {}-{} ms found by {}", config_.segmenter.min_fragment.count(),
+                                                  config_.segmenter.max_fragment.count(), detector_->name())
+                                   : fmt::format("fixed fragments of {} ms", config_.fragment.count());
+  log_info(log_, "pulling {} -> pushing {}{}; {}, up to {} in flight to {}; bed {}", config_.input_url,
+           config_.output_url, config_.extra_output_url ? " (+ extra destination)" : "", fragments,
+           config_.max_in_flight, join_urls(config_.sts_urls), to_string(config_.mix.mode));
   ingest_->start();
   for (std::size_t i = 0; i < config_.max_in_flight; ++i) dispatchers_.emplace_back([this] { dispatch_loop(); });
   sts_health_ = std::thread([this] { sts_health_loop(); });

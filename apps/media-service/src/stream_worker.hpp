@@ -16,6 +16,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "dub_mixer.hpp"
 #include "egress.hpp"
 #include "fragment_cutter.hpp"
 #include "fragment_scheduler.hpp"
@@ -23,8 +24,10 @@
 #include "ingest.hpp"
 #include "output_clock.hpp"
 #include "publisher.hpp"
+#include "speech_segmenter.hpp"
 #include "sts_client.hpp"
 #include "sts_endpoints.hpp"
+#include "voice_detector.hpp"
 #include "worker_config.hpp"
 
 namespace livedub::worker {
@@ -59,8 +62,11 @@ class StreamWorker {
 
   void end_input_locked(const char* why);
   void on_video(GstBuffer* buffer, GstCaps* caps);
-  void on_audio(GstClockTime pts, std::span<const std::int16_t> mono);
+  void on_audio(GstClockTime pts, std::span<const std::int16_t> samples);
   void submit_locked(std::vector<Fragment> fragments);
+  // Cutter output -> fragments: as they are (no VAD), or blocks classified and segmented.
+  std::vector<Fragment> segment_locked(std::vector<Fragment> cut);
+  AudioBuffer mix(const ResolvedFragment& fragment);
   void anchor_locked(GstClockTime ts);
   void wait_while_ahead_of_real_time(GstClockTime ts);
   void observe_arrival_locked(std::int64_t relative_ns);
@@ -81,8 +87,12 @@ class StreamWorker {
   std::condition_variable dispatch_cv_;  // dispatchers: new fragments, slots, stop
   std::condition_variable throttle_cv_;  // input threads held back: stop
   OutputClock clock_;
-  FragmentCutter cutter_;
+  std::unique_ptr<VoiceDetector> detector_;  // null: fixed-length fragments
+  std::optional<BlockAnalyzer> analyzer_;
+  std::optional<SpeechSegmenter> segmenter_;
+  FragmentCutter cutter_;  // fixed-length fragments, or the detector's blocks
   FragmentScheduler scheduler_;
+  double bed_gain_ = 1.0;  // pacer thread only: the bed gain where the last output ended
   StsEndpointPool sts_endpoints_;
   std::deque<PendingVideo> video_;
   bool input_ended_ = false;

@@ -1,5 +1,6 @@
 #include "sts_client.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "livedub/wav.hpp"
@@ -11,7 +12,12 @@ StsResult call_sts(HttpClient& http, const std::string& base_url, const std::opt
   StsResult result;
   std::vector<std::string> headers;
   if (token) headers.push_back("Authorization: Bearer " + *token);
-  auto wav = encode_wav(*request.audio);
+  // Speech engines work in mono: a stereo bed is not worth twice the upload.
+  const auto& audio = *request.audio;
+  auto wav = audio.format.channels == 1
+                 ? encode_wav(audio)
+                 : encode_wav(AudioBuffer{{audio.format.sample_rate, 1}, audio.start_frame,
+                                          downmix_to_mono(audio.samples, audio.format.channels)});
   std::vector<MultipartPart> parts{
       {"metadata", "application/json", "", sts::to_json(request.metadata).dump()},
       {"audio", "audio/wav", "fragment.wav", std::string(wav.begin(), wav.end())}};
@@ -47,7 +53,13 @@ StsResult call_sts(HttpClient& http, const std::string& base_url, const std::opt
       result.error = "STS returned " + std::to_string(got_at_our_rate) + " frames, expected " + std::to_string(want);
       return result;
     }
-    result.audio = conform_audio(decoded, request.audio->format, want);
+    // The dub is one voice: mono here, placed in the centre of the bed by the mixer.
+    const int rate = request.audio->format.sample_rate;
+    result.audio = conform_audio(decoded, {rate, 1}, want);
+    const auto to_frame = [&](double ms) { return std::clamp<std::int64_t>(std::llround(ms * rate / 1000.0), 0, want); };
+    if (result.response.speech_end_ms > result.response.speech_start_ms) {
+      result.voice_span = SpeechSpan{to_frame(result.response.speech_start_ms), to_frame(result.response.speech_end_ms)};
+    }
   } catch (const std::exception& e) {
     result.error = std::string("unusable STS response: ") + e.what();
   }

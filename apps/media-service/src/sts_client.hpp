@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "fragment_cutter.hpp"
 #include "livedub/audio.hpp"
 #include "livedub/http_client.hpp"
 #include "livedub/sts_protocol.hpp"
@@ -17,7 +18,8 @@ struct StsRequest {
 };
 
 struct StsResult {
-  std::optional<AudioBuffer> audio;  // set on success: exactly the fragment's frames
+  std::optional<AudioBuffer> audio;  // set on success: mono, the fragment's rate and frames
+  std::optional<SpeechSpan> voice_span;  // where the dub speaks in `audio` (frames)
   std::string error;                 // set on failure
   bool timed_out = false;
   int http_status = 0;               // 0 when no HTTP answer came

@@ -7,6 +7,16 @@
 #include "livedub/rtmp_url.hpp"
 
 namespace livedub::worker {
+namespace {
+// The default delay is the longest fragment plus this: STS time for it (p95 of the cpu
+// engines on a 2-core machine for a 5 s phrase is about 1.8 s) plus the output margin.
+constexpr std::chrono::milliseconds kStsBudget{2500};
+#ifdef LIVEDUB_DEFAULT_VAD_MODEL
+constexpr const char* kDefaultVadModel = LIVEDUB_DEFAULT_VAD_MODEL;
+#else
+constexpr const char* kDefaultVadModel = "";
+#endif
+}  // namespace
 
 WorkerConfig load_worker_config(const EnvConfig& env) {
   using std::chrono::milliseconds;
@@ -33,15 +43,37 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.sts_eject_after_failures =
       static_cast<int>(env.integer("LIVEDUB_STS_EJECT_AFTER_FAILURES", c.sts_eject_after_failures, 1, 100));
   c.sts_token = env.raw("LIVEDUB_STS_TOKEN");
-  c.fragment = env.millis("LIVEDUB_FRAGMENT_MS", milliseconds(2000), milliseconds(1000), milliseconds(10000));
+  c.fragment = env.millis("LIVEDUB_FRAGMENT_MS", c.fragment, milliseconds(1000), milliseconds(10000));
+  c.vad = env.one_of("LIVEDUB_VAD", c.vad, {"silero", "energy", "off"});
+  c.vad_model = env.string("LIVEDUB_VAD_MODEL", kDefaultVadModel);
+  if (c.vad == "silero" && kDefaultVadModel[0] == '\0' && !env.raw("LIVEDUB_VAD_MODEL")) {
+    throw ConfigError("LIVEDUB_VAD", "this build has no ONNX Runtime (run scripts/fetch-onnxruntime and rebuild), "
+                                     "so 'silero' is unavailable; use 'energy' or 'off'");
+  }
+  auto& seg = c.segmenter;
+  seg.min_fragment = env.millis("LIVEDUB_FRAGMENT_MIN_MS", seg.min_fragment, milliseconds(300), milliseconds(10000));
+  seg.max_fragment = env.millis("LIVEDUB_FRAGMENT_MAX_MS", seg.max_fragment, milliseconds(1000), milliseconds(15000));
+  if (seg.max_fragment < seg.min_fragment) {
+    throw ConfigError("LIVEDUB_FRAGMENT_MAX_MS", "must be at least LIVEDUB_FRAGMENT_MIN_MS (" +
+                                                     std::to_string(seg.min_fragment.count()) + " ms)");
+  }
+  seg.slot_pause = env.millis("LIVEDUB_SLOT_PAUSE_MS", seg.slot_pause, milliseconds(0), milliseconds(5000));
+  seg.onset_threshold = static_cast<float>(env.number("LIVEDUB_VAD_THRESHOLD", seg.onset_threshold, 0.05, 0.95));
+  seg.offset_threshold = std::min(seg.offset_threshold, seg.onset_threshold);
+  c.mix.mode = *parse_bed_mode(env.one_of("LIVEDUB_BED_MODE", to_string(c.mix.mode), {"duck", "off"}));
+  c.mix.duck_db = env.number("LIVEDUB_BED_DUCK_DB", c.mix.duck_db, -60.0, 0.0);
+  c.mix.ramp_down = env.millis("LIVEDUB_BED_RAMP_DOWN_MS", c.mix.ramp_down, milliseconds(0), milliseconds(2000));
+  c.mix.ramp_up = env.millis("LIVEDUB_BED_RAMP_UP_MS", c.mix.ramp_up, milliseconds(0), milliseconds(2000));
   c.max_in_flight = static_cast<std::size_t>(env.integer("LIVEDUB_MAX_IN_FLIGHT", 3, 1, 16));
   c.output_margin = env.millis("LIVEDUB_OUTPUT_MARGIN_MS", milliseconds(250), milliseconds(50), milliseconds(2000));
-  const auto min_delay = c.fragment + c.output_margin + milliseconds(250);
-  c.output_delay = env.millis("LIVEDUB_OUTPUT_DELAY_MS", c.fragment + milliseconds(2500), milliseconds(0),
-                              milliseconds(60000));
+  // The longest fragment is only complete once all of its audio has arrived; then STS answers.
+  const auto longest = c.vad == "off" ? c.fragment : seg.max_fragment;
+  const auto longest_name = c.vad == "off" ? "LIVEDUB_FRAGMENT_MS" : "LIVEDUB_FRAGMENT_MAX_MS";
+  const auto min_delay = longest + c.output_margin + milliseconds(250);
+  c.output_delay = env.millis("LIVEDUB_OUTPUT_DELAY_MS", longest + kStsBudget, milliseconds(0), milliseconds(60000));
   if (c.output_delay < min_delay) {
     throw ConfigError("LIVEDUB_OUTPUT_DELAY_MS",
-                      "must be at least LIVEDUB_FRAGMENT_MS + LIVEDUB_OUTPUT_MARGIN_MS + 250 (= " +
+                      std::string("must be at least ") + longest_name + " + LIVEDUB_OUTPUT_MARGIN_MS + 250 (= " +
                           std::to_string(min_delay.count()) + " ms): a fragment is only complete " +
                           "once all of its audio has arrived, and STS needs time to answer");
   }

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "dub_mixer.hpp"
 #include "livedub/config.hpp"
+#include "speech_segmenter.hpp"
 
 namespace livedub::worker {
 
@@ -17,7 +19,13 @@ struct WorkerConfig {
   std::optional<std::string> sts_token;
   std::chrono::milliseconds sts_health_interval{2000};  // health checks of endpoints taken out
   int sts_eject_after_failures = 2;                      // consecutive failures that take one out
-  std::chrono::milliseconds fragment{2000};
+  std::chrono::milliseconds fragment{2000};  // fixed-length fragments (vad == off)
+  // Voice-activity detection: "silero" (Silero VAD v5 on ONNX Runtime), "energy" (loudness
+  // only: cannot tell music from speech) or "off" (fixed-length fragments, all sent to STS).
+  std::string vad = "silero";
+  std::string vad_model;  // Silero model file
+  SegmenterConfig segmenter;
+  MixConfig mix;
   std::size_t max_in_flight = 3;
   std::chrono::milliseconds output_delay{4500};
   // Audio must be handed to the encoder this long before the video it accompanies.

@@ -34,6 +34,21 @@ AudioBuffer trim_silence(const AudioBuffer& audio) {
   return out;
 }
 
+AudioBuffer speech_region(const AudioBuffer& input, const DubRequestMetadata& request) {
+  if (request.speech.empty()) return input;
+  // A little context either side: recognisers clip words whose edges are cut.
+  const auto pad = input.format.sample_rate * 150 / 1000;
+  const auto layout = speech_layout(request, input.format.sample_rate);
+  const auto begin = std::max<std::int64_t>(0, layout.first() - pad);
+  const auto end = std::min(input.frames(), layout.last() + pad);
+  const auto channels = static_cast<std::ptrdiff_t>(input.format.channels);
+  AudioBuffer region{input.format, input.start_frame + begin, {}};
+  if (end > begin) {
+    region.samples.assign(input.samples.begin() + begin * channels, input.samples.begin() + end * channels);
+  }
+  return region;
+}
+
 std::string continue_sentence(const std::string& translation) {
   if (translation.empty()) return translation;
   std::string out = translation;
@@ -119,7 +134,7 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   {
     RecognizerLease recognizer(*this);
     const RecognitionRequest asr_request{request.source_lang, context.has_previous ? context.previous_transcript : ""};
-    result.transcript = (*recognizer).recognize(input, asr_request).text;
+    result.transcript = (*recognizer).recognize(speech_region(input, request), asr_request).text;
   }
   result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
 
@@ -138,11 +153,17 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
 
   started = Clock::now();
   const int tts_rate = speech.format.sample_rate > 0 ? speech.format.sample_rate : synthesizer_.sample_rate();
-  const auto fitted = fit_speech(AudioBuffer{{tts_rate, 1}, 0, speech.samples},
-                                 frames_for_duration(request.duration_ms, tts_rate), options_.time_fit);
-  result.audio = conform_audio(fitted.audio, input.format, frames_for_duration(request.duration_ms, input.format.sample_rate));
-  result.stretch_ratio = fitted.plan.ratio;
-  result.time_fit = to_string(fitted.plan.policy);
+  // The dub starts where the speaker started and may run into the pause after the phrase.
+  const auto layout = speech_layout(request, tts_rate);
+  const SpeechSlot slot{layout.total_frames, layout.first(), layout.last() - layout.first(),
+                        layout.slot_end - layout.first()};
+  const auto placed = place_speech(AudioBuffer{{tts_rate, 1}, 0, speech.samples}, slot, options_.time_fit);
+  const int rate = input.format.sample_rate;
+  result.audio = conform_audio(placed.audio, input.format, frames_for_duration(request.duration_ms, rate));
+  result.speech_begin = placed.speech_begin * rate / tts_rate;
+  result.speech_end = placed.speech_end * rate / tts_rate;
+  result.stretch_ratio = placed.plan.ratio;
+  result.time_fit = to_string(placed.plan.policy);
   result.stage_timings_ms[kStageStretch] = elapsed_ms(started);
   return result;
 }

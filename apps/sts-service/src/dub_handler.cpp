@@ -310,6 +310,10 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   response.stretch_ratio = result.stretch_ratio;
   response.time_fit = result.time_fit;
   response.timings_ms = std::move(result.stage_timings_ms);
+  const double ms_per_frame = 1000.0 / result.audio.format.sample_rate;
+  response.speech_start_ms = std::clamp(static_cast<double>(result.speech_begin) * ms_per_frame, 0.0, metadata.duration_ms);
+  response.speech_end_ms =
+      std::clamp(static_cast<double>(result.speech_end) * ms_per_frame, response.speech_start_ms, metadata.duration_ms);
   const double total_ms = elapsed_ms(started);
   response.timings_ms["total"] = total_ms;
 

@@ -22,4 +22,18 @@ std::int64_t frames_for_duration(double duration_ms, int sample_rate) {
   return std::llround(duration_ms * sample_rate / 1000.0);
 }
 
+SpeechLayout speech_layout(const DubRequestMetadata& request, int sample_rate) {
+  SpeechLayout layout;
+  layout.total_frames = frames_for_duration(request.duration_ms, sample_rate);
+  for (const auto& span : request.speech) {
+    layout.spans.emplace_back(std::clamp(frames_for_duration(span.start_ms, sample_rate), std::int64_t{0}, layout.total_frames),
+                              std::clamp(frames_for_duration(span.end_ms, sample_rate), std::int64_t{0}, layout.total_frames));
+  }
+  if (layout.spans.empty()) layout.spans.emplace_back(0, layout.total_frames);
+  layout.slot_end = request.slot_end_ms
+                        ? std::clamp(frames_for_duration(*request.slot_end_ms, sample_rate), layout.last(), layout.total_frames)
+                        : layout.total_frames;
+  return layout;
+}
+
 }  // namespace livedub::sts

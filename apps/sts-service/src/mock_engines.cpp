@@ -42,9 +42,13 @@ DubResult PassthroughEngine::dub(const DubRequestMetadata& request, const AudioB
   out.format = input.format;
   out.start_frame = input.start_frame;
   out.samples = input.samples;
-  fit_to_frames(out.samples, out.format.channels,
-                frames_for_duration(request.duration_ms, out.format.sample_rate));
-  return mock_result(request, std::move(out));
+  const auto layout = speech_layout(request, out.format.sample_rate);
+  fit_to_frames(out.samples, out.format.channels, layout.total_frames);
+  auto result = mock_result(request, std::move(out));
+  // The "dub" is the source speech itself, so it sits exactly where the speaker spoke.
+  result.speech_begin = layout.first();
+  result.speech_end = layout.last();
+  return result;
 }
 
 ToneEngine::ToneEngine(double frequency_hz, MockOptions options)
@@ -60,18 +64,22 @@ DubResult ToneEngine::dub(const DubRequestMetadata& request, const AudioBuffer& 
   AudioBuffer out;
   out.format = input.format;
   out.start_frame = input.start_frame;
-  const auto frames = frames_for_duration(request.duration_ms, out.format.sample_rate);
+  const auto layout = speech_layout(request, out.format.sample_rate);
   const auto channels = static_cast<std::size_t>(out.format.channels);
-  out.samples.resize(static_cast<std::size_t>(frames) * channels);
-  // Phase restarts at 0 in every fragment: output depends only on the request, never on history.
+  out.samples.resize(static_cast<std::size_t>(layout.total_frames) * channels);
+  // The tone plays from the first speech span's start to the last one's end, like a dub
+  // placed on the phrase. Phase restarts at 0 there: output depends only on the request.
   const double radians_per_frame = 2.0 * std::numbers::pi * frequency_hz_ / out.format.sample_rate;
   const double peak = kAmplitude * 32767.0;
-  for (std::size_t frame = 0; frame < static_cast<std::size_t>(frames); ++frame) {
+  for (auto frame = layout.first(); frame < layout.last(); ++frame) {
     auto value = static_cast<std::int16_t>(
-        std::lround(peak * std::sin(radians_per_frame * static_cast<double>(frame))));
-    for (std::size_t c = 0; c < channels; ++c) out.samples[frame * channels + c] = value;
+        std::lround(peak * std::sin(radians_per_frame * static_cast<double>(frame - layout.first()))));
+    for (std::size_t c = 0; c < channels; ++c) out.samples[static_cast<std::size_t>(frame) * channels + c] = value;
   }
-  return mock_result(request, std::move(out));
+  auto result = mock_result(request, std::move(out));
+  result.speech_begin = layout.first();
+  result.speech_end = layout.last();
+  return result;
 }
 
 }  // namespace livedub::sts

@@ -15,6 +15,7 @@ const char* to_string(TimeFitPolicy policy) {
     case TimeFitPolicy::bound_then_pad: return "bound_then_pad";
     case TimeFitPolicy::bound_then_trim: return "bound_then_trim";
     case TimeFitPolicy::silence: return "silence";
+    case TimeFitPolicy::fits_slot: return "fits_slot";
   }
   return "unknown";
 }
@@ -70,27 +71,61 @@ AudioBuffer stretch_speech(const AudioBuffer& speech, double ratio) {
   return out;
 }
 
+namespace {
+// Cuts `audio` to `frames`; a hard cut clicks, so the last 30 ms before it fade out.
+void cut_with_fade(AudioBuffer& audio, std::int64_t frames) {
+  const auto channels = audio.format.channels;
+  const bool trimmed = audio.frames() > frames;
+  fit_to_frames(audio.samples, channels, frames);
+  if (!trimmed) return;
+  const auto fade = std::min<std::int64_t>(frames, audio.format.sample_rate * 3 / 100);
+  for (std::int64_t i = 0; i < fade; ++i) {
+    const double gain = static_cast<double>(fade - i) / static_cast<double>(fade);
+    for (int c = 0; c < channels; ++c) {
+      auto& s = audio.samples[static_cast<std::size_t>((frames - fade + i) * channels + c)];
+      s = static_cast<std::int16_t>(std::lround(s * gain));
+    }
+  }
+}
+}  // namespace
+
 FittedSpeech fit_speech(const AudioBuffer& speech, std::int64_t target_frames, const TimeFitBounds& bounds) {
   FittedSpeech fitted;
   fitted.plan = plan_time_fit(speech.frames(), target_frames, bounds);
   fitted.audio = fitted.plan.policy == TimeFitPolicy::silence
                      ? AudioBuffer{speech.format, speech.start_frame, {}}
                      : stretch_speech(speech, fitted.plan.ratio);
-  const auto channels = fitted.audio.format.channels;
-  const bool trimmed = fitted.audio.frames() > target_frames;
-  fit_to_frames(fitted.audio.samples, channels, target_frames);
-  if (trimmed) {
-    // A hard cut clicks; fade the last 30 ms out instead.
-    const auto fade = std::min<std::int64_t>(target_frames, fitted.audio.format.sample_rate * 3 / 100);
-    for (std::int64_t i = 0; i < fade; ++i) {
-      const double gain = static_cast<double>(fade - i) / static_cast<double>(fade);
-      for (int c = 0; c < channels; ++c) {
-        auto& s = fitted.audio.samples[static_cast<std::size_t>((target_frames - fade + i) * channels + c)];
-        s = static_cast<std::int16_t>(std::lround(s * gain));
-      }
-    }
-  }
+  cut_with_fade(fitted.audio, target_frames);
   return fitted;
+}
+
+TimeFitPlan plan_placement(std::int64_t speech_frames, const SpeechSlot& slot, const TimeFitBounds& bounds) {
+  const auto phrase = std::max<std::int64_t>(slot.phrase_frames, 1);
+  const auto room = std::max(slot.slot_frames, phrase);
+  if (speech_frames > phrase && speech_frames <= room) {
+    plan_time_fit(speech_frames, phrase, bounds);  // validates the bounds all the same
+    return {1.0, TimeFitPolicy::fits_slot};
+  }
+  // Shorter than the phrase: slow towards the phrase; longer than the slot: compress to it.
+  return plan_time_fit(speech_frames, speech_frames <= phrase ? phrase : room, bounds);
+}
+
+PlacedSpeech place_speech(const AudioBuffer& speech, const SpeechSlot& slot, const TimeFitBounds& bounds) {
+  PlacedSpeech placed;
+  placed.plan = plan_placement(speech.frames(), slot, bounds);
+  const auto channels = static_cast<std::size_t>(std::max(speech.format.channels, 1));
+  placed.audio = AudioBuffer{speech.format, speech.start_frame, {}};
+  placed.audio.samples.assign(static_cast<std::size_t>(slot.total_frames) * channels, 0);
+  if (placed.plan.policy == TimeFitPolicy::silence) return placed;
+  auto voice = placed.plan.ratio == 1.0 ? speech : stretch_speech(speech, placed.plan.ratio);
+  const auto offset = std::clamp<std::int64_t>(slot.offset, 0, slot.total_frames);
+  const auto room = std::min(std::max(slot.slot_frames, slot.phrase_frames), slot.total_frames - offset);
+  cut_with_fade(voice, std::min(voice.frames(), room));
+  std::copy(voice.samples.begin(), voice.samples.end(),
+            placed.audio.samples.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(offset) * channels));
+  placed.speech_begin = offset;
+  placed.speech_end = offset + voice.frames();
+  return placed;
 }
 
 }  // namespace livedub::sts

@@ -67,10 +67,39 @@ bool is_valid_voice_name(std::string_view name) {
 }
 
 nlohmann::json to_json(const DubRequestMetadata& m) {
-  return {{"stream_id", m.stream_id},     {"sequence", m.sequence},
-          {"source_lang", m.source_lang}, {"target_lang", m.target_lang},
-          {"voice", m.voice},             {"duration_ms", m.duration_ms}};
+  nlohmann::json j = {{"stream_id", m.stream_id},     {"sequence", m.sequence},
+                      {"source_lang", m.source_lang}, {"target_lang", m.target_lang},
+                      {"voice", m.voice},             {"duration_ms", m.duration_ms}};
+  if (!m.speech.empty()) {
+    j["speech"] = nlohmann::json::array();
+    for (const auto& s : m.speech) j["speech"].push_back({{"start_ms", s.start_ms}, {"end_ms", s.end_ms}});
+  }
+  if (m.slot_end_ms) j["slot_end_ms"] = *m.slot_end_ms;
+  return j;
 }
+
+namespace {
+std::vector<TimeSpanMs> parse_speech_spans(const nlohmann::json& j, double duration_ms) {
+  std::vector<TimeSpanMs> spans;
+  if (!j.contains("speech") || j.at("speech").is_null()) return spans;
+  const auto& list = j.at("speech");
+  if (!list.is_array()) throw ProtocolError("field 'speech' must be an array of {start_ms, end_ms}");
+  if (list.size() > kMaxSpeechSpans) {
+    throw ProtocolError("field 'speech' has more than " + std::to_string(kMaxSpeechSpans) + " spans");
+  }
+  for (const auto& item : list) {
+    if (!item.is_object()) throw ProtocolError("field 'speech' must be an array of {start_ms, end_ms}");
+    TimeSpanMs span{field<double>(item, "start_ms"), field<double>(item, "end_ms")};
+    const double previous_end = spans.empty() ? 0.0 : spans.back().end_ms;
+    if (!std::isfinite(span.start_ms) || !std::isfinite(span.end_ms) || span.start_ms < previous_end ||
+        span.end_ms <= span.start_ms || span.end_ms > duration_ms) {
+      throw ProtocolError("field 'speech' must hold sorted, disjoint spans with 0 <= start_ms < end_ms <= duration_ms");
+    }
+    spans.push_back(span);
+  }
+  return spans;
+}
+}  // namespace
 
 DubRequestMetadata parse_request_metadata(std::string_view json_text) {
   nlohmann::json j;
@@ -97,6 +126,15 @@ DubRequestMetadata parse_request_metadata(std::string_view json_text) {
   if (!std::isfinite(m.duration_ms) || m.duration_ms <= 0 || m.duration_ms > kMaxDurationMs) {
     throw ProtocolError("field 'duration_ms' must be > 0 and <= 60000");
   }
+  m.speech = parse_speech_spans(j, m.duration_ms);
+  if (j.contains("slot_end_ms") && !j.at("slot_end_ms").is_null()) {
+    const double slot = field<double>(j, "slot_end_ms");
+    const double first = m.speech.empty() ? 0.0 : m.speech.front().start_ms;
+    if (!std::isfinite(slot) || slot <= first || slot > m.duration_ms) {
+      throw ProtocolError("field 'slot_end_ms' must be after the first speech span's start and <= duration_ms");
+    }
+    m.slot_end_ms = slot;
+  }
   return m;
 }
 
@@ -113,7 +151,9 @@ nlohmann::json to_json(const DubResponse& r) {
           {"engine", r.engine},
           {"stretch_ratio", r.stretch_ratio},
           {"time_fit", r.time_fit},
-          {"timings_ms", r.timings_ms}};
+          {"timings_ms", r.timings_ms},
+          {"speech_start_ms", r.speech_start_ms},
+          {"speech_end_ms", r.speech_end_ms}};
 }
 
 DubResponse parse_response(std::string_view json_text) {
@@ -138,6 +178,12 @@ DubResponse parse_response(std::string_view json_text) {
   r.stretch_ratio = optional_field<double>(j, "stretch_ratio", 1.0);
   r.time_fit = optional_field<std::string>(j, "time_fit", "");
   r.timings_ms = optional_field<std::map<std::string, double>>(j, "timings_ms", {});
+  r.speech_start_ms = optional_field<double>(j, "speech_start_ms", 0.0);
+  r.speech_end_ms = optional_field<double>(j, "speech_end_ms", r.speech_start_ms);
+  if (!std::isfinite(r.speech_start_ms) || !std::isfinite(r.speech_end_ms) || r.speech_start_ms < 0 ||
+      r.speech_end_ms < r.speech_start_ms || r.speech_end_ms > r.duration_ms + 1) {
+    throw ProtocolError("fields 'speech_start_ms'/'speech_end_ms' must satisfy 0 <= start <= end <= duration_ms");
+  }
   return r;
 }
 

@@ -33,6 +33,11 @@ struct CpuEngineOptions {
 // pads its output, and that padding would otherwise eat into the time-fit budget.
 AudioBuffer trim_silence(const AudioBuffer& audio);
 
+// The part of a fragment the recogniser hears: the request's speech spans (first start to last
+// end) with 150 ms either side; the whole fragment when the request names no spans. Music or
+// noise around the phrase is never transcribed.
+AudioBuffer speech_region(const AudioBuffer& input, const DubRequestMetadata& request);
+
 // Apertium capitalises the first word of every text it gets as a sentence start. A fragment
 // that directly follows a fragment with speech usually continues that sentence, so its first
 // letter is lowered again (UTF-8 aware for the Latin-1 range).

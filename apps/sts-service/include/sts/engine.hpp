@@ -30,6 +30,9 @@ struct DubResult {
   double stretch_ratio = 1.0;  // output speech duration / natural TTS duration
   std::string time_fit;        // TimeFitPolicy applied ("exact", "bound_then_pad", ...); empty for mocks
   std::map<std::string, double> stage_timings_ms;  // asr, mt, tts, stretch
+  // Where the dubbed speech sits in `audio`, in frames (equal when it is silent).
+  std::int64_t speech_begin = 0;
+  std::int64_t speech_end = 0;
 };
 
 struct LanguagePair {
@@ -82,5 +85,17 @@ class DubbingEngine {
 
 // The frame count a dubbed fragment must have: llround(duration_ms * sample_rate / 1000).
 std::int64_t frames_for_duration(double duration_ms, int sample_rate);
+
+// A request's speech spans and slot in frames at `sample_rate`. A request without spans is
+// one span over the whole fragment; the slot defaults to the fragment's end.
+struct SpeechLayout {
+  std::int64_t total_frames = 0;
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans;  // [begin, end) frames, never empty
+  std::int64_t slot_end = 0;                                 // frames from the fragment start
+
+  std::int64_t first() const { return spans.front().first; }
+  std::int64_t last() const { return spans.back().second; }
+};
+SpeechLayout speech_layout(const DubRequestMetadata& request, int sample_rate);
 
 }  // namespace livedub::sts

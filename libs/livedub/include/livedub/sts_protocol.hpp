@@ -6,9 +6,11 @@
 // 200 response: application/json DubResponse (dubbed audio as base64 WAV, exactly duration_ms).
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,13 +26,40 @@ class ProtocolError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Most speech spans one request may carry.
+inline constexpr std::size_t kMaxSpeechSpans = 64;
+
+// A stretch of a fragment, in milliseconds from its first sample.
+struct TimeSpanMs {
+  double start_ms = 0;
+  double end_ms = 0;
+  bool operator==(const TimeSpanMs&) const = default;
+};
+
 struct DubRequestMetadata {
+  // The v1 fields in order; speech spans and slot are set by name.
+  DubRequestMetadata(std::string stream_id_ = "", std::int64_t sequence_ = 0, std::string source_lang_ = "en",
+                     std::string target_lang_ = "es", std::string voice_ = "default", double duration_ms_ = 0)
+      : stream_id(std::move(stream_id_)),
+        sequence(sequence_),
+        source_lang(std::move(source_lang_)),
+        target_lang(std::move(target_lang_)),
+        voice(std::move(voice_)),
+        duration_ms(duration_ms_) {}
+
   std::string stream_id;
   std::int64_t sequence = 0;
   std::string source_lang = "en";
   std::string target_lang = "es";
   std::string voice = "default";
   double duration_ms = 0;  // the dubbed audio must have exactly this duration
+  // Where the speaker talks (sorted, disjoint, inside the fragment). The dub starts where the
+  // first span starts; only the spans are transcribed. Empty: the whole fragment is speech and
+  // the dub is fitted to all of it (the original v1 behaviour).
+  std::vector<TimeSpanMs> speech;
+  // How far the dub may run (the phrase plus the pause after it) before it is compressed;
+  // at most duration_ms. Unset: duration_ms.
+  std::optional<double> slot_end_ms;
 };
 
 struct DubResponse {
@@ -49,6 +78,9 @@ struct DubResponse {
   // silence (sts/time_fit.hpp); empty from engines that do not time-fit (mocks).
   std::string time_fit;
   std::map<std::string, double> timings_ms;  // per stage, plus "total" (and "queue")
+  // Where the dubbed speech sits in the returned audio (both 0 when it is silent).
+  double speech_start_ms = 0;
+  double speech_end_ms = 0;
 };
 
 nlohmann::json to_json(const DubRequestMetadata& m);

@@ -1,0 +1,58 @@
+#pragma once
+// Builds a fragment's output audio: the original as the bed, ducked (with smooth ramps)
+// wherever the source speaker or the dubbed voice speaks, plus the dubbed voice in the centre,
+// its loudness matched to the original speech. Pure logic on PCM16.
+//
+// Joins never click: the bed is the same continuous original signal in every fragment and
+// only its gain changes, and that gain starts each fragment where the previous one ended
+// (MixInput::start_gain) before easing to its own envelope; the voice is faded in and out at
+// the fragment's edges.
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fragment_cutter.hpp"
+
+namespace livedub::worker {
+
+enum class BedMode {
+  off,   // before this stage existed: dubbed fragments are the STS audio alone (tests)
+  duck,  // the original, ducked under speech, with the dubbed voice over it
+};
+const char* to_string(BedMode mode);
+std::optional<BedMode> parse_bed_mode(std::string_view text);
+
+struct MixConfig {
+  BedMode mode = BedMode::duck;
+  double duck_db = -18.0;  // bed gain while someone speaks
+  std::chrono::milliseconds ramp_down{120};  // the duck finishes as speech starts
+  std::chrono::milliseconds ramp_up{350};    // and recovers after it ends
+  std::chrono::milliseconds voice_fade{8};   // dubbed voice at a fragment's edges
+  bool match_loudness = true;
+  double max_voice_gain_db = 12.0;  // loudness matching never boosts the dub more than this
+};
+
+struct MixInput {
+  const AudioBuffer* original = nullptr;      // the fragment as it came in (any channels)
+  std::span<const SpeechSpan> source_speech;  // where the original speaker talks
+  const AudioBuffer* voice = nullptr;         // dubbed voice (mono, same rate and frames), or null
+  std::optional<SpeechSpan> voice_span;       // where the dub speaks inside `voice`
+  double start_gain = 1.0;                    // bed gain at the end of the previous fragment
+};
+
+struct MixResult {
+  AudioBuffer audio;        // same format and frames as the original
+  double end_gain = 1.0;    // pass as the next fragment's start_gain
+  double voice_gain_db = 0; // applied by loudness matching
+};
+
+// Per-frame bed gain: 1 away from `regions`, duck_gain inside them, linear ramps before
+// (ramp_down frames) and after (ramp_up frames), eased from start_gain at frame 0.
+std::vector<float> duck_envelope(std::int64_t frames, std::span<const SpeechSpan> regions, double duck_gain,
+                                 std::int64_t ramp_down, std::int64_t ramp_up, double start_gain);
+
+MixResult mix_fragment(const MixInput& input, const MixConfig& config);
+
+}  // namespace livedub::worker

@@ -1,0 +1,75 @@
+#pragma once
+// Voice-activity detection for the stream worker: a detector scores 32 ms frames of 16 kHz
+// mono audio (Silero VAD v5's native frame), and BlockAnalyzer turns the worker's stream-rate
+// audio blocks into those frames. Detectors sit behind one small interface so Silero (ONNX),
+// the energy baseline and test doubles are interchangeable.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "livedub/audio.hpp"
+
+namespace livedub::worker {
+
+class VoiceDetector {
+ public:
+  static constexpr int kSampleRate = 16000;
+  static constexpr std::size_t kFrameSamples = 512;  // 32 ms
+
+  virtual ~VoiceDetector() = default;
+  // Probability in [0, 1] that `frame` (kFrameSamples floats in [-1, 1], consecutive with the
+  // previous call's frame) holds speech.
+  virtual float speech_probability(std::span<const float> frame) = 0;
+  // Forget the stream so far (a new stream, or a gap in the input).
+  virtual void reset() = 0;
+  virtual std::string name() const = 0;
+};
+
+// Baseline: loudness alone (speech probability 1 above `threshold_dbfs`). It cannot tell
+// speech from music; it is here as the reference the learned detector is measured against,
+// and as the detector of builds without ONNX Runtime.
+class EnergyDetector : public VoiceDetector {
+ public:
+  explicit EnergyDetector(double threshold_dbfs = -40.0) : threshold_dbfs_(threshold_dbfs) {}
+  float speech_probability(std::span<const float> frame) override;
+  void reset() override {}
+  std::string name() const override { return "energy"; }
+
+ private:
+  double threshold_dbfs_;
+};
+
+// One block of stream audio, classified.
+struct BlockInfo {
+  float speech_probability = 0;
+  double rms = 0;  // of the block at stream rate, all channels, [0, 1] of full scale
+};
+
+// The stream-rate block that maps onto one detector frame: round(rate * 32 ms) frames.
+std::int64_t detector_block_frames(int sample_rate);
+
+// Feeds consecutive stream-rate blocks (any rate and channel count) to a detector: downmix,
+// anti-aliased resampling to 16 kHz with enough history that block edges leave no seams.
+class BlockAnalyzer {
+ public:
+  BlockAnalyzer(VoiceDetector& detector, AudioFormat format);
+  BlockInfo analyze(std::span<const std::int16_t> block);
+  // A block with no real audio (a gap, video-only input): not shown to the detector.
+  void reset();
+
+ private:
+  VoiceDetector& detector_;
+  AudioFormat format_;
+  std::vector<std::int16_t> history_;  // the previous block's last frames (mono, stream rate)
+  std::vector<float> frame_;
+};
+
+}  // namespace livedub::worker
+
+namespace livedub::worker {
+// The detector LIVEDUB_VAD names: "silero" (model file `model`) or "energy"; nullptr for "off".
+// Throws std::runtime_error naming the model file when it cannot be loaded.
+std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model);
+}  // namespace livedub::worker

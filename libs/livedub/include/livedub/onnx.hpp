@@ -1,0 +1,69 @@
+#pragma once
+// A thin RAII layer over ONNX Runtime's C API (target livedub_onnx, built when
+// scripts/fetch-onnxruntime has run): one process-wide environment, sessions loaded from a
+// model file, and CPU tensors that borrow the caller's memory. Errors become OnnxError with
+// ONNX Runtime's own message. Used by the worker's Silero VAD and meant for any later ONNX
+// model (source separator, GPU engines).
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct OrtSession;
+struct OrtValue;
+
+namespace livedub::onnx {
+
+class OnnxError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A tensor that borrows `data` (which must outlive every run() it is passed to).
+class Tensor {
+ public:
+  static Tensor floats(std::span<float> data, std::vector<std::int64_t> shape);
+  static Tensor int64s(std::span<std::int64_t> data, std::vector<std::int64_t> shape);
+  Tensor(Tensor&&) noexcept;
+  Tensor& operator=(Tensor&&) noexcept;
+  ~Tensor();
+
+  OrtValue* get() const { return value_; }
+  explicit Tensor(OrtValue* value) : value_(value) {}
+  // Output tensors only: their float contents (a copy) and element count.
+  std::vector<float> to_floats() const;
+
+ private:
+  OrtValue* value_ = nullptr;
+};
+
+struct SessionOptions {
+  int intra_op_threads = 1;  // one stream = one core at most; the worker runs many streams
+};
+
+class Session {
+ public:
+  // Throws OnnxError naming `model` when it cannot be loaded.
+  Session(const std::filesystem::path& model, const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+  // Runs with inputs in input_names() order; returns outputs in output_names() order.
+  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs);
+
+ private:
+  OrtSession* session_ = nullptr;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+};
+
+// "1.28.2": the library actually loaded.
+std::string runtime_version();
+
+}  // namespace livedub::onnx
