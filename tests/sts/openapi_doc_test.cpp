@@ -33,7 +33,10 @@ void expect_documented_keys(const std::string& doc, const nlohmann::json& object
 TEST(OpenApiDocument, DocumentsEveryWireField) {
   const auto doc = openapi_text();
   ASSERT_FALSE(doc.empty()) << "cannot read " << STS_OPENAPI_DOC;
-  expect_documented_keys(doc, to_json(DubRequestMetadata{}), "DubRequestMetadata");
+  DubRequestMetadata metadata;
+  metadata.speech = {{100, 900}};
+  metadata.slot_end_ms = 1500;
+  expect_documented_keys(doc, to_json(metadata), "DubRequestMetadata");
   DubResponse response;
   response.timings_ms = {{"total", 0}, {kStageAsr, 0}, {kStageMt, 0}, {kStageTts, 0}, {kStageStretch, 0}};
   expect_documented_keys(doc, to_json(response), "DubResponse");

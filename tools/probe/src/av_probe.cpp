@@ -140,10 +140,24 @@ class Reader {
 };
 
 // Publishes the pattern in real time, like a camera would.
+// What is published from input frame `first` on: beeps + speech (2/5) + music, looped.
+std::vector<std::int16_t> mix_input(const PatternSpec& spec, const std::vector<std::int16_t>& speech,
+                                    const std::vector<std::int16_t>& music, std::int64_t first, std::int64_t count) {
+  auto samples = render_beeps(spec, first, count);
+  for (std::int64_t i = 0; i < count; ++i) {
+    int v = samples[static_cast<std::size_t>(i)];
+    if (!speech.empty()) v += speech[static_cast<std::size_t>((first + i) % static_cast<std::int64_t>(speech.size()))] * 2 / 5;
+    if (!music.empty()) v += music[static_cast<std::size_t>((first + i) % static_cast<std::int64_t>(music.size()))];
+    samples[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(std::clamp(v, -32768, 32767));
+  }
+  return samples;
+}
+
 class Publisher {
  public:
-  Publisher(const PatternSpec& spec, const std::string& url, std::vector<std::int16_t> speech)
-      : spec_(spec), speech_(std::move(speech)) {
+  Publisher(const PatternSpec& spec, const std::string& url, std::vector<std::int16_t> speech,
+            std::vector<std::int16_t> music)
+      : spec_(spec), speech_(std::move(speech)), music_(std::move(music)) {
     const std::string video_caps = "video/x-raw,format=I420,width=" + std::to_string(spec.width) +
                                    ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.fps) + "/1";
     const std::string audio_caps = "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" + std::to_string(spec.sample_rate);
@@ -183,12 +197,7 @@ class Publisher {
         gst_app_src_push_buffer(GST_APP_SRC(vsrc_), b);
         ++frame;
       } else {
-        auto samples = render_beeps(spec_, audio_frame, audio_chunk);
-        for (std::int64_t i = 0; i < audio_chunk && !speech_.empty(); ++i) {
-          const auto s = speech_[static_cast<std::size_t>((audio_frame + i) % static_cast<std::int64_t>(speech_.size()))];
-          auto& out = samples[static_cast<std::size_t>(i)];
-          out = static_cast<std::int16_t>(std::clamp(out + s * 2 / 5, -32768, 32767));
-        }
+        auto samples = mix_input(spec_, speech_, music_, audio_frame, audio_chunk);
         GstBuffer* b = gst_buffer_new_allocate(nullptr, samples.size() * 2, nullptr);
         gst_buffer_fill(b, 0, samples.data(), samples.size() * 2);
         GST_BUFFER_PTS(b) = static_cast<GstClockTime>(audio_ts);
@@ -212,6 +221,7 @@ class Publisher {
  private:
   PatternSpec spec_;
   std::vector<std::int16_t> speech_;
+  std::vector<std::int16_t> music_;  // already scaled to its level in the mix
   PipelinePtr pipeline_;
   GstElement* vsrc_ = nullptr;
   GstElement* asrc_ = nullptr;
@@ -248,6 +258,12 @@ nlohmann::json CheckReport::to_json() const {
   put("delay_min_ms", delay_min_ms);
   put("delay_max_ms", delay_max_ms);
   put("passthrough_correlation", passthrough_correlation);
+  put("bed_lag_ms", bed_lag_ms);
+  j["max_sample_jump"] = max_sample_jump;
+  j["input_max_sample_jump"] = input_max_sample_jump;
+  for (const auto& w : bed) {
+    j["bed"].push_back({{"input_time_s", w.input_time_s}, {"gain_db", w.gain_db}, {"correlation", w.correlation}});
+  }
   for (const auto& w : windows) j["windows"].push_back({{"input_time_s", w.input_time_s}, {"tone_fraction", w.tone_fraction}, {"level", w.level}});
   return j;
 }
@@ -284,12 +300,63 @@ std::string human_summary(const CheckReport& r) {
   return out;
 }
 
+// Finds the output's lag against the published music (AAC and resampling shift it by a few
+// ms), then measures per 1 s window how much music the output carries.
+void analyse_bed(CheckReport& report, std::span<const std::int16_t> audio, std::int64_t first_input_frame,
+                 const PatternSpec& spec, const std::vector<std::int16_t>& speech, const std::vector<std::int16_t>& music) {
+  const int rate = spec.sample_rate;
+  const auto max_lag = static_cast<std::int64_t>(rate / 20);  // 50 ms
+  const auto count = static_cast<std::int64_t>(audio.size());
+  std::vector<double> m(static_cast<std::size_t>(count + 2 * max_lag));
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(m.size()); ++i) {
+    const auto frame = first_input_frame - max_lag + i;
+    m[static_cast<std::size_t>(i)] =
+        frame < 0 ? 0.0 : music[static_cast<std::size_t>(frame % static_cast<std::int64_t>(music.size()))] / 32768.0;
+  }
+  const auto input = mix_input(spec, speech, music, std::max<std::int64_t>(first_input_frame, 0), count);
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    report.input_max_sample_jump = std::max(report.input_max_sample_jump, std::abs(input[i] - input[i - 1]) / 32768.0);
+  }
+  // Lag by correlation over (at most) the first 20 s, on every 4th sample.
+  const auto span = std::min<std::int64_t>(count, rate * 20);
+  double best = -1e300;
+  std::int64_t best_lag = 0;
+  for (std::int64_t lag = -max_lag; lag <= max_lag; ++lag) {
+    double c = 0;
+    for (std::int64_t i = 0; i < span; i += 4) c += audio[static_cast<std::size_t>(i)] * m[static_cast<std::size_t>(i + max_lag - lag)];
+    if (c > best) {
+      best = c;
+      best_lag = lag;
+    }
+  }
+  report.bed_lag_ms = static_cast<double>(best_lag) * 1000.0 / rate;
+  for (std::int64_t at = 0; at + rate <= count; at += rate) {
+    double om = 0, mm = 0, oo = 0;
+    for (std::int64_t i = at; i < at + rate; ++i) {
+      const double o = audio[static_cast<std::size_t>(i)] / 32768.0;
+      const double x = m[static_cast<std::size_t>(i + max_lag - best_lag)];
+      om += o * x;
+      mm += x * x;
+      oo += o * o;
+    }
+    CheckReport::BedWindow w;
+    w.input_time_s = static_cast<double>(first_input_frame + at) / rate;
+    w.gain_db = om > 0 && mm > 0 ? 20 * std::log10(om / mm) : -100.0;
+    w.correlation = mm > 0 && oo > 0 ? om / std::sqrt(mm * oo) : 0.0;
+    report.bed.push_back(w);
+  }
+}
+
 CheckReport run_av_check(const CheckOptions& options) {
   const auto& spec = options.pattern;
-  std::vector<std::int16_t> speech;
+  std::vector<std::int16_t> speech, music;
   if (options.speech_wav) speech = load_speech(*options.speech_wav, spec.sample_rate);
+  if (options.music_wav) {
+    music = load_speech(*options.music_wav, spec.sample_rate);
+    for (auto& s : music) s = static_cast<std::int16_t>(std::lround(s * options.music_gain));
+  }
   Reader reader(spec, options.output_url, options.record_path);
-  Publisher publisher(spec, options.input_url, speech);
+  Publisher publisher(spec, options.input_url, speech, music);
   reader.start();
   publisher.run_for(options.duration, options.on_tick);
   for (std::int64_t s = 0; s < options.drain.count(); ++s) {
@@ -358,8 +425,14 @@ CheckReport run_av_check(const CheckOptions& options) {
       w.level = rms(window);
       report.windows.push_back(w);
     }
+    const auto first_input_frame = ns_to_samples(audio_start_input_ns, rate);
+    for (std::size_t i = 1; i < audio.size(); ++i) {
+      report.max_sample_jump = std::max(report.max_sample_jump, std::abs(audio[i] - audio[i - 1]) / 32768.0);
+    }
+    if (!music.empty() && first_input_frame >= 0) {
+      analyse_bed(report, audio, first_input_frame, spec, speech, music);
+    }
     if (speech.empty()) {
-      const auto first_input_frame = ns_to_samples(audio_start_input_ns, rate);
       if (first_input_frame >= 0) {
         auto expected = render_beeps(spec, first_input_frame, static_cast<std::int64_t>(audio.size()));
         report.passthrough_correlation = envelope_correlation(audio, expected, rate);

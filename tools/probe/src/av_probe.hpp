@@ -20,6 +20,8 @@ struct CheckOptions {
   std::chrono::seconds drain{8};           // how long to keep reading after publishing stops
   std::optional<std::string> record_path;  // FLV copy of the output
   std::optional<std::string> speech_wav;   // mixed under the beeps, looped
+  std::optional<std::string> music_wav;    // the bed: mixed under everything, looped
+  double music_gain = 0.25;                // of the music file's own level
   PatternSpec pattern;
   // Called about once per second with seconds since publishing started (for fault injection).
   std::function<void(double)> on_tick;
@@ -47,6 +49,16 @@ struct CheckReport {
   int beeps = 0;
   std::vector<ToneWindow> windows;  // 1 s windows on the input timeline
   std::optional<double> passthrough_correlation;  // output vs. regenerated input (no speech)
+  // With music_wav: how much of the published music each output window carries.
+  struct BedWindow {
+    double input_time_s = 0;
+    double gain_db = 0;       // projection of the output onto the music, against the music
+    double correlation = 0;   // output vs. music
+  };
+  std::vector<BedWindow> bed;
+  std::optional<double> bed_lag_ms;    // output audio vs. video clock, found by correlation
+  double max_sample_jump = 0;          // largest |x[n] - x[n-1]| in the output (full scale 1)
+  double input_max_sample_jump = 0;    // the same in what was published
 
   nlohmann::json to_json() const;
 };

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   app.add_option("--drain", drain_s, "seconds to keep reading after publishing stops")->check(CLI::Range(0, 120));
   app.add_option("--record", record, "write the output stream to this FLV file");
   app.add_option("--speech", speech, "WAV file mixed under the beeps (looped)");
+  std::string music;
+  app.add_option("--music", music, "audio file (WAV) mixed under everything as the bed (looped)");
+  app.add_option("--music-gain", options.music_gain, "level of the music in the mix, 0-1 of its own")->check(CLI::Range(0.0, 1.0));
   app.add_option("--beep-amplitude", options.pattern.beep_amplitude,
                  "beep level, 0-1 of full scale (0: no beeps, e.g. so speech recognition hears only the speech)")
       ->check(CLI::Range(0.0, 1.0));
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   options.drain = std::chrono::seconds(drain_s);
   if (!record.empty()) options.record_path = record;
   if (!speech.empty()) options.speech_wav = speech;
+  if (!music.empty()) options.music_wav = music;
   try {
     auto report = livedub::probe::run_av_check(options);
     auto json = report.to_json();
