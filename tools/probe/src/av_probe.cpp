@@ -10,6 +10,7 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <numbers>
 #include <stdexcept>
 #include <thread>
 
@@ -330,11 +331,34 @@ void analyse_bed(CheckReport& report, std::span<const std::int16_t> audio, std::
     }
   }
   report.bed_lag_ms = static_cast<double>(best_lag) * 1000.0 / rate;
+  // The mock STS's 440 Hz tone (a whole number of cycles per 1 s window) is projected out of
+  // both signals first, so a mock dub over the bed does not blur the bed's measurement.
+  std::vector<double> sine(static_cast<std::size_t>(rate)), cosine(static_cast<std::size_t>(rate));
+  for (int i = 0; i < rate; ++i) {
+    sine[static_cast<std::size_t>(i)] = std::sin(2 * std::numbers::pi * 440.0 * i / rate);
+    cosine[static_cast<std::size_t>(i)] = std::cos(2 * std::numbers::pi * 440.0 * i / rate);
+  }
+  auto without_tone = [&](std::vector<double>& x) {
+    double s = 0, c = 0;
+    for (int i = 0; i < rate; ++i) {
+      s += x[static_cast<std::size_t>(i)] * sine[static_cast<std::size_t>(i)];
+      c += x[static_cast<std::size_t>(i)] * cosine[static_cast<std::size_t>(i)];
+    }
+    for (int i = 0; i < rate; ++i) {
+      x[static_cast<std::size_t>(i)] -= (s * sine[static_cast<std::size_t>(i)] + c * cosine[static_cast<std::size_t>(i)]) * 2.0 / rate;
+    }
+  };
+  std::vector<double> ow(static_cast<std::size_t>(rate)), mw(static_cast<std::size_t>(rate));
   for (std::int64_t at = 0; at + rate <= count; at += rate) {
+    for (std::int64_t i = 0; i < rate; ++i) {
+      ow[static_cast<std::size_t>(i)] = audio[static_cast<std::size_t>(at + i)] / 32768.0;
+      mw[static_cast<std::size_t>(i)] = m[static_cast<std::size_t>(at + i + max_lag - best_lag)];
+    }
+    without_tone(ow);
+    without_tone(mw);
     double om = 0, mm = 0, oo = 0;
-    for (std::int64_t i = at; i < at + rate; ++i) {
-      const double o = audio[static_cast<std::size_t>(i)] / 32768.0;
-      const double x = m[static_cast<std::size_t>(i + max_lag - best_lag)];
+    for (std::int64_t i = 0; i < rate; ++i) {
+      const double o = ow[static_cast<std::size_t>(i)], x = mw[static_cast<std::size_t>(i)];
       om += o * x;
       mm += x * x;
       oo += o * o;
@@ -343,6 +367,8 @@ void analyse_bed(CheckReport& report, std::span<const std::int16_t> audio, std::
     w.input_time_s = static_cast<double>(first_input_frame + at) / rate;
     w.gain_db = om > 0 && mm > 0 ? 20 * std::log10(om / mm) : -100.0;
     w.correlation = mm > 0 && oo > 0 ? om / std::sqrt(mm * oo) : 0.0;
+    w.projection = om;
+    w.music_energy = mm;
     report.bed.push_back(w);
   }
 }

@@ -54,6 +54,8 @@ struct CheckReport {
     double input_time_s = 0;
     double gain_db = 0;       // projection of the output onto the music, against the music
     double correlation = 0;   // output vs. music
+    double projection = 0;    // sum of output x music (gain_db's numerator, for adding windows up)
+    double music_energy = 0;  // sum of music x music (its denominator)
   };
   std::vector<BedWindow> bed;
   std::optional<double> bed_lag_ms;    // output audio vs. video clock, found by correlation
