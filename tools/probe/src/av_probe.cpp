@@ -298,6 +298,24 @@ std::string human_summary(const CheckReport& r) {
     std::snprintf(line, sizeof line, "[info] A/V sync: no beep/flash pairs to measure (no beeps published, or the dubbed audio replaced them)\n");
   }
   out += line;
+  if (!r.bed.empty()) {
+    // Music the output carries: intact (the published music itself) or ducked under speech.
+    int intact = 0, ducked = 0;
+    std::vector<double> ducked_db;
+    for (const auto& w : r.bed) {
+      if (w.correlation >= 0.9 && std::abs(w.gain_db) <= 1.0) ++intact;
+      if (w.gain_db < -6.0 && w.gain_db > -40.0) ducked_db.push_back(w.gain_db);
+    }
+    ducked = static_cast<int>(ducked_db.size());
+    std::snprintf(line, sizeof line,
+                  "[%s] music bed: the published music, intact, in %d of %zu windows (correlation >= 0.9, within 1 dB); "
+                  "ducked under speech in %d (median %.1f dB)\n",
+                  ok(intact > 0), intact, r.bed.size(), ducked, ducked ? median(ducked_db) : 0.0);
+    out += line;
+    std::snprintf(line, sizeof line, "[%s] joins: largest sample step %.3f of full scale (input's own: %.3f)\n",
+                  ok(r.max_sample_jump <= 2 * r.input_max_sample_jump), r.max_sample_jump, r.input_max_sample_jump);
+    out += line;
+  }
   return out;
 }
 
