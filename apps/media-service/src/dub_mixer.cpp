@@ -121,6 +121,7 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
 
   const auto fade = std::min<std::int64_t>(to_frames(config.voice_fade), frames / 2);
   result.audio.samples.resize(original.samples.size());
+  result.bed = AudioBuffer{original.format, original.start_frame, std::vector<std::int16_t>(original.samples.size())};
   for (std::int64_t n = 0; n < frames; ++n) {
     double voice = 0;
     if (dubbed) {
@@ -133,6 +134,7 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
     for (std::size_t c = 0; c < channels; ++c) {
       const auto at = static_cast<std::size_t>(n) * channels + c;
       result.audio.samples[at] = saturate(original.samples[at] * g + voice);
+      result.bed.samples[at] = saturate(original.samples[at] * g);
     }
   }
   return result;

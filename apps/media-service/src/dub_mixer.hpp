@@ -44,6 +44,7 @@ struct MixInput {
 
 struct MixResult {
   AudioBuffer audio;        // same format and frames as the original
+  AudioBuffer bed;          // the original with the bed gain alone (duck mode; for debugging)
   double end_gain = 1.0;    // pass as the next fragment's start_gain
   double voice_gain_db = 0; // applied by loudness matching
 };

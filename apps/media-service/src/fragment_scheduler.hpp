@@ -35,6 +35,7 @@ struct ResolvedFragment {
   AudioBuffer original;                  // the input, always (the bed the dub is mixed over)
   std::vector<SpeechSpan> speech;        // where the source speaker talks
   std::optional<SpeechSpan> voice_span;  // dubbed: where the dub speaks inside `audio`
+  std::string sts_metadata;              // dubbed: the STS response's metadata (JSON), for debugging
 };
 
 struct Dispatch {
@@ -56,7 +57,8 @@ class FragmentScheduler {
   std::optional<Dispatch> take_for_dispatch(TimePoint now);
   // STS result for `seq`. Ignored for the output if the fragment already fell back, but the
   // in-flight slot is released either way.
-  void complete(std::int64_t seq, AudioBuffer dubbed, std::optional<SpeechSpan> voice_span = std::nullopt);
+  void complete(std::int64_t seq, AudioBuffer dubbed, std::optional<SpeechSpan> voice_span = std::nullopt,
+                std::string sts_metadata = {});
   void fail(std::int64_t seq, FragmentOutcome reason, std::string detail);
   // Falls back to original audio for every unresolved fragment whose deadline is <= now.
   void expire(TimePoint now);

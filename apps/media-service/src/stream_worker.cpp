@@ -59,6 +59,10 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
                                  : ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
       scheduler_(config_.max_in_flight),
       sts_endpoints_(config_.sts_urls, config_.sts_eject_after_failures) {
+  if (config_.debug_artifacts) {
+    debug_.emplace(config_.debug_dir, config_.stream_id, config_.debug_max_bytes, log_);
+    log_info(log_, "debug artifacts on: {} (at most {} MB)", debug_->directory().string(), config_.debug_max_bytes >> 20);
+  }
   if (detector_) {
     analyzer_.emplace(*detector_, format_);
     segmenter_.emplace(config_.segmenter, format_, detector_block_frames(config_.sample_rate));
@@ -248,7 +252,8 @@ void StreamWorker::dispatch_loop() {
     {
       std::lock_guard lock(mutex_);
       if (result.audio) {
-        scheduler_.complete(job->seq, std::move(*result.audio), result.voice_span);
+        scheduler_.complete(job->seq, std::move(*result.audio), result.voice_span,
+                            config_.debug_artifacts ? sts::to_json(result.response).dump() : std::string());
       } else {
         scheduler_.fail(job->seq, result.timed_out ? FragmentOutcome::fallback_timeout : FragmentOutcome::fallback_error,
                         result.error);
@@ -359,6 +364,19 @@ AudioBuffer StreamWorker::mix(const ResolvedFragment& fragment) {
   MixInput input{&fragment.original, fragment.speech, dubbed ? &fragment.audio : nullptr, fragment.voice_span, bed_gain_};
   auto mixed = mix_fragment(input, config_.mix);
   bed_gain_ = mixed.end_gain;
+  if (debug_) {
+    nlohmann::json meta = {{"seq", fragment.seq},
+                           {"outcome", to_string(fragment.outcome)},
+                           {"detail", fragment.detail},
+                           {"start_ms", fragment.original.start_ns() / 1'000'000},
+                           {"duration_ms", fragment.original.duration_ns() / 1'000'000},
+                           {"voice_gain_db", mixed.voice_gain_db},
+                           {"sts", fragment.sts_metadata.empty() ? nlohmann::json() : nlohmann::json::parse(fragment.sts_metadata, nullptr, false)}};
+    for (const auto& s : fragment.speech) meta["speech_frames"].push_back({s.begin, s.end});
+    const bool with_bed = config_.mix.mode == BedMode::duck;
+    debug_->write({fragment.seq, &fragment.original, with_bed ? &mixed.bed : nullptr, dubbed ? &fragment.audio : nullptr,
+                   &mixed.audio, meta.dump()});
+  }
   return std::move(mixed.audio);
 }
 

@@ -16,6 +16,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "debug_artifacts.hpp"
 #include "dub_mixer.hpp"
 #include "egress.hpp"
 #include "fragment_cutter.hpp"
@@ -93,6 +94,7 @@ class StreamWorker {
   FragmentCutter cutter_;  // fixed-length fragments, or the detector's blocks
   FragmentScheduler scheduler_;
   double bed_gain_ = 1.0;  // pacer thread only: the bed gain where the last output ended
+  std::optional<DebugArtifacts> debug_;  // pacer thread only
   StsEndpointPool sts_endpoints_;
   std::deque<PendingVideo> video_;
   bool input_ended_ = false;

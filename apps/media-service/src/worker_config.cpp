@@ -64,6 +64,10 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.mix.duck_db = env.number("LIVEDUB_BED_DUCK_DB", c.mix.duck_db, -60.0, 0.0);
   c.mix.ramp_down = env.millis("LIVEDUB_BED_RAMP_DOWN_MS", c.mix.ramp_down, milliseconds(0), milliseconds(2000));
   c.mix.ramp_up = env.millis("LIVEDUB_BED_RAMP_UP_MS", c.mix.ramp_up, milliseconds(0), milliseconds(2000));
+  c.debug_artifacts = env.boolean("LIVEDUB_DEBUG_ARTIFACTS", c.debug_artifacts);
+  c.debug_dir = env.string("LIVEDUB_DEBUG_DIR", c.debug_dir);
+  c.debug_max_bytes = static_cast<std::uint64_t>(
+      env.integer("LIVEDUB_DEBUG_MAX_MB", static_cast<std::int64_t>(c.debug_max_bytes >> 20), 1, 1 << 20)) << 20;
   c.max_in_flight = static_cast<std::size_t>(env.integer("LIVEDUB_MAX_IN_FLIGHT", 3, 1, 16));
   c.output_margin = env.millis("LIVEDUB_OUTPUT_MARGIN_MS", milliseconds(250), milliseconds(50), milliseconds(2000));
   // The longest fragment is only complete once all of its audio has arrived; then STS answers.

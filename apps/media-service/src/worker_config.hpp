@@ -26,6 +26,10 @@ struct WorkerConfig {
   std::string vad_model;  // Silero model file
   SegmenterConfig segmenter;
   MixConfig mix;
+  // Per-fragment WAVs + STS metadata for debugging (off by default), capped in size.
+  bool debug_artifacts = false;
+  std::string debug_dir = "/tmp/livedub-debug";
+  std::uint64_t debug_max_bytes = 200ull << 20;
   std::size_t max_in_flight = 3;
   std::chrono::milliseconds output_delay{4500};
   // Audio must be handed to the encoder this long before the video it accompanies.

@@ -1,0 +1,61 @@
+#include "debug_artifacts.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "livedub/wav.hpp"
+
+using namespace livedub;
+using namespace livedub::worker;
+namespace fs = std::filesystem;
+
+namespace {
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("livedub-debug-test-" + std::to_string(::getpid()));
+  TempDir() { fs::remove_all(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+AudioBuffer audio(std::int16_t value) { return AudioBuffer{{8000, 2}, 0, std::vector<std::int16_t>(8000, value)}; }
+}  // namespace
+
+TEST(DebugArtifacts, WritesEachFragmentsAudioAndMetadata) {
+  TempDir dir;
+  DebugArtifacts debug(dir.path, "show-1", 100 << 20, {});
+  const auto in = audio(1), bed = audio(2), voice = AudioBuffer{{8000, 1}, 0, std::vector<std::int16_t>(4000, 3)},
+             out = audio(4);
+  debug.write({7, &in, &bed, &voice, &out, R"({"outcome":"dubbed"})"});
+  const auto base = dir.path / "show-1";
+  EXPECT_EQ(read_wav_file((base / "0000000007-input.wav").string()).samples, in.samples);
+  EXPECT_EQ(read_wav_file((base / "0000000007-bed.wav").string()).samples, bed.samples);
+  EXPECT_EQ(read_wav_file((base / "0000000007-voice.wav").string()).samples, voice.samples);
+  EXPECT_EQ(read_wav_file((base / "0000000007-output.wav").string()).samples, out.samples);
+  std::ifstream meta(base / "0000000007-sts.json");
+  std::string text((std::istreambuf_iterator<char>(meta)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "{\"outcome\":\"dubbed\"}\n");
+}
+
+TEST(DebugArtifacts, KeepsUnderTheCapByDeletingTheOldestFirst) {
+  TempDir dir;
+  const auto in = audio(1);  // 16 KB of samples + header per file
+  DebugArtifacts debug(dir.path, "capped", 100'000, {});
+  for (int seq = 0; seq < 20; ++seq) debug.write({seq, &in, nullptr, nullptr, &in, "{}"});
+  EXPECT_LE(debug.bytes(), 100'000u);
+  const auto base = dir.path / "capped";
+  EXPECT_FALSE(fs::exists(base / "0000000000-input.wav")) << "the oldest fragment went first";
+  EXPECT_TRUE(fs::exists(base / "0000000019-output.wav")) << "the newest is kept";
+  std::uint64_t on_disk = 0;
+  for (const auto& e : fs::directory_iterator(base)) on_disk += e.file_size();
+  EXPECT_EQ(on_disk, debug.bytes());
+  // A restart counts what is already there against the cap.
+  DebugArtifacts again(dir.path, "capped", 50'000, {});
+  EXPECT_LE(again.bytes(), 50'000u);
+}
+
+TEST(DebugArtifacts, PathsComeOnlyFromValidIds) {
+  TempDir dir;
+  EXPECT_THROW(DebugArtifacts(dir.path, "../escape", 1 << 20, {}), std::invalid_argument);
+  EXPECT_THROW(DebugArtifacts(dir.path, "", 1 << 20, {}), std::invalid_argument);
+}
