@@ -4,7 +4,8 @@
 // the speech's peaks) and over pink noise, dubbed en->es by the real CPU engines.
 //   before: fixed 2 s fragments, every one sent to STS, the output is the STS audio alone
 //   after:  Silero VAD -> phrases cut in pauses -> STS with speech spans -> dub mixed over the
-//           ducked original (LIVEDUB_BED_MODE=duck)
+//           ducked original (LIVEDUB_BED_MODE=duck, -18 dB), and with the voice reduction first
+//           (LIVEDUB_BED_MODE=reduce, at --reduce-duck-db)
 //   build/bench/livedub-bench-dub-quality [--music FILE.wav]
 // Speech labels come from the clean speech: 32 ms frames within 35 dB of its loud frames
 // (95th percentile) are speech, within 20 dB are words (onsets and cuts are judged on those).
@@ -22,6 +23,7 @@
 #include "livedub/wav.hpp"
 #include "silero_vad.hpp"
 #include "speech_segmenter.hpp"
+#include "voice_reducer.hpp"
 #include "sts/cpu_engine.hpp"
 
 using namespace livedub;
@@ -68,19 +70,27 @@ struct Figures {
   double analysis_s = 0, mix_s = 0, audio_s = 0;
 };
 
-// Gains applied to each component: the mixer is linear in the original, so mixing a component
-// alone with the same spans and dub span gives that component's share of the output.
-AudioBuffer mix_component(const std::vector<std::int16_t>& component, const Fragment& f, const std::optional<SpeechSpan>& voice_span,
-                          bool dubbed, double start_gain, const MixConfig& cfg) {
-  AudioBuffer original{{kRate, 1}, f.audio.start_frame,
-                       std::vector<std::int16_t>(component.begin() + f.audio.start_frame, component.begin() + f.audio.end_frame())};
-  AudioBuffer silence{{kRate, 1}, f.audio.start_frame, std::vector<std::int16_t>(original.samples.size(), 0)};
-  auto c = cfg;
-  c.match_loudness = false;
-  return mix_fragment({&original, f.speech, dubbed ? &silence : nullptr, voice_span, start_gain}, c).audio;
+AudioBuffer slice(const std::vector<std::int16_t>& signal, const Fragment& f) {
+  return AudioBuffer{{kRate, 1}, f.audio.start_frame,
+                     std::vector<std::int16_t>(signal.begin() + f.audio.start_frame, signal.begin() + f.audio.end_frame())};
 }
 
-Figures run(const Item& item, bool after, sts::CpuDubbingEngine& engine, SileroVad& vad) {
+// Gains applied to each component: the ducking is linear in the original, so mixing a component
+// alone with the same spans and dub span gives that component's share of the output (the
+// voice reduction's gains are applied to the components by the reducer itself).
+AudioBuffer mix_component(const AudioBuffer& component, const Fragment& f, const std::optional<SpeechSpan>& voice_span,
+                          bool dubbed, double start_gain, const MixConfig& cfg) {
+  AudioBuffer silence{{kRate, 1}, f.audio.start_frame, std::vector<std::int16_t>(component.samples.size(), 0)};
+  auto c = cfg;
+  c.match_loudness = false;
+  return mix_fragment({&component, f.speech, dubbed ? &silence : nullptr, voice_span, start_gain}, c).audio;
+}
+
+enum class Mode { before, duck, reduce };
+
+Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVad& vad, double duck_db) {
+  const bool after = mode != Mode::before;
+  VoiceReducer reducer({kRate, 1});
   Figures fig;
   const auto n = item.speech.size();
   std::vector<std::int16_t> input(n);
@@ -93,6 +103,7 @@ Figures run(const Item& item, bool after, sts::CpuDubbingEngine& engine, SileroV
   if (after) {
     FragmentCutter blocks({kRate, 1}, detector_block_frames(kRate));
     BlockAnalyzer analyzer(vad, {kRate, 1});
+    analyzer.reset();  // every run starts the detector afresh, so the runs compare like for like
     SpeechSegmenter segmenter({}, {kRate, 1}, detector_block_frames(kRate));
     for (auto& b : blocks.push(0, input)) {
       AnalyzedBlock ab{std::move(b.audio), {}, false};
@@ -111,7 +122,8 @@ Figures run(const Item& item, bool after, sts::CpuDubbingEngine& engine, SileroV
   fig.analysis_s = std::chrono::duration<double>(Clock::now() - started).count();
 
   MixConfig cfg;
-  cfg.mode = after ? BedMode::duck : BedMode::off;
+  cfg.mode = after ? BedMode::duck : BedMode::off;  // reduce: the bench applies the reducer itself, below
+  cfg.duck_db = duck_db;
   double gain = 1.0;
   std::vector<std::int16_t> out(n), bed_out(n), voice_out(n);
   for (std::size_t k = 0; k < fragments.size(); ++k) {
@@ -153,14 +165,20 @@ Figures run(const Item& item, bool after, sts::CpuDubbingEngine& engine, SileroV
       dub->start_frame = begin;
     }
     const auto mix_started = Clock::now();
-    MixInput in{&f.audio, f.speech, dub ? &*dub : nullptr, voice_span, gain};
+    auto bed_part = slice(item.background, f), voice_part = slice(item.speech, f);
+    AudioBuffer original = f.audio;
+    MixInput in{&original, f.speech, dub ? &*dub : nullptr, voice_span, gain};
+    if (mode == Mode::reduce) {
+      AudioBuffer* parts[] = {&bed_part, &voice_part};
+      original = reducer.process(f.audio, reduction_weight(bed_envelope(in, cfg), cfg), parts);
+    }
     auto mixed = mix_fragment(in, cfg);
     fig.mix_s += std::chrono::duration<double>(Clock::now() - mix_started).count();
     std::copy(mixed.audio.samples.begin(), mixed.audio.samples.end(), out.begin() + begin);
     // Components: the bed alone and the original voice alone, through the same gains.
     const bool dubbed = dub.has_value() && after;
-    auto bed = mix_component(item.background, f, voice_span, dubbed, gain, cfg);
-    auto voice = mix_component(item.speech, f, voice_span, dubbed, gain, cfg);
+    auto bed = mix_component(bed_part, f, voice_span, dubbed, gain, cfg);
+    auto voice = mix_component(voice_part, f, voice_span, dubbed, gain, cfg);
     if (!after) {
       // Before: the output was the STS audio alone; nothing of the original remained.
       std::fill(bed.samples.begin(), bed.samples.end(), 0);
@@ -205,9 +223,9 @@ Figures run(const Item& item, bool after, sts::CpuDubbingEngine& engine, SileroV
   return fig;
 }
 
-void print(const std::string& name, const Figures& b, const Figures& a) {
-  auto row = [](const char* what, const std::string& before, const std::string& after) {
-    std::printf("  %-44s %16s %16s\n", what, before.c_str(), after.c_str());
+void print(const std::string& name, const Figures& b, const Figures& a, const Figures& r, const std::string& reduce_title) {
+  auto row3 = [](const char* what, const std::string& before, const std::string& after, const std::string& reduce) {
+    std::printf("  %-44s %16s %16s %18s\n", what, before.c_str(), after.c_str(), reduce.c_str());
   };
   auto pct = [](double x, double of) {
     char s[32];
@@ -234,19 +252,19 @@ void print(const std::string& name, const Figures& b, const Figures& a) {
     std::snprintf(s, sizeof s, "%.0f (p90 %.0f)", v[v.size() / 2], v[v.size() * 9 / 10]);
     return std::string(s);
   };
-  std::printf("%s\n  %-44s %16s %16s\n", name.c_str(), "", "before", "after");
-  row("cuts inside speech (within 35 dB of loud)", pct(b.cuts_in_speech, b.cuts), pct(a.cuts_in_speech, a.cuts));
-  row("cuts inside words (within 20 dB of loud)", pct(b.cuts_in_words, b.cuts), pct(a.cuts_in_words, a.cuts));
-  row("non-speech time sent to STS", pct(b.nonspeech_sent_s, b.nonspeech_s), pct(a.nonspeech_sent_s, a.nonspeech_s));
-  row("bed in pauses (vs input)", dbs(b.pause_out, b.pause_in), dbs(a.pause_out, a.pause_in));
-  row("bed under speech (vs input)", dbs(b.under_out, b.under_in), dbs(a.under_out, a.under_in));
-  row("original voice under the dub (vs input)", dbs(b.voice_out, b.voice_in), dbs(a.voice_out, a.voice_in));
-  row("joins that click", num(b.joins_clicking, "%.0f") + " / " + num(b.joins, "%.0f"),
-      num(a.joins_clicking, "%.0f") + " / " + num(a.joins, "%.0f"));
-  row("dubbed phrases truncated", pct(b.truncated, b.phrases), pct(a.truncated, a.phrases));
-  row("dub onset vs source onset, |ms| median", median_abs(b.onset_lags_ms), median_abs(a.onset_lags_ms));
-  row("CPU: cut + detect, % of one core", num(100 * b.analysis_s / b.audio_s, "%.2f %%"), num(100 * a.analysis_s / a.audio_s, "%.2f %%"));
-  row("CPU: bed + mix, % of one core", num(100 * b.mix_s / b.audio_s, "%.2f %%"), num(100 * a.mix_s / a.audio_s, "%.2f %%"));
+  std::printf("%s\n  %-44s %16s %16s %18s\n", name.c_str(), "", "before", "after: duck", reduce_title.c_str());
+  auto row = [&](const char* what, auto figure) { row3(what, figure(b), figure(a), figure(r)); };
+  row("cuts inside speech (within 35 dB of loud)", [&](const Figures& f) { return pct(f.cuts_in_speech, f.cuts); });
+  row("cuts inside words (within 20 dB of loud)", [&](const Figures& f) { return pct(f.cuts_in_words, f.cuts); });
+  row("non-speech time sent to STS", [&](const Figures& f) { return pct(f.nonspeech_sent_s, f.nonspeech_s); });
+  row("bed in pauses (vs input)", [&](const Figures& f) { return dbs(f.pause_out, f.pause_in); });
+  row("bed under speech (vs input)", [&](const Figures& f) { return dbs(f.under_out, f.under_in); });
+  row("original voice under the dub (vs input)", [&](const Figures& f) { return dbs(f.voice_out, f.voice_in); });
+  row("joins that click", [&](const Figures& f) { return num(f.joins_clicking, "%.0f") + " / " + num(f.joins, "%.0f"); });
+  row("dubbed phrases truncated", [&](const Figures& f) { return pct(f.truncated, f.phrases); });
+  row("dub onset vs source onset, |ms| median", [&](const Figures& f) { return median_abs(f.onset_lags_ms); });
+  row("CPU: cut + detect, % of one core", [&](const Figures& f) { return num(100 * f.analysis_s / f.audio_s, "%.2f %%"); });
+  row("CPU: bed + mix, % of one core", [&](const Figures& f) { return num(100 * f.mix_s / f.audio_s, "%.2f %%"); });
 }
 
 }  // namespace
@@ -256,6 +274,8 @@ int main(int argc, char** argv) {
   std::string music_path, model = LIVEDUB_BENCH_VAD_MODEL;
   app.add_option("--music", music_path, "music bed (WAV); default: colobot Humanitarian decoded by the caller")->required();
   app.add_option("--model", model, "Silero VAD model");
+  double reduce_duck_db = -10.0;
+  app.add_option("--reduce-duck-db", reduce_duck_db, "duck depth with the voice reduction (reduce column)");
   CLI11_PARSE(app, argc, argv);
 
   const std::string librivox = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-";
@@ -295,10 +315,13 @@ int main(int argc, char** argv) {
   SileroVad vad(model);
   std::printf("set: 5 librivox recordings, %.1f s with pauses, en->es through the CPU engines\n\n",
               static_cast<double>(speech.size()) / kRate);
+  char reduce_title[48];
+  std::snprintf(reduce_title, sizeof reduce_title, "reduce, %.0f dB", reduce_duck_db);
   for (const auto& item : items) {
-    const auto before = run(item, false, engine, vad);
-    const auto after = run(item, true, engine, vad);
-    print(item.name, before, after);
+    const auto before = run(item, Mode::before, engine, vad, -18.0);
+    const auto duck = run(item, Mode::duck, engine, vad, -18.0);
+    const auto reduce = run(item, Mode::reduce, engine, vad, reduce_duck_db);
+    print(item.name, before, duck, reduce, reduce_title);
     std::printf("\n");
   }
   return 0;

@@ -33,6 +33,7 @@ const char* to_string(BedMode mode) {
   switch (mode) {
     case BedMode::off: return "off";
     case BedMode::duck: return "duck";
+    case BedMode::reduce: return "reduce";
   }
   return "unknown";
 }
@@ -40,6 +41,7 @@ const char* to_string(BedMode mode) {
 std::optional<BedMode> parse_bed_mode(std::string_view text) {
   if (text == "off") return BedMode::off;
   if (text == "duck") return BedMode::duck;
+  if (text == "reduce") return BedMode::reduce;
   return std::nullopt;
 }
 
@@ -68,6 +70,29 @@ std::vector<float> duck_envelope(std::int64_t frames, std::span<const SpeechSpan
     slot = static_cast<float>(slot + (start_gain - slot) * w);
   }
   return gain;
+}
+
+std::vector<float> bed_envelope(const MixInput& input, const MixConfig& config) {
+  // Duck under the source speech and the dub alike: the original voice must not compete.
+  std::vector<SpeechSpan> regions;
+  if (input.voice != nullptr) {
+    regions.assign(input.source_speech.begin(), input.source_speech.end());
+    if (input.voice_span) regions.push_back(*input.voice_span);
+  }
+  const int rate = input.original->format.sample_rate;
+  const auto to_frames = [rate](std::chrono::milliseconds d) { return d.count() * rate / 1000; };
+  return duck_envelope(input.original->frames(), regions, db_to_gain(config.duck_db), to_frames(config.ramp_down),
+                       to_frames(config.ramp_up), input.start_gain);
+}
+
+std::vector<float> reduction_weight(std::span<const float> envelope, const MixConfig& config) {
+  const double duck_gain = db_to_gain(config.duck_db);
+  std::vector<float> weight(envelope.size(), 0.0f);
+  if (duck_gain >= 1.0) return weight;
+  for (std::size_t n = 0; n < envelope.size(); ++n) {
+    weight[n] = static_cast<float>(std::clamp((1.0 - envelope[n]) / (1.0 - duck_gain), 0.0, 1.0));
+  }
+  return weight;
 }
 
 MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
@@ -99,15 +124,8 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
     return result;
   }
 
-  // Duck under the source speech and the dub alike: the original voice must not compete.
-  std::vector<SpeechSpan> regions;
-  if (dubbed) {
-    regions.assign(input.source_speech.begin(), input.source_speech.end());
-    if (input.voice_span) regions.push_back(*input.voice_span);
-  }
+  const auto envelope = bed_envelope(input, config);
   const auto to_frames = [rate](std::chrono::milliseconds d) { return d.count() * rate / 1000; };
-  const auto envelope = duck_envelope(frames, regions, db_to_gain(config.duck_db), to_frames(config.ramp_down),
-                                      to_frames(config.ramp_up), input.start_gain);
   result.end_gain = envelope.empty() ? input.start_gain : envelope.back();
 
   double voice_gain = 1.0;
@@ -119,6 +137,12 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
   }
   result.voice_gain_db = 20.0 * std::log10(voice_gain);
 
+  // Voice reduction where the bed is ducked: weight 1 at full duck depth, 0 at full level.
+  std::optional<AudioBuffer> reduced;
+  if (config.mode == BedMode::reduce && input.reducer != nullptr) {
+    reduced = input.reducer->process(original, reduction_weight(envelope, config));
+  }
+  const auto& bed_source = reduced ? *reduced : original;
   const auto fade = std::min<std::int64_t>(to_frames(config.voice_fade), frames / 2);
   result.audio.samples.resize(original.samples.size());
   result.bed = AudioBuffer{original.format, original.start_frame, std::vector<std::int16_t>(original.samples.size())};
@@ -133,8 +157,8 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
     const auto g = static_cast<double>(envelope[static_cast<std::size_t>(n)]);
     for (std::size_t c = 0; c < channels; ++c) {
       const auto at = static_cast<std::size_t>(n) * channels + c;
-      result.audio.samples[at] = saturate(original.samples[at] * g + voice);
-      result.bed.samples[at] = saturate(original.samples[at] * g);
+      result.audio.samples[at] = saturate(bed_source.samples[at] * g + voice);
+      result.bed.samples[at] = saturate(bed_source.samples[at] * g);
     }
   }
   return result;

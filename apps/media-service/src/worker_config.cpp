@@ -60,7 +60,7 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   seg.slot_pause = env.millis("LIVEDUB_SLOT_PAUSE_MS", seg.slot_pause, milliseconds(0), milliseconds(5000));
   seg.onset_threshold = static_cast<float>(env.number("LIVEDUB_VAD_THRESHOLD", seg.onset_threshold, 0.05, 0.95));
   seg.offset_threshold = std::min(seg.offset_threshold, seg.onset_threshold);
-  c.mix.mode = *parse_bed_mode(env.one_of("LIVEDUB_BED_MODE", to_string(c.mix.mode), {"duck", "off"}));
+  c.mix.mode = *parse_bed_mode(env.one_of("LIVEDUB_BED_MODE", to_string(c.mix.mode), {"duck", "reduce", "off"}));
   c.mix.duck_db = env.number("LIVEDUB_BED_DUCK_DB", c.mix.duck_db, -60.0, 0.0);
   c.mix.ramp_down = env.millis("LIVEDUB_BED_RAMP_DOWN_MS", c.mix.ramp_down, milliseconds(0), milliseconds(2000));
   c.mix.ramp_up = env.millis("LIVEDUB_BED_RAMP_UP_MS", c.mix.ramp_up, milliseconds(0), milliseconds(2000));
