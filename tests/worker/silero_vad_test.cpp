@@ -1,5 +1,6 @@
-// Silero VAD v5 on ONNX Runtime, on real recordings that Debian ships: human speech
-// (pocketsphinx-testdata's librivox) and game music (colobot-common-sounds).
+// The worker's ONNX engines: Silero VAD v5 on real recordings that Debian ships (human speech
+// from pocketsphinx-testdata's librivox, game music from colobot-common-sounds), and the bed's
+// source-separator slot with a generated stand-in model.
 #include "silero_vad.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 #include "livedub/wav.hpp"
+#include "dub_mixer.hpp"
+#include "separator_model.hpp"
+#include "source_separator.hpp"
 #include "speech_segmenter.hpp"
 #include "command.hpp"
 
@@ -80,4 +84,43 @@ TEST(SileroVad, RefusesAFileThatIsNotTheModel) {
     EXPECT_NE(std::string(e.what()).find("LIVEDUB_VAD_MODEL"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("/nonexistent/silero.onnx"), std::string::npos) << e.what();
   }
+}
+
+// --- the bed's ONNX source separator, with a generated stand-in model ----------------------
+
+TEST(OnnxSeparator, RunsASuppliedModelAndBlendsItsBackgroundStemUnderSpeech) {
+  const auto path = std::filesystem::temp_directory_path() / ("livedub-separator-" + std::to_string(::getpid()) + ".onnx");
+  const float gain = tools::write_separator_model(path, 42);
+  OnnxSeparator separator(path, 48000);
+  AudioBuffer audio{{48000, 2}, 0, {}};
+  for (int n = 0; n < 4800; ++n) {
+    audio.samples.push_back(static_cast<std::int16_t>(n % 2000));
+    audio.samples.push_back(static_cast<std::int16_t>(-(n % 1000)));
+  }
+  const auto stem = separator.separate(audio);
+  ASSERT_EQ(stem.samples.size(), audio.samples.size());
+  for (std::size_t i = 0; i < audio.samples.size(); i += 97) {
+    EXPECT_NEAR(stem.samples[i], audio.samples[i] * gain, 2.0) << i;
+  }
+  std::vector<float> none(4800, 0.0f), all(4800, 1.0f);
+  EXPECT_EQ(separator.process(audio, none).samples, audio.samples) << "no speech: the model does not even run";
+  EXPECT_EQ(separator.process(audio, all).samples, stem.samples);
+  // At another model rate the audio is resampled there and back.
+  OnnxSeparator at16k(path, 16000);
+  const auto resampled = at16k.separate(audio);
+  EXPECT_NEAR(rms(resampled.samples), rms(audio.samples) * gain, rms(audio.samples) * 0.05);
+  std::filesystem::remove(path);
+}
+
+TEST(OnnxSeparator, AModelThatBreaksTheContractIsRefusedWithItsName) {
+  try {
+    make_voice_remover(BedMode::separator, {48000, 2}, LIVEDUB_TEST_VAD_MODEL, 44100);  // three inputs
+    FAIL() << "Silero's model is no separator";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("LIVEDUB_BED_SEPARATOR_MODEL"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("contract"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(make_voice_remover(BedMode::separator, {48000, 2}, "/nonexistent.onnx", 44100), std::runtime_error);
+  EXPECT_NE(make_voice_remover(BedMode::reduce, {48000, 2}, "", 44100), nullptr);
+  EXPECT_EQ(make_voice_remover(BedMode::duck, {48000, 2}, "", 44100), nullptr);
 }

@@ -34,6 +34,7 @@ const char* to_string(BedMode mode) {
     case BedMode::off: return "off";
     case BedMode::duck: return "duck";
     case BedMode::reduce: return "reduce";
+    case BedMode::separator: return "separator";
   }
   return "unknown";
 }
@@ -42,6 +43,7 @@ std::optional<BedMode> parse_bed_mode(std::string_view text) {
   if (text == "off") return BedMode::off;
   if (text == "duck") return BedMode::duck;
   if (text == "reduce") return BedMode::reduce;
+  if (text == "separator") return BedMode::separator;
   return std::nullopt;
 }
 
@@ -139,8 +141,8 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
 
   // Voice reduction where the bed is ducked: weight 1 at full duck depth, 0 at full level.
   std::optional<AudioBuffer> reduced;
-  if (config.mode == BedMode::reduce && input.reducer != nullptr) {
-    reduced = input.reducer->process(original, reduction_weight(envelope, config));
+  if ((config.mode == BedMode::reduce || config.mode == BedMode::separator) && input.remover != nullptr) {
+    reduced = input.remover->process(original, reduction_weight(envelope, config));
   }
   const auto& bed_source = reduced ? *reduced : original;
   const auto fade = std::min<std::int64_t>(to_frames(config.voice_fade), frames / 2);

@@ -21,17 +21,20 @@ namespace livedub::worker {
 enum class BedMode {
   off,   // before this stage existed: dubbed fragments are the STS audio alone (tests)
   duck,    // the original, ducked under speech, with the dubbed voice over it
-  reduce,  // as duck, but under speech the original first loses what rises above the
-           // background's usual spectrum (the voice): VoiceReducer
+  reduce,     // as duck, but under speech the original first loses what rises above the
+              // background's usual spectrum (the voice): VoiceReducer
+  separator,  // as duck, but under speech the bed is a separation model's background stem
+              // (LIVEDUB_BED_SEPARATOR_MODEL, ONNX; none ships): OnnxSeparator
 };
 const char* to_string(BedMode mode);
 std::optional<BedMode> parse_bed_mode(std::string_view text);
 
-// Defaults measured with bench/dub_quality (README): reduce at -14 dB keeps as much music as a
-// plain -18 dB duck (-13.0 vs -12.0 dB on held-out music) and leaks 10 dB less of the voice.
+// Default: a plain -18 dB duck. The voice reduction (reduce) leaks 4-10 dB less of the voice in
+// bench/dub_quality, but with music well under the speech (the end-to-end test: ~5 dB) it also
+// takes 5-16 dB more of the music under speech (README, "The background kept").
 struct MixConfig {
-  BedMode mode = BedMode::reduce;
-  double duck_db = -14.0;  // bed gain while someone speaks
+  BedMode mode = BedMode::duck;
+  double duck_db = -18.0;  // bed gain while someone speaks
   std::chrono::milliseconds ramp_down{120};  // the duck finishes as speech starts
   std::chrono::milliseconds ramp_up{350};    // and recovers after it ends
   std::chrono::milliseconds voice_fade{8};   // dubbed voice at a fragment's edges
@@ -45,7 +48,7 @@ struct MixInput {
   const AudioBuffer* voice = nullptr;         // dubbed voice (mono, same rate and frames), or null
   std::optional<SpeechSpan> voice_span;       // where the dub speaks inside `voice`
   double start_gain = 1.0;                    // bed gain at the end of the previous fragment
-  VoiceReducer* reducer = nullptr;            // BedMode::reduce: the stream's reducer (stateful)
+  BedVoiceRemover* remover = nullptr;         // reduce/separator: the stream's voice remover
 };
 
 struct MixResult {

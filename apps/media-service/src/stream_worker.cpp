@@ -59,7 +59,7 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
                                  : ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
       scheduler_(config_.max_in_flight),
       sts_endpoints_(config_.sts_urls, config_.sts_eject_after_failures) {
-  if (config_.mix.mode == BedMode::reduce) reducer_ = std::make_unique<VoiceReducer>(format_);
+  remover_ = make_voice_remover(config_.mix.mode, format_, config_.separator_model, config_.separator_rate);
   if (config_.debug_artifacts) {
     debug_.emplace(config_.debug_dir, config_.stream_id, config_.debug_max_bytes, log_);
     log_info(log_, "debug artifacts on: {} (at most {} MB)", debug_->directory().string(), config_.debug_max_bytes >> 20);
@@ -363,7 +363,7 @@ void StreamWorker::pace_loop() {
 AudioBuffer StreamWorker::mix(const ResolvedFragment& fragment) {
   const bool dubbed = fragment.outcome == FragmentOutcome::dubbed;
   MixInput input{&fragment.original, fragment.speech, dubbed ? &fragment.audio : nullptr, fragment.voice_span, bed_gain_,
-                 reducer_.get()};
+                 remover_.get()};
   auto mixed = mix_fragment(input, config_.mix);
   bed_gain_ = mixed.end_gain;
   if (debug_) {

@@ -95,7 +95,7 @@ class StreamWorker {
   FragmentScheduler scheduler_;
   double bed_gain_ = 1.0;  // pacer thread only: the bed gain where the last output ended
   std::optional<DebugArtifacts> debug_;  // pacer thread only
-  std::unique_ptr<VoiceReducer> reducer_;  // pacer thread only; BedMode::reduce
+  std::unique_ptr<BedVoiceRemover> remover_;  // pacer thread only; reduce/separator
   StsEndpointPool sts_endpoints_;
   std::deque<PendingVideo> video_;
   bool input_ended_ = false;

@@ -8,11 +8,25 @@
 #include <array>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "fragment_cutter.hpp"
 
 namespace livedub::worker {
+
+// What takes the voice out of the bed under speech, for LIVEDUB_BED_MODE=reduce (VoiceReducer,
+// spectral, CPU) or =separator (OnnxSeparator, a model the deployment supplies).
+class BedVoiceRemover {
+ public:
+  virtual ~BedVoiceRemover() = default;
+  // `weight[n]` in [0, 1]: how much of frame n is the voice-free signal (1 under speech, 0
+  // where nobody speaks; ramps between). Returns the blend, same format and frames as `audio`.
+  // `alongside`: buffers of the same length (e.g. the components of `audio`, for measuring)
+  // that get exactly the same treatment, in place, where the method allows (else unchanged).
+  virtual AudioBuffer process(const AudioBuffer& audio, std::span<const float> weight,
+                              std::span<AudioBuffer* const> alongside = {}) = 0;
+};
 
 struct ReduceConfig {
   double headroom_db = 3.0;      // a bin may exceed the background by this before it is reduced
@@ -20,20 +34,17 @@ struct ReduceConfig {
   double background_seconds = 3.0;  // time constant of the background estimate
 };
 
-class VoiceReducer {
+class VoiceReducer final : public BedVoiceRemover {
  public:
   explicit VoiceReducer(AudioFormat format, ReduceConfig config = {});
   ~VoiceReducer();
   VoiceReducer(const VoiceReducer&) = delete;
   VoiceReducer& operator=(const VoiceReducer&) = delete;
 
-  // `weight[n]` in [0, 1]: how much of frame n is the reduced signal (1 under speech, 0 where
-  // nobody speaks; ramps between). Frames with weight 0 teach the background. Returns the
-  // blend, same format and frames as `audio`.
-  // `alongside`: buffers of the same length (e.g. the components of `audio`, for measuring)
-  // that get exactly the same gains and blend, in place; they teach the background nothing.
+  // Frames with weight 0 teach the background; `alongside` buffers get the same gains and
+  // teach it nothing.
   AudioBuffer process(const AudioBuffer& audio, std::span<const float> weight,
-                      std::span<AudioBuffer* const> alongside = {});
+                      std::span<AudioBuffer* const> alongside = {}) override;
   // Frames of background learned so far (0: nothing to compare with yet, nothing is reduced).
   long background_frames() const { return learned_; }
 
@@ -46,4 +57,13 @@ class VoiceReducer {
   long learned_ = 0;
 };
 
+}  // namespace livedub::worker
+
+namespace livedub::worker {
+// The remover LIVEDUB_BED_MODE needs: VoiceReducer (reduce), OnnxSeparator over `separator_model`
+// (separator), nullptr otherwise. Throws std::runtime_error naming LIVEDUB_BED_SEPARATOR_MODEL
+// when the model cannot be used.
+enum class BedMode;
+std::unique_ptr<BedVoiceRemover> make_voice_remover(BedMode mode, AudioFormat format, const std::string& separator_model,
+                                                    int separator_rate);
 }  // namespace livedub::worker

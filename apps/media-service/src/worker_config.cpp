@@ -16,6 +16,11 @@ constexpr const char* kDefaultVadModel = LIVEDUB_DEFAULT_VAD_MODEL;
 #else
 constexpr const char* kDefaultVadModel = "";
 #endif
+#if LIVEDUB_HAVE_ONNXRUNTIME
+constexpr bool kHaveOnnxRuntime = true;
+#else
+constexpr bool kHaveOnnxRuntime = false;
+#endif
 }  // namespace
 
 WorkerConfig load_worker_config(const EnvConfig& env) {
@@ -46,7 +51,7 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.fragment = env.millis("LIVEDUB_FRAGMENT_MS", c.fragment, milliseconds(1000), milliseconds(10000));
   c.vad = env.one_of("LIVEDUB_VAD", c.vad, {"silero", "energy", "off"});
   c.vad_model = env.string("LIVEDUB_VAD_MODEL", kDefaultVadModel);
-  if (c.vad == "silero" && kDefaultVadModel[0] == '\0' && !env.raw("LIVEDUB_VAD_MODEL")) {
+  if (c.vad == "silero" && !kHaveOnnxRuntime) {
     throw ConfigError("LIVEDUB_VAD", "this build has no ONNX Runtime (run scripts/fetch-onnxruntime and rebuild), "
                                      "so 'silero' is unavailable; use 'energy' or 'off'");
   }
@@ -60,7 +65,14 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   seg.slot_pause = env.millis("LIVEDUB_SLOT_PAUSE_MS", seg.slot_pause, milliseconds(0), milliseconds(5000));
   seg.onset_threshold = static_cast<float>(env.number("LIVEDUB_VAD_THRESHOLD", seg.onset_threshold, 0.05, 0.95));
   seg.offset_threshold = std::min(seg.offset_threshold, seg.onset_threshold);
-  c.mix.mode = *parse_bed_mode(env.one_of("LIVEDUB_BED_MODE", to_string(c.mix.mode), {"duck", "reduce", "off"}));
+  c.mix.mode = *parse_bed_mode(env.one_of("LIVEDUB_BED_MODE", to_string(c.mix.mode), {"reduce", "duck", "separator", "off"}));
+  if (c.mix.mode == BedMode::separator) {
+    c.separator_model = env.required_string("LIVEDUB_BED_SEPARATOR_MODEL");
+    if (!kHaveOnnxRuntime) {
+      throw ConfigError("LIVEDUB_BED_MODE", "'separator' needs a build with ONNX Runtime (scripts/fetch-onnxruntime)");
+    }
+  }
+  c.separator_rate = static_cast<int>(env.integer("LIVEDUB_BED_SEPARATOR_RATE", c.separator_rate, 8000, 192000));
   c.mix.duck_db = env.number("LIVEDUB_BED_DUCK_DB", c.mix.duck_db, -60.0, 0.0);
   c.mix.ramp_down = env.millis("LIVEDUB_BED_RAMP_DOWN_MS", c.mix.ramp_down, milliseconds(0), milliseconds(2000));
   c.mix.ramp_up = env.millis("LIVEDUB_BED_RAMP_UP_MS", c.mix.ramp_up, milliseconds(0), milliseconds(2000));

@@ -26,6 +26,8 @@ struct WorkerConfig {
   std::string vad_model;  // Silero model file
   SegmenterConfig segmenter;
   MixConfig mix;
+  std::string separator_model;  // LIVEDUB_BED_MODE=separator: the ONNX model file
+  int separator_rate = 44100;   // the rate the model works at
   // Per-fragment WAVs + STS metadata for debugging (off by default), capped in size.
   bool debug_artifacts = false;
   std::string debug_dir = "/tmp/livedub-debug";
