@@ -1,13 +1,14 @@
 // Benchmark (not a test): what a viewer hears, before and after speech-aware fragments and the
 // kept bed. The worker's own pure stages run offline on a fixed set: the five librivox
-// recordings (human speech, 2 s apart) clean, over music (colobot "Humanitarian", 6 dB under
-// the speech's peaks) and over pink noise, dubbed en->es by the real CPU engines.
+// recordings (human speech, 2 s apart) clean, over music (--music, its RMS --music-db under the
+// speech's) and over pink noise, dubbed en->es by the real CPU engines.
 //   before: fixed 2 s fragments, every one sent to STS, the output is the STS audio alone
 //   after:  Silero VAD -> phrases cut in pauses -> STS with speech spans -> dub mixed over the
 //           ducked original (LIVEDUB_BED_MODE=duck, -18 dB), and with the voice reduction first
 //           (LIVEDUB_BED_MODE=reduce, at --reduce-duck-db)
-//   build/bench/livedub-bench-dub-quality [--music FILE.wav]
-// Speech labels come from the clean speech: 32 ms frames within 35 dB of its loud frames
+//   build/bench/livedub-bench-dub-quality --music FILE.wav [--music-db -10] [--reduce-duck-db -18]
+// Levels under the dub are measured over the frames where a dubbed voice plays and the source
+// speaks. Speech labels come from the clean speech: 32 ms frames within 35 dB of its loud frames
 // (95th percentile) are speech, within 20 dB are words (onsets and cuts are judged on those).
 #include <CLI/CLI.hpp>
 
@@ -126,6 +127,7 @@ Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVa
   cfg.duck_db = duck_db;
   double gain = 1.0;
   std::vector<std::int16_t> out(n), bed_out(n), voice_out(n);
+  std::vector<bool> under_dub(n, false);  // where a dubbed voice plays
   for (std::size_t k = 0; k < fragments.size(); ++k) {
     auto& f = fragments[k];
     const auto begin = f.audio.start_frame, end = f.audio.end_frame();
@@ -177,6 +179,9 @@ Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVa
     std::copy(mixed.audio.samples.begin(), mixed.audio.samples.end(), out.begin() + begin);
     // Components: the bed alone and the original voice alone, through the same gains.
     const bool dubbed = dub.has_value() && after;
+    if (dub && voice_span) {
+      for (auto i = begin + voice_span->begin; i < std::min(end, begin + voice_span->end); ++i) under_dub[static_cast<std::size_t>(i)] = true;
+    }
     auto bed = mix_component(bed_part, f, voice_span, dubbed, gain, cfg);
     auto voice = mix_component(voice_part, f, voice_span, dubbed, gain, cfg);
     if (!after) {
@@ -213,7 +218,7 @@ Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVa
     if (!near_speech) {
       fig.pause_in += b_in * b_in;
       fig.pause_out += b_out * b_out;
-    } else if (item.is_speech[i]) {
+    } else if (under_dub[i] && item.is_speech[i]) {
       fig.under_in += b_in * b_in;
       fig.under_out += b_out * b_out;
       fig.voice_in += static_cast<double>(item.speech[i]) * item.speech[i];
@@ -258,7 +263,7 @@ void print(const std::string& name, const Figures& b, const Figures& a, const Fi
   row("cuts inside words (within 20 dB of loud)", [&](const Figures& f) { return pct(f.cuts_in_words, f.cuts); });
   row("non-speech time sent to STS", [&](const Figures& f) { return pct(f.nonspeech_sent_s, f.nonspeech_s); });
   row("bed in pauses (vs input)", [&](const Figures& f) { return dbs(f.pause_out, f.pause_in); });
-  row("bed under speech (vs input)", [&](const Figures& f) { return dbs(f.under_out, f.under_in); });
+  row("bed under the dub (vs input)", [&](const Figures& f) { return dbs(f.under_out, f.under_in); });
   row("original voice under the dub (vs input)", [&](const Figures& f) { return dbs(f.voice_out, f.voice_in); });
   row("joins that click", [&](const Figures& f) { return num(f.joins_clicking, "%.0f") + " / " + num(f.joins, "%.0f"); });
   row("dubbed phrases truncated", [&](const Figures& f) { return pct(f.truncated, f.phrases); });
@@ -274,7 +279,8 @@ int main(int argc, char** argv) {
   std::string music_path, model = LIVEDUB_BENCH_VAD_MODEL;
   app.add_option("--music", music_path, "music bed (WAV); default: colobot Humanitarian decoded by the caller")->required();
   app.add_option("--model", model, "Silero VAD model");
-  double reduce_duck_db = -10.0;
+  double reduce_duck_db = -18.0, music_db = -10.0;
+  app.add_option("--music-db", music_db, "music level: its RMS against the speech's RMS while speaking");
   app.add_option("--reduce-duck-db", reduce_duck_db, "duck depth with the voice reduction (reduce column)");
   CLI11_PARSE(app, argc, argv);
 
@@ -287,23 +293,28 @@ int main(int argc, char** argv) {
   }
   speech.resize(speech.size() + 2 * kRate, 0);
   const auto labels = label(speech, 35), loud = label(speech, 20);
-  double peak = 0;
-  for (auto s : speech) peak = std::max(peak, std::abs(static_cast<double>(s)));
+  double speech_power = 0;
+  long speech_frames = 0;
+  for (std::size_t i = 0; i < speech.size(); ++i) {
+    if (!loud[i]) continue;
+    speech_power += static_cast<double>(speech[i]) * speech[i];
+    ++speech_frames;
+  }
+  const double speech_rms = std::sqrt(speech_power / static_cast<double>(std::max(speech_frames, 1L)));
 
   auto music = load(music_path);
-  double music_peak = 0;
-  for (auto s : music) music_peak = std::max(music_peak, std::abs(static_cast<double>(s)));
+  const double music_scale = speech_rms * std::pow(10.0, music_db / 20.0) / std::max(rms(music) * 32768.0, 1.0);
   std::vector<std::int16_t> bed(speech.size()), noise(speech.size()), none(speech.size(), 0);
   std::uint32_t seed = 12345;
   double pink[3] = {0, 0, 0};
   for (std::size_t i = 0; i < speech.size(); ++i) {
-    bed[i] = static_cast<std::int16_t>(std::lround(music[i % music.size()] * (peak / 2) / music_peak));
+    bed[i] = static_cast<std::int16_t>(std::lround(std::clamp(music[i % music.size()] * music_scale, -32768.0, 32767.0)));
     seed = seed * 1664525u + 1013904223u;
     const double white = (static_cast<double>(seed >> 8) / 16777216.0 - 0.5);
     pink[0] = 0.997 * pink[0] + 0.029591 * white;  // cheap pink-ish noise (three poles)
     pink[1] = 0.985 * pink[1] + 0.032534 * white;
     pink[2] = 0.950 * pink[2] + 0.048056 * white;
-    noise[i] = static_cast<std::int16_t>(std::lround((pink[0] + pink[1] + pink[2]) * 32768 * 0.5));
+    noise[i] = static_cast<std::int16_t>(std::lround((pink[0] + pink[1] + pink[2]) * 32768 * 0.5));  // about -20 dB under the speech
   }
   std::vector<Item> items{{"speech over music", speech, bed, labels, loud},
                           {"speech over noise", speech, noise, labels, loud},
@@ -313,8 +324,8 @@ int main(int argc, char** argv) {
   options.recognizers = 1;
   sts::CpuDubbingEngine engine(options);
   SileroVad vad(model);
-  std::printf("set: 5 librivox recordings, %.1f s with pauses, en->es through the CPU engines\n\n",
-              static_cast<double>(speech.size()) / kRate);
+  std::printf("set: 5 librivox recordings, %.1f s with pauses, en->es through the CPU engines; music %.0f dB under the speech\n\n",
+              static_cast<double>(speech.size()) / kRate, -music_db);
   char reduce_title[48];
   std::snprintf(reduce_title, sizeof reduce_title, "reduce, %.0f dB", reduce_duck_db);
   for (const auto& item : items) {

@@ -70,8 +70,8 @@ TEST(WorkerConfig, DefaultsAreSane) {
   EXPECT_EQ(c.segmenter.min_fragment, 1000ms);
   EXPECT_EQ(c.segmenter.max_fragment, 4000ms);
   EXPECT_EQ(c.output_delay, 6500ms) << "the longest fragment + 2.5 s for STS";
-  EXPECT_EQ(c.mix.mode, BedMode::duck);
-  EXPECT_EQ(c.mix.duck_db, -18.0);
+  EXPECT_EQ(c.mix.mode, BedMode::reduce);
+  EXPECT_EQ(c.mix.duck_db, -12.0);
   EXPECT_EQ(c.sts_urls, std::vector<std::string>{"http://127.0.0.1:8000"});
   EXPECT_EQ(c.sts_health_interval, 2000ms);
   EXPECT_EQ(c.sts_eject_after_failures, 2);
