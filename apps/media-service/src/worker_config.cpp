@@ -67,7 +67,12 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   seg.offset_threshold = std::min(seg.offset_threshold, seg.onset_threshold);
   c.mix.mode = *parse_bed_mode(env.one_of("LIVEDUB_BED_MODE", to_string(c.mix.mode), {"reduce", "duck", "separator", "off"}));
   if (c.mix.mode == BedMode::separator) {
-    c.separator_model = env.required_string("LIVEDUB_BED_SEPARATOR_MODEL");
+    const auto model = env.raw("LIVEDUB_BED_SEPARATOR_MODEL");
+    if (!model) {
+      throw ConfigError("LIVEDUB_BED_SEPARATOR_MODEL",
+                        "LIVEDUB_BED_MODE=separator needs the ONNX source-separation model file (none ships with livedub)");
+    }
+    c.separator_model = *model;
     if (!kHaveOnnxRuntime) {
       throw ConfigError("LIVEDUB_BED_MODE", "'separator' needs a build with ONNX Runtime (scripts/fetch-onnxruntime)");
     }
