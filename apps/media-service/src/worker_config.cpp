@@ -8,8 +8,9 @@
 
 namespace livedub::worker {
 namespace {
-// The default delay is the longest fragment plus this: STS time for it (p95 of the cpu
-// engines on a 2-core machine for a 5 s phrase is about 1.8 s) plus the output margin.
+// The default delay is the longest fragment plus this: STS time for it (the cpu engines need
+// about 0.4 s per second of speech on a 2-core machine, livedub-bench-sts: 1.6 s for a 4 s
+// phrase) plus the output margin, with some headroom.
 constexpr std::chrono::milliseconds kStsBudget{2500};
 #ifdef LIVEDUB_DEFAULT_VAD_MODEL
 constexpr const char* kDefaultVadModel = LIVEDUB_DEFAULT_VAD_MODEL;
