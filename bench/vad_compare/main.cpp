@@ -154,24 +154,20 @@ int main(int argc, char** argv) {
   const fs::path root(set_dir);
 
   auto load = [](const fs::path& p) { return frames_of(read_wav_file(p.string())); };
-  for (const auto& f : files(root / "music", part)) {
-    const auto samples = load(f);
-    for (std::size_t d = 0; d < detectors.size(); ++d) {
-      for (float p : run(*detectors[d].second, samples, results[d])) {
-        ++results[d].music.frames;
-        results[d].music.flagged += p >= threshold;
+  // Every frame of music and noise is non-speech: each one flagged is a false alarm.
+  auto count_false_alarms = [&](const fs::path& dir, Tally Result::*tally) {
+    for (const auto& f : files(dir, part)) {
+      const auto samples = load(f);
+      for (std::size_t d = 0; d < detectors.size(); ++d) {
+        for (float p : run(*detectors[d].second, samples, results[d])) {
+          ++(results[d].*tally).frames;
+          (results[d].*tally).flagged += p >= threshold;
+        }
       }
     }
-  }
-  for (const auto& f : files(root / "noise", part)) {
-    const auto samples = load(f);
-    for (std::size_t d = 0; d < detectors.size(); ++d) {
-      for (float p : run(*detectors[d].second, samples, results[d])) {
-        ++results[d].noise.frames;
-        results[d].noise.flagged += p >= threshold;
-      }
-    }
-  }
+  };
+  count_false_alarms(root / "music", &Result::music);
+  count_false_alarms(root / "noise", &Result::noise);
   auto score_speech = [&](const fs::path& dir, bool mixed) {
     for (const auto& f : files(dir, part)) {
       const auto samples = load(f);

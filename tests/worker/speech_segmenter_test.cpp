@@ -45,6 +45,12 @@ struct Feed {
   void flush() {
     for (auto& f : segmenter.flush()) out.push_back(std::move(f));
   }
+  std::vector<const Fragment*> with_speech() const {
+    std::vector<const Fragment*> found;
+    for (const auto& f : out)
+      if (!f.speech.empty()) found.push_back(&f);
+    return found;
+  }
   std::int64_t total_frames() const {
     std::int64_t n = 0;
     for (const auto& f : out) n += f.audio.frames();
@@ -99,9 +105,7 @@ TEST(SpeechSegmenter, CutsInThePauseBeforeTheNextPhrase) {
   Feed feed;
   feed.blocks(std::string(40, 'S') + std::string(15, '.') + std::string(40, 'S') + std::string(30, '.'));
   feed.flush();
-  std::vector<const Fragment*> speech;
-  for (const auto& f : feed.out)
-    if (!f.speech.empty()) speech.push_back(&f);
+  const auto speech = feed.with_speech();
   ASSERT_EQ(speech.size(), 2u);
   // Pause: blocks 40..54; next onset 55; cut one pre-roll before it, at 50.
   EXPECT_EQ(speech[0]->audio.end_frame(), 50 * kBlock);
@@ -114,9 +118,7 @@ TEST(SpeechSegmenter, ShortPhrasesShareAFragmentUntilTheMinimum) {
   // 12-block phrases with 12-block pauses: each alone would be 24 blocks < 30 (minimum).
   feed.blocks(std::string(12, 'S') + std::string(12, '.') + std::string(12, 'S') + std::string(40, '.'));
   feed.flush();
-  std::vector<const Fragment*> speech;
-  for (const auto& f : feed.out)
-    if (!f.speech.empty()) speech.push_back(&f);
+  const auto speech = feed.with_speech();
   ASSERT_EQ(speech.size(), 1u);
   EXPECT_EQ(spans_in_blocks(*speech[0]), (std::vector<SpeechSpan>{{0, 12}, {24, 36}}));
 }
@@ -126,9 +128,7 @@ TEST(SpeechSegmenter, WeakFramesContinueButNeverStartSpeech) {
   feed.blocks(std::string(30, 'w'));
   feed.blocks(std::string(20, 'S') + std::string(8, 'w') + std::string(20, 'S') + std::string(40, '.'));
   feed.flush();
-  std::vector<const Fragment*> speech;
-  for (const auto& f : feed.out)
-    if (!f.speech.empty()) speech.push_back(&f);
+  const auto speech = feed.with_speech();
   ASSERT_EQ(speech.size(), 1u);
   EXPECT_EQ(speech[0]->speech.size(), 1u) << "the weak stretch inside speech does not split it";
 }
