@@ -7,6 +7,7 @@
 //           ducked original (LIVEDUB_BED_MODE=duck, -18 dB), and with the voice reduction first
 //           (LIVEDUB_BED_MODE=reduce, at --reduce-duck-db)
 //   build/bench/livedub-bench-dub-quality --music FILE.wav [--music-db -10] [--reduce-duck-db -18]
+//                                         [--min-ms 1000] [--max-ms 4000]
 // Levels under the dub are measured over the frames where a dubbed voice plays and the source
 // speaks. Speech labels come from the clean speech: 32 ms frames within 35 dB of its loud frames
 // (95th percentile) are speech, within 20 dB are words (onsets and cuts are judged on those).
@@ -89,6 +90,8 @@ AudioBuffer mix_component(const AudioBuffer& component, const Fragment& f, const
 
 enum class Mode { before, duck, reduce };
 
+SegmenterConfig segmenter_config;  // the worker's defaults unless --min-ms / --max-ms
+
 Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVad& vad, double duck_db) {
   const bool after = mode != Mode::before;
   VoiceReducer reducer({kRate, 1});
@@ -105,7 +108,7 @@ Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVa
     FragmentCutter blocks({kRate, 1}, detector_block_frames(kRate));
     BlockAnalyzer analyzer(vad, {kRate, 1});
     analyzer.reset();  // every run starts the detector afresh, so the runs compare like for like
-    SpeechSegmenter segmenter({}, {kRate, 1}, detector_block_frames(kRate));
+    SpeechSegmenter segmenter(segmenter_config, {kRate, 1}, detector_block_frames(kRate));
     for (auto& b : blocks.push(0, input)) {
       AnalyzedBlock ab{std::move(b.audio), {}, false};
       ab.info = analyzer.analyze(ab.audio.samples);
@@ -281,8 +284,13 @@ int main(int argc, char** argv) {
   app.add_option("--model", model, "Silero VAD model");
   double reduce_duck_db = -18.0, music_db = -10.0;
   app.add_option("--music-db", music_db, "music level: its RMS against the speech's RMS while speaking");
+  int min_ms = static_cast<int>(segmenter_config.min_fragment.count()), max_ms = static_cast<int>(segmenter_config.max_fragment.count());
+  app.add_option("--min-ms", min_ms, "shortest fragment (LIVEDUB_FRAGMENT_MIN_MS)");
+  app.add_option("--max-ms", max_ms, "longest fragment (LIVEDUB_FRAGMENT_MAX_MS)");
   app.add_option("--reduce-duck-db", reduce_duck_db, "duck depth with the voice reduction (reduce column)");
   CLI11_PARSE(app, argc, argv);
+  segmenter_config.min_fragment = std::chrono::milliseconds(min_ms);
+  segmenter_config.max_fragment = std::chrono::milliseconds(max_ms);
 
   const std::string librivox = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-";
   std::vector<std::int16_t> speech;
