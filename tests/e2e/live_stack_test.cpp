@@ -329,6 +329,10 @@ std::filesystem::path decode_music(const std::filesystem::path& out) {
 // >= 0.9 and level within 1 dB (one window may hold the first output's start).
 void expect_music_kept_in_pauses(const probe::CheckReport& report, const SpeechLoop& loop) {
   ASSERT_FALSE(report.bed.empty());
+  // A/V sync on this path: the music in the output lines up with the video's frame clock
+  // (found by correlation) within the same +-40 ms as the beep/flash pairs elsewhere.
+  ASSERT_TRUE(report.bed_lag_ms.has_value());
+  EXPECT_LE(std::abs(*report.bed_lag_ms), kSyncToleranceMs) << "audio against video";
   int pause_windows = 0, pause_ok = 0;
   for (const auto& w : report.bed) {
     const double t = w.input_time_s;
