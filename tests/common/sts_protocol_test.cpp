@@ -172,6 +172,58 @@ TEST(Response, RoundTripsThroughToJson) {
   EXPECT_EQ(parsed.timings_ms, r.timings_ms);
 }
 
+TEST(RequestMetadata, SpeechSpansAndSlotRoundTripAndAreValidated) {
+  DubRequestMetadata m("abc", 7, "en", "es", "default", 4000);
+  m.speech = {{180, 1400}, {1700, 2900}};
+  m.slot_end_ms = 3600;
+  const auto parsed = parse_request_metadata(to_json(m).dump());
+  EXPECT_EQ(parsed.speech, m.speech);
+  ASSERT_TRUE(parsed.slot_end_ms.has_value());
+  EXPECT_DOUBLE_EQ(*parsed.slot_end_ms, 3600);
+  const auto without = parse_request_metadata(R"({"stream_id":"a","sequence":1,"duration_ms":2000})");
+  EXPECT_TRUE(without.speech.empty()) << "v1 requests stay valid";
+  EXPECT_FALSE(without.slot_end_ms.has_value());
+
+  const std::string base = R"({"stream_id":"a","sequence":1,"duration_ms":2000,)";
+  for (const char* bad : {R"("speech":[{"start_ms":500,"end_ms":400}]})",           // backwards
+                          R"("speech":[{"start_ms":0,"end_ms":900},{"start_ms":800,"end_ms":1000}]})",  // overlap
+                          R"("speech":[{"start_ms":0,"end_ms":2500}]})",            // past the fragment
+                          R"("speech":[{"start_ms":-1,"end_ms":10}]})",             // before it
+                          R"("speech":{"start_ms":0,"end_ms":10}})",                // not an array
+                          R"("speech":[[0,10]]})"}) {
+    EXPECT_THAT(metadata_error(base + bad), HasSubstr("'speech'")) << bad;
+  }
+  EXPECT_THAT(metadata_error(base + R"("speech":[{"start_ms":0}]})"), HasSubstr("'end_ms'"));
+  std::string many = base + R"("speech":[)";
+  for (int i = 0; i < 65; ++i) {
+    // Appended piece by piece: GCC 12 misreports chained string + under -O3 (-Wrestrict).
+    if (i > 0) many += ',';
+    many += R"({"start_ms":)";
+    many += std::to_string(i * 10);
+    many += R"(,"end_ms":)";
+    many += std::to_string(i * 10 + 5);
+    many += '}';
+  }
+  EXPECT_THAT(metadata_error(many + "]}"), HasSubstr("more than 64"));
+  EXPECT_THAT(metadata_error(base + R"("slot_end_ms":2500})"), HasSubstr("'slot_end_ms'"));
+  EXPECT_THAT(metadata_error(base + R"("speech":[{"start_ms":500,"end_ms":900}],"slot_end_ms":400})"), HasSubstr("'slot_end_ms'"));
+}
+
+TEST(Response, CarriesWhereTheDubbedSpeechSits) {
+  DubResponse r;
+  r.stream_id = "abc";
+  r.duration_ms = 2000;
+  r.sample_rate = 48000;
+  r.channels = 1;
+  r.speech_start_ms = 180;
+  r.speech_end_ms = 1650;
+  auto parsed = parse_response(to_json(r).dump());
+  EXPECT_DOUBLE_EQ(parsed.speech_start_ms, 180);
+  EXPECT_DOUBLE_EQ(parsed.speech_end_ms, 1650);
+  r.speech_end_ms = 100;  // before its start
+  EXPECT_THROW(parse_response(to_json(r).dump()), ProtocolError);
+}
+
 TEST(Response, MissingFieldsAreNamed) {
   try {
     parse_response(R"({"stream_id":"a","sequence":1,"duration_ms":1,"sample_rate":8000})");

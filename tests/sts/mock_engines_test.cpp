@@ -121,6 +121,46 @@ TEST(ToneEngine, IsDeterministicAndIgnoresInputContent) {
   EXPECT_EQ(first.audio.samples, second.audio.samples);
 }
 
+TEST(SpeechLayout, SpansAndSlotInFramesWithTheV1Default) {
+  auto request = request_for(2000);
+  auto whole = speech_layout(request, 16000);
+  EXPECT_EQ(whole.total_frames, 32000);
+  ASSERT_EQ(whole.spans.size(), 1u);
+  EXPECT_EQ(whole.first(), 0);
+  EXPECT_EQ(whole.last(), 32000);
+  EXPECT_EQ(whole.slot_end, 32000);
+  request.speech = {{250, 1000}, {1200, 1500}};
+  request.slot_end_ms = 1800;
+  auto spans = speech_layout(request, 16000);
+  EXPECT_EQ(spans.first(), 4000);
+  EXPECT_EQ(spans.last(), 24000);
+  EXPECT_EQ(spans.slot_end, 28800);
+}
+
+TEST(ToneEngine, SoundsOnlyOverTheSpeechItIsSent) {
+  ToneEngine engine;
+  auto request = request_for(2000);
+  request.speech = {{500, 1500}};
+  auto result = engine.dub(request, sine_audio(16000, 1, 32000));
+  EXPECT_EQ(result.speech_begin, 8000);
+  EXPECT_EQ(result.speech_end, 24000);
+  const std::span<const std::int16_t> out(result.audio.samples);
+  EXPECT_EQ(rms(out.subspan(0, 8000)), 0.0);
+  EXPECT_GT(rms(out.subspan(8000, 16000)), 0.2);
+  EXPECT_EQ(rms(out.subspan(24000)), 0.0);
+}
+
+TEST(PassthroughEngine, ReportsTheSpeechWhereItWasSent) {
+  PassthroughEngine engine;
+  auto request = request_for(1000);
+  request.speech = {{100, 300}, {600, 900}};
+  auto input = sine_audio(16000, 1, 16000);
+  auto result = engine.dub(request, input);
+  EXPECT_EQ(result.audio.samples, input.samples);
+  EXPECT_EQ(result.speech_begin, 1600);
+  EXPECT_EQ(result.speech_end, 14400);
+}
+
 TEST(MockEngines, AcceptAnyLanguagePair) {
   PassthroughEngine passthrough;
   ToneEngine tone;

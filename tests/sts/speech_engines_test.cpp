@@ -64,11 +64,63 @@ TEST(TimeFit, OutputHasExactlyTheTargetLengthAndKeepsThePitch) {
   EXPECT_GT(rms(slower.audio.samples), 0.2);
 }
 
+TEST(TimeFit, LongUtterancesAreStretchedWhole) {
+  // Rubberband's output buffer holds ~32k frames; more than that from one process() call was
+  // lost, which cut every utterance longer than 1.5 s at 22 kHz.
+  for (double ratio : {0.75, 1.0, 1.25}) {
+    const auto stretched = stretch_speech(sine(440, 22050, 3 * 22050), ratio);
+    EXPECT_NEAR(static_cast<double>(stretched.frames()), 3 * 22050 * ratio, 2) << ratio;
+    EXPECT_GT(rms(std::span(stretched.samples).subspan(stretched.samples.size() * 9 / 10)), 0.2) << "sound to the end";
+  }
+}
+
 TEST(TimeFit, TrimmedSpeechFadesOutInsteadOfClicking) {
   auto fitted = fit_speech(sine(440, 22050, 44100), 22050, {0.75, 1.25});
   EXPECT_EQ(fitted.plan.policy, TimeFitPolicy::bound_then_trim);
   EXPECT_EQ(fitted.audio.frames(), 22050);
   EXPECT_LT(std::abs(fitted.audio.samples.back()), 200);
+}
+
+TEST(Placement, ShortDubsSlowTowardsThePhraseLongOnesUseThePauseThenCompress) {
+  const SpeechSlot slot{100'000, 10'000, 40'000, 60'000};  // phrase 40k frames, 20k of pause after
+  const TimeFitBounds bounds{0.75, 1.25};
+  auto slower = plan_placement(36'000, slot, bounds);
+  EXPECT_EQ(slower.policy, TimeFitPolicy::exact);
+  EXPECT_NEAR(slower.ratio, 40.0 / 36.0, 1e-9) << "stretched to the phrase, no further";
+  EXPECT_EQ(plan_placement(20'000, slot, bounds).policy, TimeFitPolicy::bound_then_pad);
+  auto natural = plan_placement(55'000, slot, bounds);
+  EXPECT_EQ(natural.policy, TimeFitPolicy::fits_slot) << "longer than the phrase, fits the pause: natural speed";
+  EXPECT_DOUBLE_EQ(natural.ratio, 1.0);
+  auto compressed = plan_placement(70'000, slot, bounds);
+  EXPECT_EQ(compressed.policy, TimeFitPolicy::exact);
+  EXPECT_NEAR(compressed.ratio, 60.0 / 70.0, 1e-9) << "compressed to the slot, not to the phrase";
+  EXPECT_EQ(plan_placement(100'000, slot, bounds).policy, TimeFitPolicy::bound_then_trim);
+  // Without a pause (slot == phrase) it is the v1 plan.
+  const SpeechSlot v1{40'000, 0, 40'000, 40'000};
+  for (std::int64_t n : {20'000, 36'000, 45'000, 80'000}) {
+    EXPECT_EQ(plan_placement(n, v1, bounds).policy, plan_time_fit(n, 40'000, bounds).policy) << n;
+  }
+}
+
+TEST(Placement, TheDubStartsWhereThePhraseStartedAndNeverLeavesTheSlot) {
+  const auto speech = sine(440, 22050, 22050);  // 1 s
+  // Fragment 3 s; phrase from 0.5 s for 0.8 s; the slot runs to 2.0 s.
+  const SpeechSlot slot{3 * 22050, 22050 / 2, 22050 * 8 / 10, 22050 * 3 / 2};
+  auto placed = place_speech(speech, slot, {0.75, 1.25});
+  EXPECT_EQ(placed.audio.frames(), 3 * 22050);
+  EXPECT_EQ(placed.plan.policy, TimeFitPolicy::fits_slot);
+  EXPECT_EQ(placed.speech_begin, 22050 / 2);
+  EXPECT_EQ(placed.speech_end, 22050 / 2 + 22050);
+  EXPECT_EQ(rms(std::span(placed.audio.samples).subspan(0, 22050 / 2)), 0.0) << "silence before the phrase";
+  EXPECT_GT(rms(std::span(placed.audio.samples).subspan(22050 / 2, 22050)), 0.3);
+  EXPECT_EQ(rms(std::span(placed.audio.samples).subspan(22050 * 3 / 2 + 1)), 0.0) << "nothing after the dub";
+  // Too long for the slot even compressed: cut at the slot's end with a fade.
+  auto long_speech = sine(440, 22050, 4 * 22050);
+  auto cut = place_speech(long_speech, slot, {0.75, 1.25});
+  EXPECT_EQ(cut.plan.policy, TimeFitPolicy::bound_then_trim);
+  EXPECT_EQ(cut.speech_end, 22050 / 2 + 22050 * 3 / 2);
+  EXPECT_LT(std::abs(cut.audio.samples[static_cast<std::size_t>(cut.speech_end - 1)]), 300);
+  EXPECT_EQ(rms(std::span(cut.audio.samples).subspan(static_cast<std::size_t>(cut.speech_end))), 0.0);
 }
 
 TEST(EspeakTts, SpeaksSpanishIntoMemory) {

@@ -270,6 +270,32 @@ class CpuEngine : public ::testing::Test {
 };
 CpuDubbingEngine* CpuEngine::engine_ = nullptr;
 
+TEST_F(CpuEngine, PlacesTheDubWhereTheSpeakerStartedAndHearsOnlyTheSpans) {
+  // 1.5 s of silence, the recording, 2 s of silence; the spans say where the speech is.
+  const auto speech = as_stream_audio(read_wav_file((kLibrivox / "sense_and_sensibility_01_austen_64kb-0880.wav").string()));
+  AudioBuffer input{speech.format, 0, std::vector<std::int16_t>(static_cast<std::size_t>(48000 * 3 / 2 * 2), 0)};
+  input.samples.insert(input.samples.end(), speech.samples.begin(), speech.samples.end());
+  input.samples.resize(input.samples.size() + 48000 * 2 * 2, 0);
+  const double speech_ms = static_cast<double>(speech.frames()) * 1000.0 / 48000;
+  auto req = request(static_cast<double>(input.frames()) * 1000.0 / 48000);
+  req.speech = {{1500, 1500 + speech_ms}};
+  req.slot_end_ms = req.duration_ms;
+  const auto result = engine_->dub(req, input);
+  EXPECT_THAT(result.translation, HasSubstr("hombre"));
+  EXPECT_EQ(result.speech_begin, 48000 * 3 / 2) << "the dub starts where the span starts";
+  EXPECT_GT(result.speech_end, result.speech_begin);
+  EXPECT_LE(result.speech_end, result.audio.frames());
+  const std::span<const std::int16_t> out(result.audio.samples);
+  // Nothing before the phrase (but the resampler's ringing, far below hearing).
+  EXPECT_LT(rms(out.subspan(0, 48000 * 3 / 2 * 2 - 200)), 1e-4) << "nothing before the phrase";
+  EXPECT_GT(rms(out.subspan(static_cast<std::size_t>(result.speech_begin * 2),
+                            static_cast<std::size_t>((result.speech_end - result.speech_begin) * 2))), 0.01);
+  // The recogniser heard the spans (+150 ms), not the silence around them.
+  const auto region = speech_region(input, req);
+  EXPECT_EQ(region.start_frame, 48000 * 3 / 2 - 48000 * 150 / 1000);
+  EXPECT_EQ(region.frames(), speech.frames() + 2 * 48000 * 150 / 1000);
+}
+
 TEST_F(CpuEngine, CapabilitiesListInstalledPairsAndVoices) {
   auto caps = engine_->capabilities();
   EXPECT_FALSE(caps.any_language_pair);

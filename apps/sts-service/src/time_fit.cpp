@@ -41,33 +41,46 @@ AudioBuffer stretch_speech(const AudioBuffer& speech, double ratio) {
   RubberBandStretcher stretcher(static_cast<std::size_t>(speech.format.sample_rate), channels,
                                 RubberBandStretcher::OptionProcessOffline | RubberBandStretcher::OptionEngineFiner,
                                 ratio, 1.0);
+  // Fed in blocks, with the output drained after each: rubberband's output buffer holds only
+  // about 32k frames, and whatever one process() call makes beyond that is lost (this cut every
+  // utterance longer than ~1.5 s at 22 kHz to 1.5 s).
+  constexpr std::size_t kBlock = 4096;
   stretcher.setExpectedInputDuration(frames);
-  stretcher.setMaxProcessSize(frames);  // the whole utterance goes in one process() call
+  stretcher.setMaxProcessSize(kBlock);
   std::vector<std::vector<float>> planar(channels, std::vector<float>(frames));
   for (std::size_t f = 0; f < frames; ++f) {
     for (std::size_t c = 0; c < channels; ++c) planar[c][f] = speech.samples[f * channels + c] / 32768.0f;
   }
-  std::vector<const float*> in_ptrs;
-  for (auto& ch : planar) in_ptrs.push_back(ch.data());
-  stretcher.study(in_ptrs.data(), frames, true);
-  stretcher.process(in_ptrs.data(), frames, true);
+  std::vector<const float*> in_ptrs(channels);
+  for (std::size_t c = 0; c < channels; ++c) in_ptrs[c] = planar[c].data();
+  stretcher.study(in_ptrs.data(), frames, true);  // offline: the whole utterance is known first
   std::vector<std::vector<float>> chunk(channels);
   std::vector<float*> out_ptrs(channels);
-  while (true) {
-    const int available = stretcher.available();
-    if (available <= 0) break;
-    for (std::size_t c = 0; c < channels; ++c) {
-      chunk[c].resize(static_cast<std::size_t>(available));
-      out_ptrs[c] = chunk[c].data();
-    }
-    const auto got = stretcher.retrieve(out_ptrs.data(), static_cast<std::size_t>(available));
-    for (std::size_t f = 0; f < got; ++f) {
+  auto drain = [&] {
+    while (true) {
+      const int available = stretcher.available();
+      if (available <= 0) return available;
       for (std::size_t c = 0; c < channels; ++c) {
-        const float v = std::clamp(chunk[c][f], -1.0f, 1.0f);
-        out.samples.push_back(static_cast<std::int16_t>(std::lround(v * 32767.0f)));
+        chunk[c].resize(static_cast<std::size_t>(available));
+        out_ptrs[c] = chunk[c].data();
+      }
+      const auto got = stretcher.retrieve(out_ptrs.data(), static_cast<std::size_t>(available));
+      for (std::size_t f = 0; f < got; ++f) {
+        for (std::size_t c = 0; c < channels; ++c) {
+          const float v = std::clamp(chunk[c][f], -1.0f, 1.0f);
+          out.samples.push_back(static_cast<std::int16_t>(std::lround(v * 32767.0f)));
+        }
       }
     }
+  };
+  for (std::size_t offset = 0; offset < frames; offset += kBlock) {
+    const auto n = std::min(kBlock, frames - offset);
+    std::vector<const float*> block(channels);
+    for (std::size_t c = 0; c < channels; ++c) block[c] = in_ptrs[c] + offset;
+    stretcher.process(block.data(), n, offset + n == frames);
+    drain();
   }
+  drain();
   return out;
 }
 
