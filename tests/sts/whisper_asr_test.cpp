@@ -75,7 +75,7 @@ TEST_F(WhisperAsr, SpeechRunsThroughTheWholeDecoderWithTimestampsInsideTheFragme
   const auto audio = english_speech_48k_stereo("go forward ten meters and then turn left");
   const auto duration_ms = audio.frames() * 1000 / 48000;
   const auto started = std::chrono::steady_clock::now();
-  const auto transcript = recognizer.recognize(audio, {"en", "the previous fragment"});
+  const auto transcript = recognizer.recognize(audio, {"en", "the previous fragment", {}});
   const auto elapsed = std::chrono::steady_clock::now() - started;
   // Random weights decode to arbitrary tokens; what must hold is the plumbing around them.
   // Greedy decoding of the seeded model is deterministic and yields at least one segment.
@@ -107,7 +107,7 @@ TEST_F(WhisperAsr, FittedContextEncodesJustTheFragment) {
   const auto audio = english_speech_48k_stereo("this sentence is a little longer than two seconds of speech");
   const auto duration_ms = audio.frames() * 1000 / 48000;
   ASSERT_GT(duration_ms, 2500);
-  const auto transcript = recognizer.recognize(audio, {"en", ""});
+  const auto transcript = recognizer.recognize(audio, {"en", "", {}});
   EXPECT_EQ(drop_invalid_utf8(transcript.text), transcript.text);
   for (const auto& segment : transcript.segments) EXPECT_LE(segment.end_ms, duration_ms);
 }
@@ -116,7 +116,7 @@ TEST_F(WhisperAsr, SilenceIsNeverDecoded) {
   WhisperRecognizer recognizer(*model_);
   AudioBuffer silence{{48000, 2}, 0, std::vector<std::int16_t>(48000 * 2 * 2, 0)};
   const auto started = std::chrono::steady_clock::now();
-  const auto transcript = recognizer.recognize(silence, {"en", ""});
+  const auto transcript = recognizer.recognize(silence, {"en", "", {}});
   EXPECT_TRUE(transcript.text.empty());
   EXPECT_TRUE(transcript.segments.empty());
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
@@ -125,14 +125,14 @@ TEST_F(WhisperAsr, SilenceIsNeverDecoded) {
 TEST_F(WhisperAsr, FragmentsShorterThanWhisperAcceptsArePadded) {
   WhisperRecognizer recognizer(*model_);
   const auto tone = fixtures::sine_audio(16000, 1, 1600);  // 100 ms, whisper's lower limit
-  const auto transcript = recognizer.recognize(tone, {"en", ""});
+  const auto transcript = recognizer.recognize(tone, {"en", "", {}});
   for (const auto& segment : transcript.segments) EXPECT_LE(segment.end_ms, 100);
 }
 
 TEST_F(WhisperAsr, UnknownLanguageIsAnError) {
   WhisperRecognizer recognizer(*model_);
   try {
-    recognizer.recognize(fixtures::sine_audio(16000, 1, 16000), {"xx", ""});
+    recognizer.recognize(fixtures::sine_audio(16000, 1, 16000), {"xx", "", {}});
     FAIL() << "expected AsrError";
   } catch (const AsrError& e) {
     EXPECT_THAT(e.what(), HasSubstr("'xx'"));
@@ -145,7 +145,7 @@ TEST_F(WhisperAsr, RecognizersSharingOneModelRunInParallel) {
   std::vector<std::unique_ptr<WhisperRecognizer>> recognizers;
   for (int i = 0; i < 3; ++i) recognizers.push_back(std::make_unique<WhisperRecognizer>(*model_));
   for (auto& recognizer : recognizers) {
-    runs.push_back(std::async(std::launch::async, [&] { return recognizer->recognize(audio, {"en", ""}); }));
+    runs.push_back(std::async(std::launch::async, [&] { return recognizer->recognize(audio, {"en", "", {}}); }));
   }
   std::vector<std::string> texts;
   for (auto& run : runs) texts.push_back(run.get().text);

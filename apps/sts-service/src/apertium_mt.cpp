@@ -17,10 +17,11 @@ namespace livedub::sts {
 namespace {
 
 // Every program the Debian language pairs put in their mode files; all accept -z.
-const std::array<const char*, 11> kApertiumStages = {
+// (lsx-proc: apertium-eng-cat's multiword re-tokenizer.)
+const std::array<const char*, 12> kApertiumStages = {
     "lt-proc",          "apertium-tagger",     "apertium-pretransfer", "apertium-transfer",
     "lrx-proc",         "apertium-interchunk", "apertium-postchunk",   "cg-proc",
-    "apertium-anaphora", "apertium-posttransfer", "rtx-proc"};
+    "apertium-anaphora", "apertium-posttransfer", "rtx-proc",          "lsx-proc"};
 
 bool is_language_code(const std::string& code) {
   return code.size() >= 2 && code.size() <= 3 &&

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "livedub/logging.hpp"
+
 namespace livedub::sts {
 namespace {
 
@@ -10,6 +12,21 @@ using Clock = std::chrono::steady_clock;
 
 double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+VoiceSelection select_voices(const CpuEngineOptions& options) {
+  if (options.tts_engine == kTtsEspeak) return VoiceSelection(EspeakSynthesizer::shared_ptr(), nullptr);
+  if (options.tts_engine == kTtsPico) return VoiceSelection(std::make_shared<PicoSynthesizer>(options.pico_lang_dir), nullptr);
+  // auto: Pico where it speaks the language; a deployment without its (non-free) data keeps
+  // working with espeak-ng alone, and says so.
+  std::shared_ptr<SpeechSynthesizer> pico;
+  try {
+    pico = std::make_shared<PicoSynthesizer>(options.pico_lang_dir);
+  } catch (const TtsError& e) {
+    logging::write(spdlog::level::warn, {}, "Pico unavailable, espeak-ng speaks every language",
+                   {{"error", e.what()}});
+  }
+  return VoiceSelection(pico, EspeakSynthesizer::shared_ptr());
 }
 
 }  // namespace
@@ -77,7 +94,7 @@ class CpuDubbingEngine::RecognizerLease {
 };
 
 CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
-    : options_(options), translator_(options.apertium_modes_dir) {
+    : options_(options), translator_(options.apertium_modes_dir), voices_(select_voices(options)) {
   const int count = std::max(1, options.recognizers);
   if (options.asr_engine == "whisper") {
 #if LIVEDUB_HAVE_WHISPER
@@ -97,18 +114,19 @@ CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
   // A pair is offered when all three stages can do their part of it.
   const auto& heard = capabilities_.asr_languages;
   for (const auto& mode : translator_.modes()) {
-    if (std::find(heard.begin(), heard.end(), mode.source) != heard.end() && synthesizer_.has_language(mode.target)) {
+    if (std::find(heard.begin(), heard.end(), mode.source) != heard.end() && voices_.has_language(mode.target)) {
       capabilities_.pairs.push_back({mode.source, mode.target});
     }
   }
   if (capabilities_.pairs.empty()) {
     throw MtError("no installed Apertium pair translates from a language the ASR engine (" + asr_description_ +
-                  ") recognises into a language espeak-ng can speak");
+                  ") recognises into a language the TTS engine (" + options.tts_engine + ") can speak");
   }
   for (const auto& [profile, unused] : voice_profiles()) capabilities_.voices.push_back(profile);
   capabilities_.asr_engine = asr_description_;
   for (const auto& mode : translator_.modes()) capabilities_.mt_pairs.push_back({mode.source, mode.target});
-  capabilities_.tts_languages = synthesizer_.languages();
+  capabilities_.tts_languages = voices_.languages();
+  capabilities_.tts_engines = voices_.engines();
 }
 
 std::unique_ptr<SpeechRecognizer> CpuDubbingEngine::acquire_recognizer() {
@@ -133,26 +151,33 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   auto started = Clock::now();
   {
     RecognizerLease recognizer(*this);
-    const RecognitionRequest asr_request{request.source_lang, context.has_previous ? context.previous_transcript : ""};
+    const RecognitionRequest asr_request{request.source_lang, context.has_previous ? context.previous_transcript : "",
+                                         options_.glossary.recognition_hints(request.source_lang)};
     result.transcript = (*recognizer).recognize(speech_region(input, request), asr_request).text;
   }
   result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
 
   started = Clock::now();
-  result.translation = translator_.translate(request.source_lang, request.target_lang, result.transcript,
-                                             options_.mt_timeout);
+  // Glossary terms travel through MT as placeholders no dictionary knows, so they come out
+  // in place and untouched, then become the glossary's spelling.
+  const auto protected_text = options_.glossary.protect(result.transcript, request.source_lang, request.target_lang);
+  result.translation = Glossary::restore(
+      translator_.translate(request.source_lang, request.target_lang, protected_text.text, options_.mt_timeout),
+      protected_text);
   if (context.has_previous && !context.previous_transcript.empty()) {
     result.translation = continue_sentence(result.translation);
   }
   result.stage_timings_ms[kStageMt] = elapsed_ms(started);
 
   started = Clock::now();
-  const auto speech = trim_silence(synthesizer_.synthesize(result.translation, request.target_lang, request.voice));
+  auto& synthesizer = voices_.for_language(request.target_lang);
+  const auto speech = trim_silence(synthesizer.synthesize(result.translation, request.target_lang, request.voice));
   result.voice = request.voice;
+  result.tts_engine = voices_.describe(request.target_lang);
   result.stage_timings_ms[kStageTts] = elapsed_ms(started);
 
   started = Clock::now();
-  const int tts_rate = speech.format.sample_rate > 0 ? speech.format.sample_rate : synthesizer_.sample_rate();
+  const int tts_rate = speech.format.sample_rate;
   // The dub starts where the speaker started and may run into the pause after the phrase.
   const auto layout = speech_layout(request, tts_rate);
   const SpeechSlot slot{layout.total_frames, layout.first(), layout.last() - layout.first(),

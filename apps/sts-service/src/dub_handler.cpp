@@ -307,6 +307,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   response.translation = std::move(result.translation);
   response.voice = result.voice.empty() ? metadata.voice : result.voice;
   response.engine = engine->name();
+  response.tts_engine = result.tts_engine;
   response.stretch_ratio = result.stretch_ratio;
   response.time_fit = result.time_fit;
   response.timings_ms = std::move(result.stage_timings_ms);
@@ -332,6 +333,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   audio_seconds_.Increment(input_seconds);
   logging::write(spdlog::level::info, ctx, "fragment dubbed",
                  {{"engine", response.engine},
+                  {"tts_engine", response.tts_engine},
                   {"duration_ms", metadata.duration_ms},
                   {"input_ms", input_seconds * 1000.0},
                   {"sample_rate", response.sample_rate},
@@ -364,7 +366,7 @@ HandlerReply DubHandler::capabilities() const {
       {"voices", caps.voices},
       {"asr", {{"engine", caps.asr_engine}, {"languages", caps.asr_languages}}},
       {"mt", {{"pairs", pairs_json(caps.mt_pairs)}}},
-      {"tts", {{"languages", caps.tts_languages}, {"voices", caps.voices}}},
+      {"tts", {{"languages", caps.tts_languages}, {"engines", caps.tts_engines}, {"voices", caps.voices}}},
       {"max_duration_ms", kMaxDurationMs},
       {"max_body_bytes", config_.max_body_bytes},
       {"workers", config_.workers},

@@ -19,18 +19,15 @@ int collect_samples(short* wav, int count, espeak_EVENT* events) {
 }
 }  // namespace
 
-const std::map<std::string, VoiceProfile>& voice_profiles() {
-  static const std::map<std::string, VoiceProfile> profiles{
-      {"default", {"", 50, 170}}, {"female", {"f3", 62, 170}}, {"male", {"m3", 42, 165}},
-      {"fast", {"", 50, 220}},    {"slow", {"", 50, 130}}};
-  return profiles;
-}
-
 EspeakSynthesizer& EspeakSynthesizer::shared() {
   // Deliberately never destroyed (see the header); a failed load throws and is retried on the
   // next call.
   static EspeakSynthesizer* instance = new EspeakSynthesizer();
   return *instance;
+}
+
+std::shared_ptr<SpeechSynthesizer> EspeakSynthesizer::shared_ptr() {
+  return std::shared_ptr<SpeechSynthesizer>(&shared(), [](SpeechSynthesizer*) {});
 }
 
 EspeakSynthesizer::EspeakSynthesizer() {
@@ -51,22 +48,17 @@ EspeakSynthesizer::EspeakSynthesizer() {
 
 std::vector<std::string> EspeakSynthesizer::languages() const { return languages_; }
 
-bool EspeakSynthesizer::has_language(const std::string& language) const {
-  return std::binary_search(languages_.begin(), languages_.end(), language);
-}
-
 AudioBuffer EspeakSynthesizer::synthesize(const std::string& text, const std::string& language,
                                           const std::string& profile_name) {
-  auto profile = voice_profiles().find(profile_name);
-  if (profile == voice_profiles().end()) throw TtsError("unknown voice profile '" + profile_name + "'");
-  if (!has_language(language)) throw TtsError("no espeak-ng voice for language '" + language + "'");
+  const auto* profile = &voice_profile(profile_name);
+  if (!std::binary_search(languages_.begin(), languages_.end(), language)) throw TtsError("no espeak-ng voice for language '" + language + "'");
   AudioBuffer audio{{sample_rate_, 1}, 0, {}};
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return audio;
   std::lock_guard lock(mutex_);
-  const std::string voice = profile->second.variant.empty() ? language : language + "+" + profile->second.variant;
+  const std::string voice = profile->variant.empty() ? language : language + "+" + profile->variant;
   if (espeak_SetVoiceByName(voice.c_str()) != EE_OK) throw TtsError("espeak-ng cannot select voice '" + voice + "'");
-  espeak_SetParameter(espeakRATE, profile->second.rate_wpm, 0);
-  espeak_SetParameter(espeakPITCH, profile->second.pitch, 0);
+  espeak_SetParameter(espeakRATE, profile->rate_wpm, 0);
+  espeak_SetParameter(espeakPITCH, profile->pitch, 0);
   if (espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, nullptr, &audio.samples) !=
       EE_OK) {
     throw TtsError("espeak-ng failed to synthesize");

@@ -30,20 +30,43 @@ bool worth_decoding(std::span<const std::int16_t> mono) {
   return level > 0 && 20.0 * std::log10(level) > kAsrSilenceDbfs;
 }
 
-PocketsphinxRecognizer::PocketsphinxRecognizer(const PocketsphinxModel& model) {
-  const auto hmm = model.acoustic_model.string();
-  const auto lm = model.language_model.string();
-  const auto dict = model.dictionary.string();
-  // The pruning limits (maxhmmpf/maxwpf/pl_window) halve decoding time with the same
-  // transcripts on the librivox test set; -logfn keeps pocketsphinx's chatter out of our logs.
-  config_ = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(), "-dict",
-                        dict.c_str(), "-logfn", "/dev/null", "-maxhmmpf", "3000", "-maxwpf", "10",
-                        "-pl_window", "10", nullptr);
-  if (config_ == nullptr) throw AsrError("pocketsphinx rejected its configuration");
+const DecoderArgs& tuned_decoder_args() {
+  // TUNED_ARGS
+  static const DecoderArgs args = {{"-maxhmmpf", "3000"}, {"-maxwpf", "10"}, {"-pl_window", "10"}};
+  return args;
+}
+
+DecoderArgs parse_decoder_args(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> tokens;
+  std::string token;
+  while (in >> token) tokens.push_back(token);
+  DecoderArgs args;
+  for (std::size_t i = 0; i < tokens.size(); i += 2) {
+    if (tokens[i].size() < 2 || tokens[i][0] != '-' || i + 1 >= tokens.size()) {
+      throw AsrError("decoder flags must be '-flag value' pairs: '" + text + "'");
+    }
+    args.emplace_back(tokens[i], tokens[i + 1]);
+  }
+  return args;
+}
+
+PocketsphinxRecognizer::PocketsphinxRecognizer(const PocketsphinxModel& model, const DecoderArgs& args) {
+  // -logfn keeps pocketsphinx's chatter out of our logs.
+  std::vector<std::string> argv = {"-hmm", model.acoustic_model.string(), "-lm", model.language_model.string(),
+                                   "-dict", model.dictionary.string(), "-logfn", "/dev/null"};
+  for (const auto& [flag, value] : args) {
+    argv.push_back(flag);
+    argv.push_back(value);
+  }
+  std::vector<char*> pointers;
+  for (auto& arg : argv) pointers.push_back(arg.data());
+  config_ = cmd_ln_parse_r(nullptr, ps_args(), static_cast<int32>(pointers.size()), pointers.data(), TRUE);
+  if (config_ == nullptr) throw AsrError("pocketsphinx rejected its configuration (decoder flags?)");
   decoder_ = ps_init(config_);
   if (decoder_ == nullptr) {
     cmd_ln_free_r(config_);
-    throw AsrError("pocketsphinx could not load the model in " + hmm);
+    throw AsrError("pocketsphinx could not load the model in " + model.acoustic_model.string());
   }
 }
 

@@ -55,6 +55,20 @@ ServiceConfig load_service_config(const EnvConfig& env) {
                                                      ".bin (LIVEDUB_STS_WHISPER_MODEL names a model, not a file)");
     }
   }
+  config.tts_engine = env.one_of("LIVEDUB_STS_TTS_ENGINE", config.tts_engine, {kTtsAuto, kTtsPico, kTtsEspeak});
+  config.pico_lang_dir = env.string("LIVEDUB_STS_PICO_LANG_DIR", config.pico_lang_dir);
+  if (config.tts_engine == kTtsPico && config.mode == kModeCpu && pico_voices(config.pico_lang_dir).empty()) {
+    throw ConfigError("LIVEDUB_STS_PICO_LANG_DIR", "holds no Pico voice (" + config.pico_lang_dir +
+                                                       "; install libttspico-data from Debian non-free)");
+  }
+  config.glossary_file = env.string("LIVEDUB_STS_GLOSSARY", config.glossary_file);
+  if (!config.glossary_file.empty()) {
+    try {
+      config.glossary = std::make_shared<const Glossary>(Glossary::load(config.glossary_file));
+    } catch (const GlossaryError& e) {
+      throw ConfigError("LIVEDUB_STS_GLOSSARY", e.what());
+    }
+  }
   config.time_fit.min_ratio = env.number("LIVEDUB_STS_STRETCH_MIN_RATIO", config.time_fit.min_ratio, 0.25, 1.0);
   config.time_fit.max_ratio = env.number("LIVEDUB_STS_STRETCH_MAX_RATIO", config.time_fit.max_ratio, 1.0, 4.0);
   config.session_ttl = std::chrono::seconds(
@@ -77,6 +91,9 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
     options.recognizers = config.workers;
     options.time_fit = config.time_fit;
     options.asr_engine = config.asr_engine;
+    options.tts_engine = config.tts_engine;
+    if (config.glossary) options.glossary = *config.glossary;
+    options.pico_lang_dir = config.pico_lang_dir;
     options.whisper.model_path = whisper_model_path(config);
     options.whisper.device = config.whisper_device == "gpu"   ? WhisperDevice::kGpu
                              : config.whisper_device == "cpu" ? WhisperDevice::kCpu

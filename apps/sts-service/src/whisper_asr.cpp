@@ -31,6 +31,22 @@ int fitted_audio_context(std::size_t samples, int model_audio_context) {
   return static_cast<int>(std::min<std::size_t>(frames, static_cast<std::size_t>(model_audio_context)));
 }
 
+std::string whisper_prompt(const RecognitionRequest& request) {
+  // whisper keeps the last n_text_ctx/2 (224) prompt tokens, ~4 bytes each: half for the
+  // hints, half for the previous fragment, so neither crowds the other out.
+  constexpr std::size_t kHalfBytes = 448;
+  std::string prompt;
+  for (const auto& hint : request.hints) {
+    if (prompt.size() + hint.size() + 2 > kHalfBytes) break;
+    prompt += (prompt.empty() ? "" : ", ") + hint;
+  }
+  if (!prompt.empty()) prompt += ".";
+  auto previous = request.previous_transcript;
+  if (previous.size() > kHalfBytes) previous = drop_invalid_utf8(previous.substr(previous.size() - kHalfBytes));
+  if (!previous.empty()) prompt += (prompt.empty() ? "" : " ") + previous;
+  return prompt;
+}
+
 #if !LIVEDUB_HAVE_WHISPER
 
 bool whisper_available() { return false; }
@@ -191,8 +207,10 @@ Transcript WhisperRecognizer::recognize(const AudioBuffer& audio, const Recognit
   if (model_->options().fit_context) {
     params.audio_ctx = fitted_audio_context(pcm.size(), model_->summary().hparams.n_audio_ctx);
   }
-  // The stream's previous fragment primes the decoder: names and sentence flow carry over.
-  if (!request.previous_transcript.empty()) params.initial_prompt = request.previous_transcript.c_str();
+  // The glossary's terms and the stream's previous fragment prime the decoder: names are
+  // spelled as the deployment spells them, and sentence flow carries over.
+  const auto prompt = whisper_prompt(request);
+  if (!prompt.empty()) params.initial_prompt = prompt.c_str();
 
   const int status = whisper_full_with_state(model_->context(), state_, params, pcm.data(), static_cast<int>(pcm.size()));
   if (status != 0) {

@@ -149,6 +149,7 @@ nlohmann::json to_json(const DubResponse& r) {
           {"translation", r.translation},
           {"voice", r.voice},
           {"engine", r.engine},
+          {"tts_engine", r.tts_engine},
           {"stretch_ratio", r.stretch_ratio},
           {"time_fit", r.time_fit},
           {"timings_ms", r.timings_ms},
@@ -175,6 +176,7 @@ DubResponse parse_response(std::string_view json_text) {
   r.translation = optional_field<std::string>(j, "translation", "");
   r.voice = optional_field<std::string>(j, "voice", "");
   r.engine = optional_field<std::string>(j, "engine", "");
+  r.tts_engine = optional_field<std::string>(j, "tts_engine", "");
   r.stretch_ratio = optional_field<double>(j, "stretch_ratio", 1.0);
   r.time_fit = optional_field<std::string>(j, "time_fit", "");
   r.timings_ms = optional_field<std::map<std::string, double>>(j, "timings_ms", {});

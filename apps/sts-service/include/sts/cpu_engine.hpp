@@ -1,10 +1,11 @@
 #pragma once
 // The embedded dubbing engine: ASR (pocketsphinx on CPU, or whisper.cpp on GPU/CPU) ->
-// Apertium MT -> espeak-ng TTS -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
+// Apertium MT -> SVOX Pico / espeak-ng TTS -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
 // request; the service reports ready only afterwards.
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "sts/apertium_mt.hpp"
 #include "sts/engine.hpp"
 #include "sts/espeak_tts.hpp"
+#include "sts/glossary.hpp"
+#include "sts/pico_tts.hpp"
 #include "sts/pocketsphinx_asr.hpp"
 #include "sts/time_fit.hpp"
 #include "sts/whisper_asr.hpp"
@@ -24,6 +27,9 @@ struct CpuEngineOptions {
   std::string asr_language = "en";  // the language of that model
   WhisperOptions whisper;           // asr_engine "whisper" 
   std::filesystem::path apertium_modes_dir = "/usr/share/apertium/modes";
+  std::string tts_engine = kTtsAuto;  // kTtsAuto, kTtsPico or kTtsEspeak
+  std::filesystem::path pico_lang_dir = kPicoDefaultLangDir;
+  Glossary glossary;  // applied around MT; its terms are offered to the recogniser
   int recognizers = 1;  // one per engine worker thread: a recognizer serves one call at a time
   TimeFitBounds time_fit;
   std::chrono::milliseconds mt_timeout{10'000};
@@ -56,7 +62,9 @@ class CpuDubbingEngine final : public DubbingEngine {
   // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: NVIDIA ...)".
   const std::string& asr_description() const { return asr_description_; }
   std::vector<ApertiumMode> mt_modes() const { return translator_.modes(); }
-  std::vector<std::string> tts_languages() const { return synthesizer_.languages(); }
+  std::vector<std::string> tts_languages() const { return voices_.languages(); }
+  // {language -> "pico es-ES_zl0" / "espeak-ng ca"}.
+  std::map<std::string, std::string> tts_engines() const { return voices_.engines(); }
 
  private:
   class RecognizerLease;
@@ -69,7 +77,7 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::vector<std::unique_ptr<SpeechRecognizer>> idle_recognizers_;
   std::string asr_description_;
   ApertiumTranslator translator_;
-  EspeakSynthesizer& synthesizer_ = EspeakSynthesizer::shared();
+  VoiceSelection voices_;
   EngineCapabilities capabilities_;
 };
 

@@ -27,6 +27,7 @@ struct DubResult {
   std::string transcript;
   std::string translation;
   std::string voice;           // the voice actually used
+  std::string tts_engine;      // the engine and voice that spoke it ("pico es-ES_zl0"); empty for mocks
   double stretch_ratio = 1.0;  // output speech duration / natural TTS duration
   std::string time_fit;        // TimeFitPolicy applied ("exact", "bound_then_pad", ...); empty for mocks
   std::map<std::string, double> stage_timings_ms;  // asr, mt, tts, stretch
@@ -53,6 +54,7 @@ struct EngineCapabilities {
   std::vector<std::string> asr_languages;
   std::vector<LanguagePair> mt_pairs;
   std::vector<std::string> tts_languages;
+  std::map<std::string, std::string> tts_engines;  // language -> "pico es-ES_zl0", "espeak-ng ca"
 };
 
 // What the service remembers of the same stream (sts/session_store.hpp), for continuity.

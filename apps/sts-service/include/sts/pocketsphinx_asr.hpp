@@ -6,6 +6,8 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "livedub/audio.hpp"
 #include "sts/speech_recognizer.hpp"
@@ -31,6 +33,15 @@ struct PocketsphinxModel {
 // Throws AsrError naming the first missing file.
 PocketsphinxModel locate_pocketsphinx_model(const std::filesystem::path& model_dir);
 
+// Decoder flags ("-beam", "1e-60"), on top of the model files; empty = pocketsphinx's own
+// defaults.
+using DecoderArgs = std::vector<std::pair<std::string, std::string>>;
+// The flags the service uses, chosen by WER and decode time on the tuning part of the
+// recognition set (bench/asr_wer; README "Recognition accuracy").
+const DecoderArgs& tuned_decoder_args();
+// "-a 1 -b 2" -> {{"-a","1"},{"-b","2"}}; throws AsrError for an odd count or a value-less flag.
+DecoderArgs parse_decoder_args(const std::string& text);
+
 // Fragments quieter than this (RMS, dBFS) are not decoded at all: silence costs nothing and
 // can never produce invented words.
 inline constexpr double kAsrSilenceDbfs = -50.0;
@@ -42,7 +53,8 @@ class PocketsphinxRecognizer final : public SpeechRecognizer {
  public:
   static constexpr int kSampleRate = 16000;
 
-  explicit PocketsphinxRecognizer(const PocketsphinxModel& model);  // throws AsrError
+  // Throws AsrError for a model pocketsphinx cannot load or flags it rejects.
+  explicit PocketsphinxRecognizer(const PocketsphinxModel& model, const DecoderArgs& args = tuned_decoder_args());
   ~PocketsphinxRecognizer() override;
   PocketsphinxRecognizer(const PocketsphinxRecognizer&) = delete;
   PocketsphinxRecognizer& operator=(const PocketsphinxRecognizer&) = delete;

@@ -9,6 +9,8 @@
 
 #include "livedub/config.hpp"
 #include "sts/engine.hpp"
+#include "sts/glossary.hpp"
+#include "sts/pico_tts.hpp"
 #include "sts/time_fit.hpp"
 
 namespace livedub::sts {
@@ -46,6 +48,13 @@ struct ServiceConfig {
   std::string whisper_device = "auto";                                // LIVEDUB_STS_WHISPER_DEVICE
   int whisper_threads = 4;                                            // LIVEDUB_STS_WHISPER_THREADS
   bool whisper_fit_context = false;                                   // LIVEDUB_STS_WHISPER_FIT_CONTEXT
+  // cpu mode's TTS: "auto" (SVOX Pico for its five languages, espeak-ng for the rest), "pico"
+  // or "espeak-ng".
+  std::string tts_engine = kTtsAuto;                                  // LIVEDUB_STS_TTS_ENGINE
+  std::string pico_lang_dir = kPicoDefaultLangDir;                    // LIVEDUB_STS_PICO_LANG_DIR
+  // Terms never translated and forced translations (sts/glossary.hpp for the format).
+  std::string glossary_file;                                          // LIVEDUB_STS_GLOSSARY
+  std::shared_ptr<const Glossary> glossary;                           // parsed at start
   TimeFitBounds time_fit;  // LIVEDUB_STS_STRETCH_MIN_RATIO / LIVEDUB_STS_STRETCH_MAX_RATIO
   std::chrono::seconds session_ttl{300};                 // LIVEDUB_STS_SESSION_TTL_S
 };

@@ -14,6 +14,9 @@ namespace livedub::sts {
 struct RecognitionRequest {
   std::string language;             // the speaker's language (ISO 639-1, "en")
   std::string previous_transcript;  // the stream's previous fragment, as context; may be empty
+  // Terms to expect (the glossary's names and brands). whisper reads them in its prompt;
+  // pocketsphinx cannot use them (its dictionary needs pronunciations) and ignores them.
+  std::vector<std::string> hints;
 };
 
 struct TranscriptSegment {

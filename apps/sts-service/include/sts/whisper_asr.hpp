@@ -73,6 +73,10 @@ class WhisperModel {
 // 0.64 s margin, capped at the model's full window.
 int fitted_audio_context(std::size_t samples, int model_audio_context);
 
+// whisper's initial prompt for a request: the glossary's terms ("OBS Studio, livedub.") then
+// the stream's previous fragment, each capped so the prompt fits whisper's prompt window.
+std::string whisper_prompt(const RecognitionRequest& request);
+
 class WhisperRecognizer final : public SpeechRecognizer {
  public:
   static constexpr int kSampleRate = 16000;

@@ -73,6 +73,8 @@ struct DubResponse {
   std::string translation;
   std::string voice;
   std::string engine;  // e.g. "mock-passthrough"
+  // The TTS engine and voice that spoke the dub, e.g. "pico es-ES_zl0"; empty from the mocks.
+  std::string tts_engine;
   double stretch_ratio = 1.0;
   // How the speech was fitted to duration_ms: exact, bound_then_pad, bound_then_trim or
   // silence (sts/time_fit.hpp); empty from engines that do not time-fit (mocks).

@@ -1,0 +1,186 @@
+#include "sts/pico_tts.hpp"
+
+#include <picoapi.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace livedub::sts {
+namespace {
+
+// Pico allocates nothing itself: each system gets this much memory for its lingware (about
+// 1.5 MB per language) and one engine. Measured: 8 MiB leaves ample headroom.
+constexpr std::size_t kPicoMemoryBytes = 8u << 20;
+
+const pico_Char* pico_text(const std::string& s) { return reinterpret_cast<const pico_Char*>(s.c_str()); }
+
+std::string status_message(pico_System system, pico_Status status) {
+  pico_Retstring message{};
+  pico_getSystemStatusMessage(system, status, message);
+  return std::string(message) + " (" + std::to_string(status) + ")";
+}
+
+}  // namespace
+
+// One language: its own Pico system (memory, lingware) and engine. Members are released in
+// the reverse order Pico requires: engine, voice definition, resources, system.
+struct PicoSynthesizer::Voice {
+  std::string tag;   // "en-US"
+  std::string name;  // "en-US_lh0"
+  std::vector<char> memory = std::vector<char>(kPicoMemoryBytes);
+  pico_System system = nullptr;
+  pico_Resource text_analysis = nullptr;
+  pico_Resource signal_generation = nullptr;
+  bool voice_defined = false;
+  pico_Engine engine = nullptr;
+  std::mutex mutex;
+
+  Voice(const std::filesystem::path& ta, const std::filesystem::path& sg, std::string language_tag)
+      : tag(std::move(language_tag)) {
+    name = sg.stem().string();
+    if (name.size() > 3 && name.ends_with("_sg")) name.resize(name.size() - 3);
+    if (const auto status = pico_initialize(memory.data(), static_cast<pico_Uint32>(memory.size()), &system);
+        status != PICO_OK) {
+      throw TtsError("Pico could not initialise for " + tag + " (" + std::to_string(status) + ")");
+    }
+    load(ta, text_analysis);
+    load(sg, signal_generation);
+    pico_Retstring ta_name{}, sg_name{};
+    pico_getResourceName(system, text_analysis, ta_name);
+    pico_getResourceName(system, signal_generation, sg_name);
+    const std::string voice = "livedub-" + tag;
+    check(pico_createVoiceDefinition(system, pico_text(voice)), "create voice " + voice);
+    voice_defined = true;
+    check(pico_addResourceToVoiceDefinition(system, pico_text(voice), reinterpret_cast<pico_Char*>(ta_name)),
+          "add " + ta.string());
+    check(pico_addResourceToVoiceDefinition(system, pico_text(voice), reinterpret_cast<pico_Char*>(sg_name)),
+          "add " + sg.string());
+    check(pico_newEngine(system, pico_text(voice), &engine), "start the " + tag + " engine");
+  }
+
+  ~Voice() {
+    if (system == nullptr) return;
+    if (engine != nullptr) pico_disposeEngine(system, &engine);
+    if (voice_defined) pico_releaseVoiceDefinition(system, pico_text("livedub-" + tag));
+    if (signal_generation != nullptr) pico_unloadResource(system, &signal_generation);
+    if (text_analysis != nullptr) pico_unloadResource(system, &text_analysis);
+    pico_terminate(&system);
+  }
+  Voice(const Voice&) = delete;
+  Voice& operator=(const Voice&) = delete;
+
+  void load(const std::filesystem::path& file, pico_Resource& resource) {
+    check(pico_loadResource(system, pico_text(file.string()), &resource), "load " + file.string());
+  }
+  void check(pico_Status status, const std::string& what) {
+    if (status != PICO_OK) throw TtsError("Pico could not " + what + ": " + status_message(system, status));
+  }
+
+  std::vector<std::int16_t> speak(const std::string& markup) {
+    std::vector<std::int16_t> samples;
+    std::lock_guard lock(mutex);
+    // The terminating NUL tells Pico the text is complete, so it flushes the last sentence.
+    const auto* text = reinterpret_cast<const pico_Char*>(markup.c_str());
+    auto left = static_cast<pico_Int16>(std::min<std::size_t>(markup.size() + 1, 32767));
+    while (left > 0) {
+      pico_Int16 used = 0;
+      if (const auto status = pico_putTextUtf8(engine, text, left, &used); status != PICO_OK) {
+        pico_resetEngine(engine, PICO_RESET_SOFT);
+        throw TtsError("Pico rejected the text (" + std::to_string(status) + ")");
+      }
+      text += used;
+      left = static_cast<pico_Int16>(left - used);
+      pico_Status status = PICO_STEP_BUSY;
+      while (status == PICO_STEP_BUSY) {
+        std::int16_t buffer[1024];
+        pico_Int16 bytes = 0, type = 0;
+        status = pico_getData(engine, buffer, sizeof buffer, &bytes, &type);
+        samples.insert(samples.end(), buffer, buffer + bytes / 2);
+      }
+      if (status != PICO_STEP_IDLE) {
+        pico_resetEngine(engine, PICO_RESET_SOFT);
+        throw TtsError("Pico failed to synthesize (" + std::to_string(status) + ")");
+      }
+    }
+    return samples;
+  }
+};
+
+std::map<std::string, std::string> pico_voices(const std::filesystem::path& lang_dir) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::vector<std::string>> regions;  // "en" -> {"en-GB", "en-US"}
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(lang_dir, ec)) {
+    const auto file = entry.path().filename().string();
+    if (!file.ends_with("_ta.bin") || file.size() != std::string("xx-XX_ta.bin").size()) continue;
+    const auto tag = file.substr(0, 5);
+    bool has_sg = false;
+    for (const auto& other : fs::directory_iterator(lang_dir, ec)) {
+      const auto name = other.path().filename().string();
+      has_sg = has_sg || (name.starts_with(tag + "_") && name.ends_with("_sg.bin"));
+    }
+    if (has_sg) regions[tag.substr(0, 2)].push_back(tag);
+  }
+  std::map<std::string, std::string> voices;
+  for (auto& [language, tags] : regions) {
+    std::sort(tags.begin(), tags.end());
+    std::string upper = language;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string preferred = language == "en" ? "en-US" : language + "-" + upper;
+    voices[language] = std::find(tags.begin(), tags.end(), preferred) != tags.end() ? preferred : tags.front();
+  }
+  return voices;
+}
+
+std::string pico_markup(const std::string& text, const VoiceProfile& profile) {
+  std::string escaped;
+  escaped.reserve(text.size());
+  // Pico has no character references: markup characters become spaces.
+  for (char c : text) escaped += (c == '<' || c == '>') ? ' ' : c;
+  return "<pitch level=\"" + std::to_string(profile.pico_pitch) + "\"><speed level=\"" +
+         std::to_string(profile.pico_speed) + "\">" + escaped + "</speed></pitch>";
+}
+
+PicoSynthesizer::PicoSynthesizer(const std::filesystem::path& lang_dir) {
+  namespace fs = std::filesystem;
+  const auto found = pico_voices(lang_dir);
+  if (found.empty()) {
+    throw TtsError("no Pico voice in " + lang_dir.string() +
+                   " (install libttspico-data from Debian non-free, or set LIVEDUB_STS_TTS_ENGINE=espeak-ng)");
+  }
+  for (const auto& [language, tag] : found) {
+    fs::path sg;
+    for (const auto& entry : fs::directory_iterator(lang_dir)) {
+      const auto name = entry.path().filename().string();
+      if (name.starts_with(tag + "_") && name.ends_with("_sg.bin")) sg = entry.path();
+    }
+    voices_.emplace(language, std::make_unique<Voice>(lang_dir / (tag + "_ta.bin"), sg, tag));
+  }
+}
+
+PicoSynthesizer::~PicoSynthesizer() = default;
+
+std::vector<std::string> PicoSynthesizer::languages() const {
+  std::vector<std::string> out;
+  for (const auto& [language, voice] : voices_) out.push_back(language);
+  return out;
+}
+
+std::string PicoSynthesizer::voice_name(const std::string& language) const {
+  const auto it = voices_.find(language);
+  if (it == voices_.end()) throw TtsError("no Pico voice for language '" + language + "'");
+  return it->second->name;
+}
+
+AudioBuffer PicoSynthesizer::synthesize(const std::string& text, const std::string& language,
+                                        const std::string& profile_name) {
+  const auto& profile = voice_profile(profile_name);
+  const auto it = voices_.find(language);
+  if (it == voices_.end()) throw TtsError("no Pico voice for language '" + language + "'");
+  AudioBuffer audio{{kSampleRate, 1}, 0, {}};
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return audio;
+  audio.samples = it->second->speak(pico_markup(text, profile));
+  return audio;
+}
+
+}  // namespace livedub::sts
