@@ -5,13 +5,15 @@
 //       --config "beam60=-beam 1e-60"
 // Each --config is NAME=FLAGS; FLAGS "@tuned" is the service's tuned_decoder_args(), "" is
 // pocketsphinx's own defaults. Audio takes the live path unless --path direct: the recording is
-// brought to 48 kHz (as the stream worker sends it) and the recogniser resamples it to 16 kHz.
+// brought to 48 kHz (band-limited, as a publisher's resampler would) and the recogniser takes
+// it from there, as it takes a stream worker's fragments.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   int jobs = 2;
   int limit = 0;
   bool verbose = false;
+  bool no_fold = false;
   app.add_option("--part", part_name, "tune, test or both")->check(CLI::IsMember({"tune", "test", "both"}));
   app.add_option("--config", config_specs, "NAME=FLAGS (repeatable); FLAGS '@tuned' = the service's settings");
   app.add_option("--model-dir", model_dir, "pocketsphinx model directory");
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "decoders in parallel")->check(CLI::Range(1, 16));
   app.add_option("--limit", limit, "first N items of each part only (0 = all)");
   app.add_flag("--verbose", verbose, "print every hypothesis");
+  app.add_flag("--no-fold", no_fold, "decode telephone-band audio without spectral folding");
   CLI11_PARSE(app, argc, argv);
   if (config_specs.empty()) config_specs = {"defaults=", "tuned=@tuned"};
 
@@ -108,10 +112,17 @@ int main(int argc, char** argv) {
       std::map<std::string, Score> scores;  // "all", "asterisk-en", "librivox"
       std::mutex mutex;
       std::atomic<std::size_t> next{0};
+      // Loaded one after the other: pocketsphinx 0.8's model loading is not thread-safe
+      // (two decoders loading at once deadlock in its file handling).
+      std::vector<std::unique_ptr<PocketsphinxRecognizer>> decoders;
+      for (int j = 0; j < jobs; ++j) {
+        decoders.push_back(std::make_unique<PocketsphinxRecognizer>(model, config.args));
+        decoders.back()->set_fold_narrowband(!no_fold);
+      }
       std::vector<std::thread> threads;
       for (int j = 0; j < jobs; ++j) {
-        threads.emplace_back([&] {
-          PocketsphinxRecognizer recognizer(model, config.args);
+        threads.emplace_back([&, j] {
+          auto& recognizer = *decoders[static_cast<std::size_t>(j)];
           for (std::size_t i = next++; i < items.size(); i = next++) {
             const auto started = Clock::now();
             const auto hypothesis = recognizer.transcribe(audio[i]);
@@ -144,7 +155,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\nconfigs:\n");
   for (const auto& config : configs) std::printf("  %-14s %s\n", config.name.c_str(), format_args(config.args).c_str());
-  std::printf("RTF: decode seconds per second of audio, per decoder (%d in parallel); audio path: %s\n", jobs,
-              path.c_str());
+  std::printf("RTF: decode seconds per second of audio, per decoder (%d in parallel); audio path: %s; "
+              "narrowband folding %s\n", jobs, path.c_str(), no_fold ? "off" : "on");
   return 0;
 }

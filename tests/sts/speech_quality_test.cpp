@@ -181,9 +181,12 @@ TEST(Recognition, TheTestSliceOfTheRecognitionSetStaysWithinItsBound) {
   std::mutex mutex;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> next{0};
+  // Loaded one after the other: pocketsphinx's model loading is not thread-safe.
+  std::vector<std::unique_ptr<PocketsphinxRecognizer>> decoders;
+  for (int t = 0; t < 2; ++t) decoders.push_back(std::make_unique<PocketsphinxRecognizer>(locate_pocketsphinx_model(kModelDir)));
   for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&] {
-      PocketsphinxRecognizer decoder(locate_pocketsphinx_model(kModelDir));
+    threads.emplace_back([&, t] {
+      auto& decoder = *decoders[static_cast<std::size_t>(t)];
       for (std::size_t i = next++; i < slice.size(); i = next++) {
         auto audio = read_wav_file(slice[i].wav.string());
         audio = conform_audio(audio, {48000, 1}, audio.frames() * 48000 / audio.format.sample_rate);

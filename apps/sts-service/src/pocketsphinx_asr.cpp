@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <sstream>
 
 namespace livedub::sts {
@@ -75,10 +76,48 @@ PocketsphinxRecognizer::~PocketsphinxRecognizer() {
   cmd_ln_free_r(config_);
 }
 
+bool is_narrowband(std::span<const std::int16_t> mono16k) {
+  if (mono16k.size() < 256) return false;
+  // Energy above ~4.4 kHz: the signal minus its low-pass (127-tap Hann-windowed sinc).
+  constexpr int kHalf = 63;
+  constexpr double kCutoff = 4400.0 / 16000.0;  // cycles per sample
+  std::vector<double> taps(2 * kHalf + 1);
+  double sum = 0;
+  for (int k = -kHalf; k <= kHalf; ++k) {
+    const double x = 2.0 * kCutoff * k;
+    const double sinc = k == 0 ? 1.0 : std::sin(std::numbers::pi * x) / (std::numbers::pi * x);
+    const double window = 0.5 + 0.5 * std::cos(std::numbers::pi * k / (kHalf + 1));
+    sum += taps[static_cast<std::size_t>(k + kHalf)] = sinc * window;
+  }
+  double high = 0, total = 0;
+  const auto n = static_cast<std::ptrdiff_t>(mono16k.size());
+  for (std::ptrdiff_t i = kHalf; i < n - kHalf; ++i) {
+    double low = 0;
+    for (int k = -kHalf; k <= kHalf; ++k) low += taps[static_cast<std::size_t>(k + kHalf)] * mono16k[static_cast<std::size_t>(i + k)];
+    const double x = mono16k[static_cast<std::size_t>(i)];
+    const double d = x - low / sum;
+    high += d * d;
+    total += x * x;
+  }
+  return total > 0 && high / total < 1e-4;
+}
+
+std::vector<std::int16_t> fold_narrowband(std::span<const std::int16_t> mono16k) {
+  // The input has nothing above 4 kHz, so every other sample is 8 kHz audio without aliasing.
+  std::vector<std::int16_t> narrow;
+  narrow.reserve(mono16k.size() / 2 + 1);
+  for (std::size_t i = 0; i < mono16k.size(); i += 2) narrow.push_back(mono16k[i]);
+  // Linear interpolation to 48 kHz mirrors 0-4 kHz around 8 kHz (and its multiples); the
+  // recogniser's own low-pass back to 16 kHz keeps the 4-7.2 kHz part of that mirror.
+  return resample_mono(resample_mono_linear(narrow, 8000, 48000), 48000, 16000);
+}
+
 std::string PocketsphinxRecognizer::transcribe(const AudioBuffer& audio) {
   auto mono = downmix_to_mono(audio.samples, audio.format.channels);
   if (!worth_decoding(mono)) return "";  // before resampling: silence should cost nothing
-  return transcribe_16k_mono(resample_mono(mono, audio.format.sample_rate, kSampleRate));
+  auto pcm = resample_mono(mono, audio.format.sample_rate, kSampleRate);
+  if (fold_narrowband_ && is_narrowband(pcm)) pcm = fold_narrowband(pcm);
+  return transcribe_16k_mono(pcm);
 }
 
 Transcript PocketsphinxRecognizer::recognize(const AudioBuffer& audio, const RecognitionRequest&) {

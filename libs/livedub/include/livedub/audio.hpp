@@ -47,9 +47,12 @@ std::vector<std::int16_t> downmix_to_mono(std::span<const std::int16_t> interlea
 std::vector<std::int16_t> resample_mono_linear(std::span<const std::int16_t> input, int in_rate,
                                                int out_rate);
 
-// resample_mono_linear with an anti-aliasing low-pass (windowed sinc at 0.45 x out_rate)
-// first when downsampling, so 48 kHz speech reaching a 16 kHz recognizer does not fold the
-// 8-24 kHz band onto the speech band. Same output length as resample_mono_linear.
+// Downsampling: resample_mono_linear after an anti-aliasing low-pass (windowed sinc at
+// 0.45 x out_rate), so 48 kHz speech reaching a 16 kHz recognizer does not fold the 8-24 kHz
+// band onto the speech band. Upsampling: libsamplerate's band-limited sinc interpolation, so
+// 16 kHz TTS reaching a 48 kHz stream carries no images of its spectrum above 8 kHz (linear
+// interpolation leaves them at about -30 dB: a metallic edge on every dubbed voice). Same
+// output length as resample_mono_linear either way.
 std::vector<std::int16_t> resample_mono(std::span<const std::int16_t> input, int in_rate, int out_rate);
 
 // Returns exactly `frames` frames: truncates or pads with silence.
