@@ -83,6 +83,20 @@ TEST_F(FetchWhisperModel, AFileThatDoesNotMatchThePublishedChecksumIsNotKept) {
   EXPECT_TRUE(fs::is_empty(dir_ / "models")) << "nothing unverified may be left where the service looks";
 }
 
+TEST_F(FetchWhisperModel, CheckOnlyDownloadsNothingAndAcceptsOnlyTheRealModel) {
+  // A generated (random-weight) model where the demo looks: not the published file.
+  fs::create_directories(dir_ / "models");
+  std::ofstream(dir_ / "models" / "ggml-base.en.bin") << "random weights";
+  const auto url = serve();
+  auto fake = fetch({"--check", "base.en", (dir_ / "models").string()}, url);
+  EXPECT_EQ(fake.exit_code, 1) << fake.output;
+  EXPECT_THAT(fake.output, HasSubstr("no verified ggml-base.en.bin"));
+  auto absent = fetch({"--check", "small", (dir_ / "nowhere").string()}, url);
+  EXPECT_EQ(absent.exit_code, 1) << absent.output;
+  EXPECT_FALSE(fs::exists(dir_ / "nowhere")) << "--check creates nothing";
+  EXPECT_FALSE(fs::exists(dir_ / "models" / "ggml-base.en.bin.sha1"));
+}
+
 TEST_F(FetchWhisperModel, UnreachableHostExits1) {
   auto result = fetch({"base", (dir_ / "models").string()});
   EXPECT_EQ(result.exit_code, 1) << result.output;
