@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "sts/apertium_mt.hpp"
 #include "sts/glossary.hpp"
 #include "sts/pico_tts.hpp"
 #include "sts/speech_corpus.hpp"
@@ -123,6 +124,12 @@ TEST(WhisperPrompt, GlossaryTermsThenThePreviousFragment) {
   EXPECT_LE(long_prompt.size(), 900u);
   EXPECT_THAT(long_prompt, HasSubstr("term, term"));
   EXPECT_THAT(long_prompt, HasSubstr("xxxx"));
+}
+
+TEST(ApertiumModes, EngCatsMultiwordTokenizerIsAKnownStage) {
+  // apertium-eng-cat runs lsx-proc between pretransfer and the bilingual lookup.
+  EXPECT_EQ(null_flush_pipeline("apertium-pretransfer | lsx-proc '/x/eng-cat.autosep.bin' | lt-proc $1 '/x/gen.bin'"),
+            "apertium-pretransfer -z | lsx-proc -z '/x/eng-cat.autosep.bin' | lt-proc -z -n '/x/gen.bin'");
 }
 
 TEST(PicoMarkup, EscapesMarkupAndCarriesTheProfile) {

@@ -1,6 +1,8 @@
 #include "sts/service_config.hpp"
 #include "sts/whisper_asr.hpp"
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -135,6 +137,37 @@ TEST(ServiceConfig, WhisperSettings) {
                                                   {"LIVEDUB_STS_ASR_ENGINE", "whisper"},
                                                   {"LIVEDUB_STS_WHISPER_MODEL", "/data/custom.bin"}}));
   EXPECT_EQ(whisper_model_path(path), "/data/custom.bin");
+}
+
+TEST(ServiceConfig, VoiceAndGlossarySettings) {
+  auto defaults = load_service_config(env_with({}));
+  EXPECT_EQ(defaults.tts_engine, "auto");
+  EXPECT_EQ(defaults.pico_lang_dir, "/usr/share/pico/lang");
+  EXPECT_EQ(defaults.glossary, nullptr);
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_TTS_ENGINE", "festival"}}), "LIVEDUB_STS_TTS_ENGINE");
+  // Pico only, but no voices where it looks: refused at start (cpu mode only).
+  const auto empty = std::filesystem::temp_directory_path() / "livedub-config-no-pico";
+  std::filesystem::create_directories(empty);
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_TTS_ENGINE", "pico"},
+                              {"LIVEDUB_STS_PICO_LANG_DIR", empty.string()}}),
+            "LIVEDUB_STS_PICO_LANG_DIR");
+  std::filesystem::remove_all(empty);
+
+  const auto file = std::filesystem::temp_directory_path() / "livedub-config-glossary.txt";
+  std::ofstream(file) << "OBS Studio\nen-es: stream = directo\n";
+  auto config = load_service_config(env_with({{"LIVEDUB_STS_GLOSSARY", file.string()}}));
+  ASSERT_NE(config.glossary, nullptr);
+  EXPECT_EQ(config.glossary->entries().size(), 2u);
+  std::ofstream(file) << "OBS Studio\nstream = directo\n";
+  try {
+    load_service_config(env_with({{"LIVEDUB_STS_GLOSSARY", file.string()}}));
+    FAIL() << "a bad glossary was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.variable(), "LIVEDUB_STS_GLOSSARY");
+    EXPECT_THAT(e.what(), HasSubstr(file.string() + ":2: a forced translation needs its language pair"));
+  }
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_GLOSSARY", "/nonexistent/glossary.txt"}}), "LIVEDUB_STS_GLOSSARY");
+  std::filesystem::remove(file);
 }
 
 TEST(ServiceConfig, MakeEngineFollowsTheMode) {

@@ -167,6 +167,20 @@ TEST_F(Translation, GlossaryTermsComeThroughApertiumIntact) {
 
 // --- recognition --------------------------------------------------------------------------
 
+TEST(Recognition, TelephoneBandSpeechIsFoldedAndWidebandSpeechIsLeftAlone) {
+  auto at_16k = [](const std::filesystem::path& wav) {
+    const auto audio = read_wav_file(wav.string());
+    return resample_mono(resample_mono(audio.samples, audio.format.sample_rate, 48000), 48000, 16000);
+  };
+  const auto phone = at_16k(std::string(kAsteriskSoundsDir) + "/en_US_f_Allison/agent-pass.wav");
+  const auto book = at_16k(std::string(kLibrivoxDir) + "/sense_and_sensibility_01_austen_64kb-0870.wav");
+  EXPECT_TRUE(is_narrowband(phone)) << "8 kHz asterisk prompt";
+  EXPECT_FALSE(is_narrowband(book)) << "16 kHz librivox recording";
+  const auto folded = fold_narrowband(phone);
+  ASSERT_EQ(folded.size(), phone.size());
+  EXPECT_FALSE(is_narrowband(folded)) << "the empty band is filled";
+}
+
 // Every 4th item of the test part (a fixed slice, so the suite stays quick under ASan), with
 // the service's decoder settings. Measured on this slice: see kMaxTestSliceWer's comment.
 // TEST_SLICE_BOUND

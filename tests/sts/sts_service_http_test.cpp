@@ -577,8 +577,11 @@ TEST_F(StsServiceCpu, ReadyWithInstalledLanguagesAndVoices) {
   auto caps = nlohmann::json::parse(client_.get(service_->url("/v1/capabilities"), kTimeout).body);
   EXPECT_EQ(caps["mode"], "cpu");
   EXPECT_EQ(caps["languages"]["any_pair"], false);
-  EXPECT_EQ(caps["languages"]["pairs"], nlohmann::json::parse(R"([{"source":"en","target":"es"}])"));
+  // en->es from apertium-eng-spa (scripts/setup); other installed pairs may add more.
+  EXPECT_THAT(caps["languages"]["pairs"].dump(), HasSubstr(R"({"source":"en","target":"es"})"));
   EXPECT_EQ(caps["asr"]["languages"], nlohmann::json::array({"en"}));
+  EXPECT_EQ(caps["tts"]["engines"]["es"], "pico es-ES_zl0");
+  EXPECT_EQ(caps["tts"]["engines"]["en"], "pico en-US_lh0");
   EXPECT_EQ(caps["asr"]["engine"], "pocketsphinx (CPU)");
   EXPECT_THAT(caps["voices"].dump(), HasSubstr("female"));
 }
@@ -589,6 +592,7 @@ TEST_F(StsServiceCpu, DubsSpeechWithMetadataAndExactDuration) {
   ASSERT_EQ(response.status, 200) << response.body;
   auto dub = parse_response(response.body);
   EXPECT_EQ(dub.engine, "cpu");
+  EXPECT_EQ(dub.tts_engine, "pico es-ES_zl0");
   EXPECT_EQ(dub.transcript, "go forward ten meters");
   EXPECT_THAT(dub.translation, HasSubstr("metros"));
   EXPECT_GE(dub.stretch_ratio, 0.75);

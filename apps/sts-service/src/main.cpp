@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
                     {"load_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::steady_clock::now() - load_started).count()},
                     {"asr", engine->capabilities().asr_engine},
+                    {"tts", engine->capabilities().tts_engines},
                     {"pairs", handler.capabilities().body["languages"]["pairs"]}});
     // Written once ready, so whoever waits for it (scripts, tests) can send work at once.
     if (config.port_file) write_port_file(*config.port_file, port);
