@@ -182,9 +182,10 @@ TEST(Recognition, TelephoneBandSpeechIsFoldedAndWidebandSpeechIsLeftAlone) {
 }
 
 // Every 4th item of the test part (a fixed slice, so the suite stays quick under ASan), with
-// the service's decoder settings. Measured on this slice: see kMaxTestSliceWer's comment.
-// TEST_SLICE_BOUND
-constexpr double kMaxTestSliceWer = 0.60;
+// the service's decoder settings (-lw 7). Measured on this slice: 301 errors in 407 words
+// (74.0 %; the whole test part: 67.6 %). The bound leaves 4 points for decoder noise; a broken
+// front end (no folding, wrong rate or channels) costs more than 8.
+constexpr double kMaxTestSliceWer = 0.78;
 
 TEST(Recognition, TheTestSliceOfTheRecognitionSetStaysWithinItsBound) {
   const auto test = asr_eval_set(EvalPart::kTest);

@@ -8,9 +8,9 @@
 namespace livedub::sts {
 namespace {
 
-// Pico allocates nothing itself: each system gets this much memory for its lingware (about
-// 1.5 MB per language) and one engine. Measured: 8 MiB leaves ample headroom.
-constexpr std::size_t kPicoMemoryBytes = 8u << 20;
+// Pico allocates nothing itself: each system gets this much memory for its lingware and one
+// engine. en-US, the largest voice, synthesized 3000 characters in 2.5 MB; 4 MiB leaves room.
+constexpr std::size_t kPicoMemoryBytes = 4u << 20;
 
 const pico_Char* pico_text(const std::string& s) { return reinterpret_cast<const pico_Char*>(s.c_str()); }
 
@@ -81,15 +81,17 @@ struct PicoSynthesizer::Voice {
     std::lock_guard lock(mutex);
     // The terminating NUL tells Pico the text is complete, so it flushes the last sentence.
     const auto* text = reinterpret_cast<const pico_Char*>(markup.c_str());
-    auto left = static_cast<pico_Int16>(std::min<std::size_t>(markup.size() + 1, 32767));
+    std::size_t left = markup.size() + 1;
     while (left > 0) {
+      // Pico takes at most 32767 bytes per call (a 16-bit count).
+      const auto chunk = static_cast<pico_Int16>(std::min<std::size_t>(left, 32767));
       pico_Int16 used = 0;
-      if (const auto status = pico_putTextUtf8(engine, text, left, &used); status != PICO_OK) {
+      if (const auto status = pico_putTextUtf8(engine, text, chunk, &used); status != PICO_OK) {
         pico_resetEngine(engine, PICO_RESET_SOFT);
         throw TtsError("Pico rejected the text (" + std::to_string(status) + ")");
       }
       text += used;
-      left = static_cast<pico_Int16>(left - used);
+      left -= static_cast<std::size_t>(used);
       pico_Status status = PICO_STEP_BUSY;
       while (status == PICO_STEP_BUSY) {
         std::int16_t buffer[1024];
