@@ -15,6 +15,7 @@
 #include "sts/apertium_mt.hpp"
 #include "sts/cpu_engine.hpp"
 #include "sts/pocketsphinx_asr.hpp"
+#include "sts/speech_corpus.hpp"
 #include "sts/text_metrics.hpp"
 
 namespace livedub::sts {
@@ -47,23 +48,7 @@ AudioBuffer as_stream_audio(const AudioBuffer& mono16k, int rate = 48000, int ch
   return conform_audio(mono16k, {rate, channels}, frames);
 }
 
-// {file id -> reference transcript} from the librivox `transcription` file.
-std::map<std::string, std::string> librivox_references() {
-  std::ifstream in(kLibrivox / "transcription");
-  std::map<std::string, std::string> refs;
-  std::string line;
-  // "<s> words </s> (file-id)"
-  while (std::getline(in, line)) {
-    const auto open = line.find("<s>"), close = line.find("</s>"), paren = line.rfind('(');
-    if (open == std::string::npos || close == std::string::npos || paren == std::string::npos) continue;
-    const auto id = line.substr(paren + 1, line.find(')', paren) - paren - 1);
-    std::istringstream words(line.substr(open + 3, close - open - 3));
-    std::string word, text;
-    while (words >> word) text += (text.empty() ? "" : " ") + word;
-    refs[id] = text;
-  }
-  return refs;
-}
+std::map<std::string, std::string> librivox_references() { return librivox_transcripts(kLibrivox); }
 
 PocketsphinxRecognizer& recognizer() {
   static PocketsphinxRecognizer instance(locate_pocketsphinx_model(kModelDir));

@@ -117,21 +117,15 @@ TEST(PicoTts, LanguagesSynthesizeInParallel) {
 
 // --- translation --------------------------------------------------------------------------
 
-class Translation : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { translator_ = new ApertiumTranslator(kModesDir); }
-  static void TearDownTestSuite() {
-    delete translator_;
-    translator_ = nullptr;
-  }
-  static ApertiumTranslator* translator_;
-};
-ApertiumTranslator* Translation::translator_ = nullptr;
+ApertiumTranslator& translator() {
+  static ApertiumTranslator instance(kModesDir);
+  return instance;
+}
 
 // Measured (bench/mt_quality) over all 452 asterisk en/es pairs: eng-spa chrF 45.5 / BLEU 16.6,
 // spa-eng chrF 46.2 / BLEU 18.4. The bounds catch a broken pipeline or format handling, which
 // costs tens of points, not a dictionary update.
-TEST_F(Translation, ApertiumScoresOnTheAsteriskParallelPrompts) {
+TEST(Translation, ApertiumScoresOnTheAsteriskParallelPrompts) {
   const struct {
     std::string source, target;
     double min_chrf, min_bleu;
@@ -141,7 +135,7 @@ TEST_F(Translation, ApertiumScoresOnTheAsteriskParallelPrompts) {
     ASSERT_GT(corpus.size(), 400u) << "asterisk-core-sounds-en/-es installed?";
     std::vector<std::string> hypotheses, references;
     for (const auto& sentence : corpus) {
-      hypotheses.push_back(translator_->translate(pair.source, pair.target, sentence.source));
+      hypotheses.push_back(translator().translate(pair.source, pair.target, sentence.source));
       references.push_back(sentence.target);
     }
     const double chrf = corpus_chrf(hypotheses, references), bleu = corpus_bleu(hypotheses, references);
@@ -151,12 +145,12 @@ TEST_F(Translation, ApertiumScoresOnTheAsteriskParallelPrompts) {
   }
 }
 
-TEST_F(Translation, GlossaryTermsComeThroughApertiumIntact) {
+TEST(Translation, GlossaryTermsComeThroughApertiumIntact) {
   const auto glossary = Glossary::parse("OBS Studio\nlivedub\nen-es: stream = directo\n", "glossary.txt");
   const std::string text = "welcome to the stream, open obs studio and start livedub now";
-  const auto before = translator_->translate("en", "es", text);
+  const auto before = translator().translate("en", "es", text);
   const auto p = glossary.protect(text, "en", "es");
-  const auto after = Glossary::restore(translator_->translate("en", "es", p.text), p);
+  const auto after = Glossary::restore(translator().translate("en", "es", p.text), p);
   std::cout << "without glossary: " << before << "\nwith glossary:    " << after << "\n";
   EXPECT_THAT(after, HasSubstr("OBS Studio"));
   EXPECT_THAT(after, HasSubstr("livedub"));

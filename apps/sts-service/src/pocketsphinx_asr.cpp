@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 #include <sstream>
 
 namespace livedub::sts {
@@ -81,24 +80,16 @@ PocketsphinxRecognizer::~PocketsphinxRecognizer() {
 
 bool is_narrowband(std::span<const std::int16_t> mono16k) {
   if (mono16k.size() < 256) return false;
-  // Energy above ~4.4 kHz: the signal minus its low-pass (127-tap Hann-windowed sinc).
+  // Energy above ~4.4 kHz: the signal minus its low-pass.
   constexpr int kHalf = 63;
-  constexpr double kCutoff = 4400.0 / 16000.0;  // cycles per sample
-  std::vector<double> taps(2 * kHalf + 1);
-  double sum = 0;
-  for (int k = -kHalf; k <= kHalf; ++k) {
-    const double x = 2.0 * kCutoff * k;
-    const double sinc = k == 0 ? 1.0 : std::sin(std::numbers::pi * x) / (std::numbers::pi * x);
-    const double window = 0.5 + 0.5 * std::cos(std::numbers::pi * k / (kHalf + 1));
-    sum += taps[static_cast<std::size_t>(k + kHalf)] = sinc * window;
-  }
+  const auto taps = lowpass_taps(kHalf, 4400.0 / 16000.0);
   double high = 0, total = 0;
   const auto n = static_cast<std::ptrdiff_t>(mono16k.size());
   for (std::ptrdiff_t i = kHalf; i < n - kHalf; ++i) {
     double low = 0;
     for (int k = -kHalf; k <= kHalf; ++k) low += taps[static_cast<std::size_t>(k + kHalf)] * mono16k[static_cast<std::size_t>(i + k)];
     const double x = mono16k[static_cast<std::size_t>(i)];
-    const double d = x - low / sum;
+    const double d = x - low;
     high += d * d;
     total += x * x;
   }

@@ -28,19 +28,6 @@ std::string trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
 }
 
-// {id -> transcript} from librivox's "<s> words </s> (file-id)" lines.
-std::map<std::string, std::string> librivox_transcripts(const std::filesystem::path& dir) {
-  std::ifstream in(dir / "transcription");
-  std::map<std::string, std::string> refs;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto open = line.find("<s>"), close = line.find("</s>"), paren = line.rfind('(');
-    if (open == std::string::npos || close == std::string::npos || paren == std::string::npos) continue;
-    refs[line.substr(paren + 1, line.find(')', paren) - paren - 1)] = trim(line.substr(open + 3, close - open - 3));
-  }
-  return refs;
-}
-
 }  // namespace
 
 std::map<std::string, std::string> asterisk_transcripts(const std::string& language,
@@ -59,6 +46,18 @@ std::map<std::string, std::string> asterisk_transcripts(const std::string& langu
     out[key] = text;
   }
   return out;
+}
+
+std::map<std::string, std::string> librivox_transcripts(const std::filesystem::path& dir) {
+  std::ifstream in(dir / "transcription");
+  std::map<std::string, std::string> refs;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto open = line.find("<s>"), close = line.find("</s>"), paren = line.rfind('(');
+    if (open == std::string::npos || close == std::string::npos || paren == std::string::npos) continue;
+    refs[line.substr(paren + 1, line.find(')', paren) - paren - 1)] = trim(line.substr(open + 3, close - open - 3));
+  }
+  return refs;
 }
 
 EvalPart eval_part(const std::string& id) {

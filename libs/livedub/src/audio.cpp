@@ -67,22 +67,25 @@ std::vector<std::int16_t> upsample_band_limited(std::span<const std::int16_t> in
 
 }  // namespace
 
+std::vector<double> lowpass_taps(int half_taps, double cutoff) {
+  std::vector<double> taps(static_cast<std::size_t>(2 * half_taps + 1));
+  double sum = 0;
+  for (int k = -half_taps; k <= half_taps; ++k) {
+    const double x = 2.0 * cutoff * k;
+    const double sinc = k == 0 ? 1.0 : std::sin(std::numbers::pi * x) / (std::numbers::pi * x);
+    const double window = 0.5 + 0.5 * std::cos(std::numbers::pi * k / (half_taps + 1));
+    sum += taps[static_cast<std::size_t>(k + half_taps)] = sinc * window;
+  }
+  for (auto& t : taps) t /= sum;  // unity gain at DC
+  return taps;
+}
+
 std::vector<std::int16_t> resample_mono(std::span<const std::int16_t> input, int in_rate, int out_rate) {
   if (out_rate == in_rate || input.empty()) return {input.begin(), input.end()};
   if (out_rate > in_rate) return upsample_band_limited(input, in_rate, out_rate);
   // 63-tap Hann-windowed sinc: about 40 dB stop-band, plenty for ASR input.
   constexpr int kHalfTaps = 31;
-  const double cutoff = 0.45 * out_rate / in_rate;  // in cycles per input sample
-  std::vector<double> taps(2 * kHalfTaps + 1);
-  double sum = 0;
-  for (int k = -kHalfTaps; k <= kHalfTaps; ++k) {
-    const double x = 2.0 * cutoff * k;
-    const double sinc = k == 0 ? 1.0 : std::sin(std::numbers::pi * x) / (std::numbers::pi * x);
-    const double window = 0.5 + 0.5 * std::cos(std::numbers::pi * k / (kHalfTaps + 1));
-    taps[static_cast<std::size_t>(k + kHalfTaps)] = 2.0 * cutoff * sinc * window;
-    sum += taps[static_cast<std::size_t>(k + kHalfTaps)];
-  }
-  for (auto& t : taps) t /= sum;  // unity gain at DC
+  const auto taps = lowpass_taps(kHalfTaps, 0.45 * out_rate / in_rate);
   std::vector<std::int16_t> filtered(input.size());
   const auto n = static_cast<std::ptrdiff_t>(input.size());
   for (std::ptrdiff_t i = 0; i < n; ++i) {

@@ -21,6 +21,9 @@ inline constexpr const char* kLibrivoxDir = "/usr/share/pocketsphinx/test/data/l
 std::map<std::string, std::string> asterisk_transcripts(const std::string& language,
                                                         const std::filesystem::path& doc_dir = kAsteriskDocDir);
 
+// {file id -> transcript} of the librivox recordings (its "<s> words </s> (file-id)" file).
+std::map<std::string, std::string> librivox_transcripts(const std::filesystem::path& dir = kLibrivoxDir);
+
 // The WER set is split once, by a rule that never changes: an item belongs to the tuning part
 // when the FNV-1a hash of its id is even, else to the test part. Settings are chosen on the
 // tuning part and reported on the test part.

@@ -47,6 +47,10 @@ std::vector<std::int16_t> downmix_to_mono(std::span<const std::int16_t> interlea
 std::vector<std::int16_t> resample_mono_linear(std::span<const std::int16_t> input, int in_rate,
                                                int out_rate);
 
+// A Hann-windowed sinc low-pass of 2 * half_taps + 1 taps, `cutoff` in cycles per sample
+// (0.25 = a quarter of the sample rate), normalised to unity gain at DC.
+std::vector<double> lowpass_taps(int half_taps, double cutoff);
+
 // Downsampling: resample_mono_linear after an anti-aliasing low-pass (windowed sinc at
 // 0.45 x out_rate), so 48 kHz speech reaching a 16 kHz recognizer does not fold the 8-24 kHz
 // band onto the speech band. Upsampling: libsamplerate's band-limited sinc interpolation, so
