@@ -104,6 +104,8 @@ TEST(GlossaryProtection, MatchesWholeWordsCaseInsensitivelyAndRestoresTheGlossar
   EXPECT_EQ(p.text, "open Zlvdbqa and Zlvdbqb then start the Zlvdbqc streaming") << "longest first, whole words";
   // As MT would move them about.
   EXPECT_EQ(Glossary::restore("abre Zlvdbqa y Zlvdbqb, empieza el Zlvdbqc", p), "abre OBS Studio y OBS, empieza el directo");
+  EXPECT_TRUE(Glossary::starts_with_term("Zlvdbqa y", p));
+  EXPECT_FALSE(Glossary::starts_with_term("Abre Zlvdbqa", p));
   // A forced translation belongs to its pair only.
   EXPECT_EQ(g.protect("the stream", "en", "ca").text, "the stream");
   EXPECT_EQ(Glossary{}.protect("anything", "en", "es").text, "anything");

@@ -161,12 +161,14 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   // Glossary terms travel through MT as placeholders no dictionary knows, so they come out
   // in place and untouched, then become the glossary's spelling.
   const auto protected_text = options_.glossary.protect(result.transcript, request.source_lang, request.target_lang);
-  result.translation = Glossary::restore(
-      translator_.translate(request.source_lang, request.target_lang, protected_text.text, options_.mt_timeout),
-      protected_text);
-  if (context.has_previous && !context.previous_transcript.empty()) {
-    result.translation = continue_sentence(result.translation);
+  auto translation =
+      translator_.translate(request.source_lang, request.target_lang, protected_text.text, options_.mt_timeout);
+  // A continuing sentence is not re-capitalised, but a glossary term keeps its own case.
+  if (context.has_previous && !context.previous_transcript.empty() &&
+      !Glossary::starts_with_term(translation, protected_text)) {
+    translation = continue_sentence(translation);
   }
+  result.translation = Glossary::restore(std::move(translation), protected_text);
   result.stage_timings_ms[kStageMt] = elapsed_ms(started);
 
   started = Clock::now();

@@ -149,6 +149,13 @@ std::string Glossary::restore(std::string translation, const Protected& protecte
   return translation;
 }
 
+bool Glossary::starts_with_term(const std::string& translation, const Protected& protected_text) {
+  for (const auto& [name, output] : protected_text.placeholders) {
+    if (translation.starts_with(name)) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> Glossary::recognition_hints(const std::string& source_lang) const {
   std::vector<std::string> hints;
   for (const auto& entry : entries_) {

@@ -52,6 +52,9 @@ class Glossary {
   Protected protect(const std::string& text, const std::string& source_lang, const std::string& target_lang) const;
   // The translation with each placeholder replaced by its output text.
   static std::string restore(std::string translation, const Protected& protected_text);
+  // True when MT output starts with a placeholder: a glossary term, whose case is the
+  // glossary's, not a sentence's.
+  static bool starts_with_term(const std::string& translation, const Protected& protected_text);
 
   // Terms the recogniser should expect in `source_lang` (whisper takes them in its prompt).
   std::vector<std::string> recognition_hints(const std::string& source_lang) const;
