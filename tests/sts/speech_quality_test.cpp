@@ -78,6 +78,15 @@ TEST(PicoTts, AnEmptyLingwareDirectoryIsNamed) {
   } catch (const TtsError& e) {
     EXPECT_THAT(e.what(), HasSubstr(dir.string()));
   }
+  // Damaged lingware: refused with the file's name, and what was loaded is released.
+  std::ofstream(dir / "es-ES_ta.bin") << "not lingware";
+  std::ofstream(dir / "es-ES_zl0_sg.bin") << "not lingware";
+  try {
+    PicoSynthesizer damaged(dir);
+    FAIL() << "damaged lingware accepted";
+  } catch (const TtsError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("es-ES_ta.bin"));
+  }
   std::filesystem::remove_all(dir);
 }
 

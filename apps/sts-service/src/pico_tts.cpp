@@ -39,6 +39,19 @@ struct PicoSynthesizer::Voice {
       : tag(std::move(language_tag)) {
     name = sg.stem().string();
     if (name.size() > 3 && name.ends_with("_sg")) name.resize(name.size() - 3);
+    try {
+      open(ta, sg);
+    } catch (...) {
+      release();  // a half-built voice: the destructor will not run
+      throw;
+    }
+  }
+
+  ~Voice() { release(); }
+  Voice(const Voice&) = delete;
+  Voice& operator=(const Voice&) = delete;
+
+  void open(const std::filesystem::path& ta, const std::filesystem::path& sg) {
     if (const auto status = pico_initialize(memory.data(), static_cast<pico_Uint32>(memory.size()), &system);
         status != PICO_OK) {
       throw TtsError("Pico could not initialise for " + tag + " (" + std::to_string(status) + ")");
@@ -58,16 +71,15 @@ struct PicoSynthesizer::Voice {
     check(pico_newEngine(system, pico_text(voice), &engine), "start the " + tag + " engine");
   }
 
-  ~Voice() {
+  void release() {
     if (system == nullptr) return;
     if (engine != nullptr) pico_disposeEngine(system, &engine);
     if (voice_defined) pico_releaseVoiceDefinition(system, pico_text("livedub-" + tag));
     if (signal_generation != nullptr) pico_unloadResource(system, &signal_generation);
     if (text_analysis != nullptr) pico_unloadResource(system, &text_analysis);
     pico_terminate(&system);
+    system = nullptr;
   }
-  Voice(const Voice&) = delete;
-  Voice& operator=(const Voice&) = delete;
 
   void load(const std::filesystem::path& file, pico_Resource& resource) {
     check(pico_loadResource(system, pico_text(file.string()), &resource), "load " + file.string());
