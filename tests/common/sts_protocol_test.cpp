@@ -157,6 +157,7 @@ TEST(Response, RoundTripsThroughToJson) {
   r.translation = "hola";
   r.voice = "default";
   r.engine = "mock-tone";
+  r.tts_engine = "pico es-ES_zl0";
   r.stretch_ratio = 1.25;
   r.timings_ms = {{"total", 12.5}, {"asr", 1}};
   auto parsed = parse_response(to_json(r).dump());
@@ -168,6 +169,7 @@ TEST(Response, RoundTripsThroughToJson) {
   EXPECT_EQ(parsed.transcript, r.transcript);
   EXPECT_EQ(parsed.translation, r.translation);
   EXPECT_EQ(parsed.engine, r.engine);
+  EXPECT_EQ(parsed.tts_engine, r.tts_engine);
   EXPECT_DOUBLE_EQ(parsed.stretch_ratio, r.stretch_ratio);
   EXPECT_EQ(parsed.timings_ms, r.timings_ms);
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "livedub/logging.hpp"
+#include "livedub/text.hpp"
 
 namespace livedub::sts {
 namespace {
@@ -26,18 +27,6 @@ const std::array<const char*, 12> kApertiumStages = {
 bool is_language_code(const std::string& code) {
   return code.size() >= 2 && code.size() <= 3 &&
          std::all_of(code.begin(), code.end(), [](char c) { return c >= 'a' && c <= 'z'; });
-}
-
-void replace_all(std::string& text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 // Keeps the NUL the end-of-request marker relies on out of the text itself.

@@ -6,16 +6,11 @@
 #include <sstream>
 
 #include "livedub/sts_protocol.hpp"
+#include "livedub/text.hpp"
 #include "sts/speech_recognizer.hpp"
 
 namespace livedub::sts {
 namespace {
-
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return "";
-  return std::string(s.substr(first, s.find_last_not_of(" \t\r") - first + 1));
-}
 
 // ASCII case folding: enough for matching recogniser output, which is lower-case ASCII for
 // pocketsphinx; UTF-8 bytes compare exactly.
@@ -91,6 +86,7 @@ Glossary Glossary::parse(std::string_view text, const std::string& file_name) {
   }
   std::stable_sort(glossary.entries_.begin(), glossary.entries_.end(),
                    [](const GlossaryEntry& a, const GlossaryEntry& b) { return a.source.size() > b.source.size(); });
+  for (const auto& entry : glossary.entries_) glossary.folded_sources_.push_back(fold(entry.source));
   return glossary;
 }
 
@@ -115,11 +111,12 @@ Glossary::Protected Glossary::protect(const std::string& text, const std::string
     const bool at_word_start = i == 0 || !word_byte(text[i - 1]);
     const GlossaryEntry* match = nullptr;
     if (at_word_start) {
-      for (const auto& entry : entries_) {
+      for (std::size_t k = 0; k < entries_.size(); ++k) {
+        const auto& entry = entries_[k];
         const bool applies = entry.source_lang.empty() ||
                              (entry.source_lang == source_lang && entry.target_lang == target_lang);
         const auto end = i + entry.source.size();
-        if (applies && end <= text.size() && folded.compare(i, entry.source.size(), fold(entry.source)) == 0 &&
+        if (applies && end <= text.size() && folded.compare(i, entry.source.size(), folded_sources_[k]) == 0 &&
             (end == text.size() || !word_byte(text[end]))) {
           match = &entry;
           break;  // longest first
@@ -141,10 +138,7 @@ Glossary::Protected Glossary::protect(const std::string& text, const std::string
 std::string Glossary::restore(std::string translation, const Protected& protected_text) {
   // Latest placeholders first: "Zlvdbqab" must not be mistaken for "Zlvdbqa" + "b".
   for (auto it = protected_text.placeholders.rbegin(); it != protected_text.placeholders.rend(); ++it) {
-    for (auto at = translation.find(it->first); at != std::string::npos;
-         at = translation.find(it->first, at + it->second.size())) {
-      translation.replace(at, it->first.size(), it->second);
-    }
+    replace_all(translation, it->first, it->second);
   }
   return translation;
 }

@@ -120,28 +120,28 @@ struct PicoSynthesizer::Voice {
   }
 };
 
-std::map<std::string, std::string> pico_voices(const std::filesystem::path& lang_dir) {
+std::map<std::string, PicoVoiceFiles> pico_voices(const std::filesystem::path& lang_dir) {
   namespace fs = std::filesystem;
-  std::map<std::string, std::vector<std::string>> regions;  // "en" -> {"en-GB", "en-US"}
+  // One pass over the directory: "en-US_ta.bin" and "en-US_lh0_sg.bin" by tag.
+  std::map<std::string, fs::path> text_analysis, signal_generation;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(lang_dir, ec)) {
     const auto file = entry.path().filename().string();
-    if (!file.ends_with("_ta.bin") || file.size() != std::string("xx-XX_ta.bin").size()) continue;
-    const auto tag = file.substr(0, 5);
-    bool has_sg = false;
-    for (const auto& other : fs::directory_iterator(lang_dir, ec)) {
-      const auto name = other.path().filename().string();
-      has_sg = has_sg || (name.starts_with(tag + "_") && name.ends_with("_sg.bin"));
-    }
-    if (has_sg) regions[tag.substr(0, 2)].push_back(tag);
+    if (file.size() < 12 || file[5] != '_') continue;
+    if (file.size() == 12 && file.ends_with("_ta.bin")) text_analysis[file.substr(0, 5)] = entry.path();
+    if (file.ends_with("_sg.bin")) signal_generation[file.substr(0, 5)] = entry.path();
   }
-  std::map<std::string, std::string> voices;
-  for (auto& [language, tags] : regions) {
-    std::sort(tags.begin(), tags.end());
+  std::map<std::string, std::vector<std::string>> regions;  // "en" -> {"en-GB", "en-US"}
+  for (const auto& [tag, path] : text_analysis) {
+    if (signal_generation.contains(tag)) regions[tag.substr(0, 2)].push_back(tag);  // sorted: a map's order
+  }
+  std::map<std::string, PicoVoiceFiles> voices;
+  for (const auto& [language, tags] : regions) {
     std::string upper = language;
     for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     const std::string preferred = language == "en" ? "en-US" : language + "-" + upper;
-    voices[language] = std::find(tags.begin(), tags.end(), preferred) != tags.end() ? preferred : tags.front();
+    const auto tag = std::find(tags.begin(), tags.end(), preferred) != tags.end() ? preferred : tags.front();
+    voices[language] = {tag, text_analysis[tag], signal_generation[tag]};
   }
   return voices;
 }
@@ -156,19 +156,13 @@ std::string pico_markup(const std::string& text, const VoiceProfile& profile) {
 }
 
 PicoSynthesizer::PicoSynthesizer(const std::filesystem::path& lang_dir) {
-  namespace fs = std::filesystem;
   const auto found = pico_voices(lang_dir);
   if (found.empty()) {
     throw TtsError("no Pico voice in " + lang_dir.string() +
                    " (install libttspico-data from Debian non-free, or set LIVEDUB_STS_TTS_ENGINE=espeak-ng)");
   }
-  for (const auto& [language, tag] : found) {
-    fs::path sg;
-    for (const auto& entry : fs::directory_iterator(lang_dir)) {
-      const auto name = entry.path().filename().string();
-      if (name.starts_with(tag + "_") && name.ends_with("_sg.bin")) sg = entry.path();
-    }
-    voices_.emplace(language, std::make_unique<Voice>(lang_dir / (tag + "_ta.bin"), sg, tag));
+  for (const auto& [language, files] : found) {
+    voices_.emplace(language, std::make_unique<Voice>(files.text_analysis, files.signal_generation, files.tag));
   }
 }
 

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "livedub/text.hpp"
+
 namespace livedub::sts {
 namespace {
 
@@ -20,12 +22,6 @@ std::string read_gzip(const std::filesystem::path& file) {
   while ((n = gzread(in.get(), buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
   if (n < 0) throw std::runtime_error("cannot decompress " + file.string());
   return text;
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
 }
 
 }  // namespace

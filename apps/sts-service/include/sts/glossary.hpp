@@ -61,6 +61,7 @@ class Glossary {
 
  private:
   std::vector<GlossaryEntry> entries_;  // longest source first
+  std::vector<std::string> folded_sources_;  // entries_[i].source case-folded, once at parse
 };
 
 }  // namespace livedub::sts

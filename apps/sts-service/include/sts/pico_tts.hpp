@@ -16,9 +16,16 @@ namespace livedub::sts {
 
 inline constexpr const char* kPicoDefaultLangDir = "/usr/share/pico/lang";
 
-// The voices a Pico lingware directory holds: {"en" -> "en-US", ...} for every <tag>_ta.bin
-// with a matching <tag>_*_sg.bin. Where a language has two regions, en-US and <xx>-<XX> win.
-std::map<std::string, std::string> pico_voices(const std::filesystem::path& lang_dir);
+// One voice's lingware: text analysis and signal generation.
+struct PicoVoiceFiles {
+  std::string tag;  // "en-US"
+  std::filesystem::path text_analysis;      // <dir>/en-US_ta.bin
+  std::filesystem::path signal_generation;  // <dir>/en-US_lh0_sg.bin
+};
+// The voices a Pico lingware directory holds, by language ("en" -> en-US's files), for every
+// <tag>_ta.bin with a matching <tag>_*_sg.bin. Where a language has two regions, en-US and
+// <xx>-<XX> win. Empty when the directory is missing or holds none.
+std::map<std::string, PicoVoiceFiles> pico_voices(const std::filesystem::path& lang_dir);
 
 // Pico reads XML-like markup in its input: the text is escaped so a translation can never
 // inject markup, then wrapped in the profile's pitch and speed.

@@ -1,0 +1,16 @@
+#pragma once
+// Small string helpers shared by the services' parsers (Apertium modes, glossary files,
+// corpus transcripts).
+#include <string>
+#include <string_view>
+
+namespace livedub {
+
+// `s` without leading and trailing spaces, tabs, CR and LF.
+std::string trim(std::string_view s);
+
+// Every occurrence of `from` in `text` replaced by `to`, left to right; the replacement text
+// itself is never searched again.
+void replace_all(std::string& text, std::string_view from, std::string_view to);
+
+}  // namespace livedub
