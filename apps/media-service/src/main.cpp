@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   int exit_code = 1;
   try {
     worker::StreamWorker worker(config, *registry);
-    HttpService http("stream-worker", registry);
+    HttpLimits http_limits = load_http_limits(env);
+    http_limits.handler_threads = 1;  // health and metrics run on the I/O thread
+    HttpService http("stream-worker", registry, http_limits);
     http.set_health([&] { return worker.health(); });
     int port = http.bind(config.http_host, config.http_port);
     log_info(log, "health and metrics on http://{}:{}", config.http_host, port);

@@ -38,7 +38,7 @@ json status_json(const StreamStatus& status) {
 // nginx refuse such a publish), 503 while shutting down, else 200.
 void handle_hook(const std::string& source, const std::function<HookEvent()>& parse,
                  WorkerSupervisor& supervisor, OrchestratorMetrics& metrics,
-                 httplib::Response& res) {
+                 HttpReply& res) {
   HookEvent event;
   try {
     event = parse();
@@ -87,31 +87,30 @@ void handle_hook(const std::string& source, const std::function<HookEvent()>& pa
 
 void register_orchestrator_routes(HttpService& http, WorkerSupervisor& supervisor,
                                   OrchestratorMetrics& metrics) {
-  auto& server = http.server();
-
-  server.Post("/v1/hooks/mediamtx/ready", [&](const httplib::Request& req, httplib::Response& res) {
+  // Hooks and API calls may start or stop worker processes: they run on the handler pool,
+  // never on the I/O thread, so a slow one cannot hold back /healthz or other clients.
+  http.route("POST", "/v1/hooks/mediamtx/ready", [&](const HttpRequest& req, HttpReply& res) {
     handle_hook(
         "mediamtx", [&] { return parse_mediamtx_hook(MediamtxEvent::ready, req.body); }, supervisor,
         metrics, res);
   });
-  server.Post(
-      "/v1/hooks/mediamtx/not-ready", [&](const httplib::Request& req, httplib::Response& res) {
-        handle_hook(
-            "mediamtx", [&] { return parse_mediamtx_hook(MediamtxEvent::not_ready, req.body); },
-            supervisor, metrics, res);
-      });
-  server.Post("/v1/hooks/nginx", [&](const httplib::Request& req, httplib::Response& res) {
+  http.route("POST", "/v1/hooks/mediamtx/not-ready", [&](const HttpRequest& req, HttpReply& res) {
+    handle_hook(
+        "mediamtx", [&] { return parse_mediamtx_hook(MediamtxEvent::not_ready, req.body); },
+        supervisor, metrics, res);
+  });
+  http.route("POST", "/v1/hooks/nginx", [&](const HttpRequest& req, HttpReply& res) {
     handle_hook(
         "nginx", [&] { return parse_nginx_hook(req.body); }, supervisor, metrics, res);
   });
 
-  server.Get("/v1/streams", [&](const httplib::Request&, httplib::Response& res) {
+  http.route("GET", "/v1/streams", [&](const HttpRequest&, HttpReply& res) {
     json list = json::array();
     for (const auto& status : supervisor.streams()) list.push_back(status_json(status));
     send_json(res, 200, list);
   });
-  server.Get(R"(/v1/streams/(.*))", [&](const httplib::Request& req, httplib::Response& res) {
-    const std::string stream_id = req.matches[1].str();
+  http.route("GET", R"(/v1/streams/(.*))", [&](const HttpRequest& req, HttpReply& res) {
+    const std::string stream_id = req.matches[1];
     if (!is_valid_stream_id(stream_id)) {
       send_error(
           res, 400, "invalid_stream_id",

@@ -61,9 +61,12 @@ int main() {
 
   EnvConfig env;
   OrchestratorConfig config;
+  HttpLimits http_limits;
+  http_limits.max_body_bytes = kMaxHookBodyBytes;
   try {
     logging::init("orchestrator", env);
     config = load_orchestrator_config(env, fs::read_symlink("/proc/self/exe"));
+    http_limits = load_http_limits(env, http_limits);
     prepare_run_dir(config.launch);
   } catch (const ConfigError& e) {
     log_error({}, "{}", e.what());
@@ -76,7 +79,7 @@ int main() {
   auto registry = std::make_shared<prometheus::Registry>();
   OrchestratorMetrics metrics(*registry);
   WorkerSupervisor supervisor(config.policy, config.launch, metrics);
-  HttpService http("orchestrator", registry, kMaxHookBodyBytes);
+  HttpService http("orchestrator", registry, http_limits);
   register_orchestrator_routes(http, supervisor, metrics);
 
   int port = 0;
@@ -105,8 +108,7 @@ int main() {
   int signal_number = wait_for_shutdown_signal();
   stopping = true;
   log_info({}, "received signal {}; shutting down", signal_number);
-  // In parallel: httplib's stop() waits out idle keep-alive connections (up to 5 s), which
-  // must not add to the time workers get to stop.
+  // In parallel: the HTTP server stops at once, the workers drain their output meanwhile.
   std::thread worker_stopper([&] { supervisor.shutdown(); });
   http.stop();
   server_thread.join();

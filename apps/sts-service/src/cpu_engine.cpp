@@ -151,12 +151,14 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   auto started = Clock::now();
   {
     RecognizerLease recognizer(*this);
+    check_deadline(context, kStageAsr);  // waiting for a recogniser may have used it up
     const RecognitionRequest asr_request{request.source_lang, context.has_previous ? context.previous_transcript : "",
-                                         options_.glossary.recognition_hints(request.source_lang)};
+                                         options_.glossary.recognition_hints(request.source_lang), context.deadline};
     result.transcript = (*recognizer).recognize(speech_region(input, request), asr_request).text;
   }
   result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
 
+  check_deadline(context, kStageMt);
   started = Clock::now();
   // Glossary terms travel through MT as placeholders no dictionary knows, so they come out
   // in place and untouched, then become the glossary's spelling.
@@ -171,6 +173,7 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   result.translation = Glossary::restore(std::move(translation), protected_text);
   result.stage_timings_ms[kStageMt] = elapsed_ms(started);
 
+  check_deadline(context, kStageTts);
   started = Clock::now();
   auto& synthesizer = voices_.for_language(request.target_lang);
   const auto speech = trim_silence(synthesizer.synthesize(result.translation, request.target_lang, request.voice));

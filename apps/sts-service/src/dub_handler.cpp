@@ -240,7 +240,14 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     DubResult result;
   };
   auto job = std::make_shared<Job>(Job{metadata, std::move(input), sessions_.context_for(metadata.stream_id, metadata.sequence), {}});
-  const auto deadline = started + config_.deadline;
+  // The service's own limit, or the client's sooner one: past it the dub would never be played,
+  // so the job is dropped from the queue, and a running engine stops at its next check.
+  const auto arrived = request.arrived == Clock::time_point{} ? started : request.arrived;
+  auto deadline = started + config_.deadline;
+  if (metadata.deadline_ms) {
+    deadline = std::min(deadline, arrived + std::chrono::microseconds(static_cast<std::int64_t>(*metadata.deadline_ms * 1000)));
+  }
+  job->context.deadline = deadline;
   auto ticket = pool_.submit([job, engine] { job->result = engine->dub(job->metadata, job->input, job->context); },
                              deadline);
   if (!ticket) {
@@ -257,19 +264,18 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
                     retry};
   }
   update_pool_gauges();
+  const auto budget = "the request's deadline_ms or LIVEDUB_STS_DEADLINE_MS (" +
+                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - arrived).count()) +
+                      " ms)";
   if (!ticket->wait_until(deadline)) {
-    ticket->abandon();  // dropped unrun if still queued; a running one finishes unobserved
-    throw Rejection{504, "deadline_exceeded",
-                    "fragment not dubbed within " + std::to_string(config_.deadline.count()) +
-                        " ms (LIVEDUB_STS_DEADLINE_MS)"};
+    ticket->abandon();  // dropped unrun if still queued; a running one stops at its next check
+    throw Rejection{504, "deadline_exceeded", "fragment not dubbed within " + budget};
   }
   update_pool_gauges();
   try {
     ticket->get();
   } catch (const DeadlineExpired& e) {
-    throw Rejection{504, "deadline_exceeded",
-                    std::string(e.what()) + " (LIVEDUB_STS_DEADLINE_MS = " +
-                        std::to_string(config_.deadline.count()) + " ms)"};
+    throw Rejection{504, "deadline_exceeded", std::string(e.what()) + "; " + budget};
   } catch (const std::exception& e) {
     throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
   }

@@ -5,6 +5,12 @@
 
 namespace livedub::sts {
 
+void check_deadline(const DubContext& context, const char* stage) {
+  if (std::chrono::steady_clock::now() >= context.deadline) {
+    throw DeadlineExpired(std::string("deadline passed before the ") + stage + " stage");
+  }
+}
+
 bool DubbingEngine::supports(const std::string& source_lang, const std::string& target_lang) const {
   auto caps = capabilities();
   if (caps.any_language_pair) return true;

@@ -41,10 +41,12 @@ int main(int argc, char** argv) {
   block_shutdown_signals();
 
   sts::ServiceConfig config;
+  HttpLimits http_limits;
   try {
     EnvConfig env;
     logging::init("sts-service", env);
     config = sts::load_service_config(env);
+    http_limits = sts::http_limits(config, env);
   } catch (const ConfigError& e) {
     logging::write(spdlog::level::err, {}, "invalid configuration",
                    {{"variable", e.variable()}, {"error", e.what()}});
@@ -68,8 +70,8 @@ int main(int argc, char** argv) {
   try {
     auto registry = std::make_shared<prometheus::Registry>();
     sts::DubHandler handler(config, *registry);  // declared first: outlives the server
-    HttpService http("sts-service", registry, config.max_body_bytes);
-    sts::register_routes(http, handler, config.max_body_bytes);
+    HttpService http("sts-service", registry, http_limits);
+    sts::register_routes(http, handler);
     http.set_health([&handler, &config] {
       const auto engine = handler.engine_snapshot();
       return nlohmann::json{{"mode", config.mode}, {"engine", engine ? engine->name() : "loading"}};

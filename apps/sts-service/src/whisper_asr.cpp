@@ -1,5 +1,7 @@
 #include "sts/whisper_asr.hpp"
 
+#include "sts/engine.hpp"  // DeadlineExpired
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -211,8 +213,17 @@ Transcript WhisperRecognizer::recognize(const AudioBuffer& audio, const Recognit
   // spelled as the deployment spells them, and sentence flow carries over.
   const auto prompt = whisper_prompt(request);
   if (!prompt.empty()) params.initial_prompt = prompt.c_str();
+  // Checked by whisper between encoder/decoder steps: an abandoned fragment stops costing GPU
+  // or CPU time within one step.
+  params.abort_callback = [](void* user_data) {
+    return std::chrono::steady_clock::now() >= *static_cast<const std::chrono::steady_clock::time_point*>(user_data);
+  };
+  params.abort_callback_user_data = const_cast<std::chrono::steady_clock::time_point*>(&request.deadline);
 
   const int status = whisper_full_with_state(model_->context(), state_, params, pcm.data(), static_cast<int>(pcm.size()));
+  if (std::chrono::steady_clock::now() >= request.deadline) {
+    throw DeadlineExpired("deadline passed during recognition (whisper stopped early)");
+  }
   if (status != 0) {
     throw AsrError("whisper.cpp failed to transcribe (status " + std::to_string(status) + "): " + last_whisper_error());
   }

@@ -75,6 +75,7 @@ nlohmann::json to_json(const DubRequestMetadata& m) {
     for (const auto& s : m.speech) j["speech"].push_back({{"start_ms", s.start_ms}, {"end_ms", s.end_ms}});
   }
   if (m.slot_end_ms) j["slot_end_ms"] = *m.slot_end_ms;
+  if (m.deadline_ms) j["deadline_ms"] = *m.deadline_ms;
   return j;
 }
 
@@ -134,6 +135,13 @@ DubRequestMetadata parse_request_metadata(std::string_view json_text) {
       throw ProtocolError("field 'slot_end_ms' must be after the first speech span's start and <= duration_ms");
     }
     m.slot_end_ms = slot;
+  }
+  if (j.contains("deadline_ms") && !j.at("deadline_ms").is_null()) {
+    const double deadline = field<double>(j, "deadline_ms");
+    if (!std::isfinite(deadline) || deadline <= 0 || deadline > kMaxDurationMs) {
+      throw ProtocolError("field 'deadline_ms' must be > 0 and <= 60000");
+    }
+    m.deadline_ms = deadline;
   }
   return m;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // POST /v1/dub request handling without sockets: takes the already-split multipart parts,
 // returns the status and JSON body to send. The HTTP glue (http_routes.hpp) only moves bytes.
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,20 +17,15 @@
 
 #include "livedub/logging.hpp"
 #include "sts/engine.hpp"
+#include "sts/multipart.hpp"
 #include "sts/service_config.hpp"
 #include "sts/session_store.hpp"
 #include "sts/work_pool.hpp"
 
 namespace livedub::sts {
 
-struct FormPart {
-  std::string name;
-  std::string content_type;  // empty when the part has no Content-Type header
-  std::string filename;
-  std::string data;
-};
-
 struct DubHttpRequest {
+  std::chrono::steady_clock::time_point arrived;  // the client's deadline_ms counts from here
   std::string content_type;  // of the whole request
   std::vector<FormPart> parts;
 };

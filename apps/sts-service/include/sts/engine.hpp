@@ -2,8 +2,10 @@
 // The seam between the HTTP layer and whatever turns speech into dubbed speech. Mock engines
 // live in mock_engines.hpp; real pipelines (ASR -> MT -> TTS -> time stretch) implement the same
 // interface and are picked by LIVEDUB_STS_MODE.
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <utility>
@@ -58,13 +60,26 @@ struct EngineCapabilities {
 };
 
 // What the service remembers of the same stream (sts/session_store.hpp), for continuity.
+// A job's deadline passed: while it waited in the queue, or between (or inside) its stages.
+class DeadlineExpired : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct DubContext {
   // The previous fragment of this stream, if it was dubbed recently.
   bool has_previous = false;
   std::int64_t previous_sequence = -1;
   std::string previous_transcript;
   std::string previous_translation;
+  // Past this the result is of no use (the client has given up): engines check it between
+  // stages and, where they can, inside one (whisper's abort callback), and throw
+  // DeadlineExpired. Default: none.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
+
+// Throws DeadlineExpired naming `stage` when `context`'s deadline has passed.
+void check_deadline(const DubContext& context, const char* stage);
 
 class DubbingEngine {
  public:

@@ -1,5 +1,6 @@
 #pragma once
 // Wires the STS API v1 onto an HttpService (which already serves /healthz and /metrics).
+#include "livedub/config.hpp"
 #include "livedub/http_server.hpp"
 #include "sts/dub_handler.hpp"
 
@@ -9,9 +10,13 @@ namespace livedub::sts {
 // constant time).
 bool bearer_token_matches(const std::string& authorization_header, const std::string& token);
 
+// The server's limits for this service: the body limit from config, the LIVEDUB_HTTP_*
+// timeouts, and enough handler threads that every request the engine pool and its queue can
+// take finds one (a request beyond them is answered 503 by the pool, not left waiting).
+HttpLimits http_limits(const ServiceConfig& config, const EnvConfig& env);
+
 // Also /readyz, /v1/sessions/{stream_id}, and, when config.token is set, the bearer-token
-// check on every /v1/ path. `handler` must outlive the server. `max_body_bytes` also bounds chunked uploads, which
-// httplib's own payload limit does not cover.
-void register_routes(HttpService& http, DubHandler& handler, std::size_t max_body_bytes);
+// check on every /v1/ path (before the body is read). `handler` must outlive the server.
+void register_routes(HttpService& http, DubHandler& handler);
 
 }  // namespace livedub::sts

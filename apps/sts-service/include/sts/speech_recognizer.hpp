@@ -2,6 +2,7 @@
 // The ASR stage's interface: pocketsphinx (CPU, English) and whisper.cpp (GPU or CPU,
 // multilingual) are interchangeable behind it. One recognizer serves one call at a time; an
 // engine keeps one per worker thread.
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ struct RecognitionRequest {
   // Terms to expect (the glossary's names and brands). whisper reads them in its prompt;
   // pocketsphinx cannot use them (its dictionary needs pronunciations) and ignores them.
   std::vector<std::string> hints;
+  // Past this nobody waits for the transcript: an engine that can stop mid-decode (whisper's
+  // abort callback) throws DeadlineExpired.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct TranscriptSegment {

@@ -13,13 +13,9 @@
 #include <thread>
 #include <vector>
 
-namespace livedub::sts {
+#include "sts/engine.hpp"  // DeadlineExpired
 
-// The job's deadline passed while it waited in the queue.
-class DeadlineExpired : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace livedub::sts {
 
 class WorkPool {
  public:

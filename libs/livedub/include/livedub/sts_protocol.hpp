@@ -60,6 +60,10 @@ struct DubRequestMetadata {
   // How far the dub may run (the phrase plus the pause after it) before it is compressed;
   // at most duration_ms. Unset: duration_ms.
   std::optional<double> slot_end_ms;
+  // The client's time budget for this fragment, in ms from when the service receives the
+  // request (relative, so clocks need not agree). The service drops the job once it passes:
+  // a late dub is never played. Unset: the service's own LIVEDUB_STS_DEADLINE_MS.
+  std::optional<double> deadline_ms;
 };
 
 struct DubResponse {
