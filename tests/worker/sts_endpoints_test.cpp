@@ -83,5 +83,62 @@ TEST(StsEndpointPool, RefusalsAndSuccessesDoNotCountTowardsEjection) {
   EXPECT_FALSE(pool.acquire().has_value()) << "the only endpoint is out";
 }
 
+using std::chrono::milliseconds;
+
+// The e2e symptom this guards: 1 s fragments with a 1.5 s delay leave some fragments a budget
+// shorter than the service needs; those misses took the only, healthy endpoint out.
+TEST(StsEndpointPool, DeadlineMissesOnTightBudgetsAreNotTheEndpointsFault) {
+  StsEndpointPool pool({"http://a", "http://b"}, 2);
+  pool.release(*pool.acquire(), CallOutcome::ok, milliseconds(400));  // a: usually 400 ms
+  pool.release(*pool.acquire(), CallOutcome::ok, milliseconds(400));  // b
+  for (int i = 0; i < 10; ++i) {
+    // Budget 600 ms < 3 x 400 ms: the fragment was late, the endpoint was not slow.
+    EXPECT_FALSE(pool.release(0, CallOutcome::deadline_missed, milliseconds(600), milliseconds(600)));
+  }
+  EXPECT_TRUE(pool.healthy(0));
+  EXPECT_EQ(pool.typical_latency(0), milliseconds(400));
+}
+
+TEST(StsEndpointPool, RepeatedSlownessAgainstItsOwnUsualLatencyTakesAnEndpointOut) {
+  StsEndpointPool pool({"http://a", "http://b"}, 2);
+  pool.acquire();
+  pool.acquire();
+  pool.release(0, CallOutcome::ok, milliseconds(300));
+  pool.release(1, CallOutcome::ok, milliseconds(300));
+  // 2 s budget >= 3 x 300 ms, no answer: slow, twice in a row.
+  EXPECT_FALSE(pool.release(0, CallOutcome::deadline_missed, milliseconds(2000), milliseconds(2000)));
+  EXPECT_TRUE(pool.release(0, CallOutcome::deadline_missed, milliseconds(2000), milliseconds(2000)));
+  EXPECT_FALSE(pool.healthy(0));
+  EXPECT_EQ(*pool.acquire(), 1u);
+}
+
+TEST(StsEndpointPool, SlownessNeverTakesOutTheLastEndpointButFailuresDo) {
+  StsEndpointPool pool({"http://a"}, 2);
+  pool.release(*pool.acquire(), CallOutcome::ok, milliseconds(200));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(pool.release(*pool.acquire(), CallOutcome::deadline_missed, milliseconds(5000), milliseconds(5000)));
+  }
+  EXPECT_TRUE(pool.healthy(0)) << "without it every fragment would fall back untried";
+  // Connection errors still do: the health check then decides when it is back.
+  pool.release(*pool.acquire(), CallOutcome::failed);
+  EXPECT_TRUE(pool.release(*pool.acquire(), CallOutcome::failed));
+}
+
+TEST(StsEndpointPool, AMissBeforeAnyAnswerSaysNothing) {
+  StsEndpointPool pool({"http://a", "http://b"}, 1);
+  EXPECT_FALSE(pool.release(*pool.acquire(), CallOutcome::deadline_missed, milliseconds(9000), milliseconds(9000)));
+  EXPECT_TRUE(pool.healthy(0));
+  EXPECT_EQ(pool.typical_latency(0), milliseconds(0));
+}
+
+TEST(StsEndpointPool, AnAnswerEndsASlowStreak) {
+  StsEndpointPool pool({"http://a", "http://b"}, 2);
+  pool.release(*pool.acquire(), CallOutcome::ok, milliseconds(100));
+  EXPECT_FALSE(pool.release(0, CallOutcome::deadline_missed, milliseconds(1000), milliseconds(1000)));
+  pool.release(0, CallOutcome::ok, milliseconds(100));
+  EXPECT_FALSE(pool.release(0, CallOutcome::deadline_missed, milliseconds(1000), milliseconds(1000)));
+  EXPECT_TRUE(pool.healthy(0));
+}
+
 }  // namespace
 }  // namespace livedub::worker

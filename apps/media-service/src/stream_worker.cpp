@@ -239,6 +239,8 @@ void StreamWorker::dispatch_loop() {
     sts::DubRequestMetadata metadata{config_.stream_id,  job->seq,      config_.source_lang,
                                      config_.target_lang, config_.voice,
                                      static_cast<double>(job->audio.duration_ns()) / 1e6};
+    // The service drops the job once this passes: a dub that comes too late is never played.
+    metadata.deadline_ms = static_cast<double>(std::clamp<std::int64_t>(remaining.count(), 1, 60000));
     if (detector_) {
       // The phrases and the room after them: the dub starts where the speaker started.
       const double ms_per_frame = 1000.0 / config_.sample_rate;
@@ -274,15 +276,28 @@ StsResult StreamWorker::call_any_endpoint(HttpClient& http, const StsRequest& re
                  " out; health checks every " + std::to_string(config_.sts_health_interval.count()) + " ms)";
     return none;
   }
+  const auto started = SteadyClock::now();
   auto result = call_sts(http, sts_endpoints_.url(*endpoint), config_.sts_token, request, timeout);
-  // Refusals (4xx, 503 busy) say nothing about the endpoint's health; errors and timeouts do.
-  const bool refused = result.http_status == 503 || (result.http_status >= 400 && result.http_status < 500);
-  const auto outcome = result.audio ? CallOutcome::ok : refused ? CallOutcome::rejected : CallOutcome::failed;
-  if (sts_endpoints_.release(*endpoint, outcome)) {
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started);
+  // Refusals (4xx; 503 busy; 504, the service dropping a job past the deadline we sent) say
+  // nothing about the endpoint's health; errors do; a missed deadline only if it was slow.
+  const bool refused = result.http_status == 503 || result.http_status == 504 ||
+                       (result.http_status >= 400 && result.http_status < 500);
+  const auto outcome = result.audio  ? CallOutcome::ok
+                       : refused     ? CallOutcome::rejected
+                       : result.timed_out ? CallOutcome::deadline_missed
+                                          : CallOutcome::failed;
+  if (sts_endpoints_.release(*endpoint, outcome, took, timeout)) {
     metrics_.sts_endpoint_up.Add({{"endpoint", sts_endpoints_.url(*endpoint)}}).Set(0);
-    log_warn(log_.with_seq(request.metadata.sequence), "STS endpoint {} taken out of service after {} failures ({}); {} of {} left",
-             sts_endpoints_.url(*endpoint), config_.sts_eject_after_failures, result.error,
-             sts_endpoints_.healthy_count(), sts_endpoints_.size());
+    logging::write(spdlog::level::warn, log_.with_seq(request.metadata.sequence), "STS endpoint taken out of service",
+                   {{"event", "sts_endpoint_ejected"},
+                    {"endpoint", sts_endpoints_.url(*endpoint)},
+                    {"reason", outcome == CallOutcome::deadline_missed ? "slow" : "failures"},
+                    {"in_a_row", config_.sts_eject_after_failures},
+                    {"error", result.error},
+                    {"typical_ms", sts_endpoints_.typical_latency(*endpoint).count()},
+                    {"in_service", sts_endpoints_.healthy_count()},
+                    {"endpoints", sts_endpoints_.size()}});
   }
   return result;
 }

@@ -48,18 +48,45 @@ std::optional<std::size_t> StsEndpointPool::acquire() {
   return best;
 }
 
-bool StsEndpointPool::release(std::size_t index, CallOutcome outcome) {
+bool StsEndpointPool::release(std::size_t index, CallOutcome outcome, std::chrono::milliseconds took,
+                              std::chrono::milliseconds budget) {
   std::lock_guard lock(mutex_);
   auto& e = endpoints_.at(index);
   e.in_flight = std::max(0, e.in_flight - 1);
-  if (outcome == CallOutcome::ok) e.consecutive_failures = 0;
-  if (outcome != CallOutcome::failed) return false;
-  ++e.consecutive_failures;
-  if (e.healthy && e.consecutive_failures >= eject_after_failures_) {
+  switch (outcome) {
+    case CallOutcome::ok: {
+      e.consecutive_failures = 0;
+      e.consecutive_slow = 0;
+      const auto ms = static_cast<double>(took.count());
+      e.typical_ms = e.typical_ms == 0 ? std::max(1.0, ms) : 0.8 * e.typical_ms + 0.2 * ms;
+      return false;
+    }
+    case CallOutcome::rejected:
+      return false;
+    case CallOutcome::failed:
+      ++e.consecutive_failures;
+      break;
+    case CallOutcome::deadline_missed: {
+      const bool endpoints_fault =
+          e.typical_ms > 0 && static_cast<double>(budget.count()) >= kSlownessFactor * e.typical_ms;
+      if (!endpoints_fault) return false;
+      ++e.consecutive_slow;
+      const auto in_service = std::count_if(endpoints_.begin(), endpoints_.end(), [](const Endpoint& x) { return x.healthy; });
+      if (in_service <= 1) return false;  // slowness alone never takes out the last one
+      break;
+    }
+  }
+  const int streak = outcome == CallOutcome::failed ? e.consecutive_failures : e.consecutive_slow;
+  if (e.healthy && streak >= eject_after_failures_) {
     e.healthy = false;
     return true;
   }
   return false;
+}
+
+std::chrono::milliseconds StsEndpointPool::typical_latency(std::size_t index) const {
+  std::lock_guard lock(mutex_);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(endpoints_.at(index).typical_ms));
 }
 
 bool StsEndpointPool::health_checked(std::size_t index, bool ready) {
@@ -68,6 +95,7 @@ bool StsEndpointPool::health_checked(std::size_t index, bool ready) {
   if (!ready || e.healthy) return false;
   e.healthy = true;
   e.consecutive_failures = 0;
+  e.consecutive_slow = 0;
   return true;
 }
 
