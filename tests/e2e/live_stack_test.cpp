@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <fstream>
+#include <future>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -72,7 +73,6 @@ class LiveStack : public ::testing::Test {
         {"LIVEDUB_ORCHESTRATOR_PORT", std::to_string(orchestrator_port_)},
         {"LIVEDUB_STS_PORT", std::to_string(sts_port_ = free_loopback_port())},
         {"LIVEDUB_STS_MODE", sts_mode},
-        {"LIVEDUB_RTMP_ALIAS_IDS", ""},
         {"LIVEDUB_LOG_LEVEL", "info"},
         {"STS_SERVICE_URL", external_sts.value_or("")}};
     env.insert(extra_env.begin(), extra_env.end());
@@ -467,4 +467,78 @@ TEST_F(LiveStack, RealEnginesDubSpeechOverMusicAndKeepTheMusic) {
   }
   ASSERT_GE(speech_expected, 3);
   EXPECT_GE(speech_ok * 2, speech_expected);
+}
+
+// The seed's URLs from every kind of RTMP client, through rtmp-front: ffmpeg, GStreamer's
+// rtmp2 and librtmp (rtmpsink) split rtmp://h/live/<id>/in as application "live/<id>"; OBS
+// (emulated with ffmpeg's explicit split) as "live" + "<id>/in". Each publishes its own id;
+// each dubbed output is then played with the same URL forms.
+TEST_F(LiveStack, EveryRtmpClientPublishesAndPlaysTheSeedsUrls) {
+  start_stack("mock-passthrough", std::nullopt, kFixedFragments);
+  const std::string base = "rtmp://127.0.0.1:" + std::to_string(rtmp_port_) + "/live/";
+  const std::vector<std::string> ffmpeg_input{"/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+                                              "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                                              "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                                              "-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                                              "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv"};
+  struct Client {
+    std::string name, id;
+    std::vector<std::string> argv;
+  };
+  auto with = [](std::vector<std::string> a, std::initializer_list<std::string> more) {
+    a.insert(a.end(), more);
+    return a;
+  };
+  const std::vector<Client> clients{
+      {"ffmpeg, URL", "rtmpff", with(ffmpeg_input, {base + "rtmpff/in"})},
+      {"ffmpeg, OBS split", "rtmpobs", with(ffmpeg_input, {"-rtmp_app", "live", "-rtmp_playpath", "rtmpobs/in", base + "rtmpobs/in"})},
+      {"GStreamer rtmp2sink, URL", "rtmpgst", {"/usr/bin/timeout", "40", "/usr/bin/gst-launch-1.0", "-q", "-e",
+          "videotestsrc", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!", "x264enc",
+          "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "flvmux", "name=m",
+          "streamable=true", "!", "rtmp2sink", "location=" + base + "rtmpgst/in", "audiotestsrc", "is-live=true", "!",
+          "audio/x-raw,rate=48000,channels=2", "!", "avenc_aac", "!", "aacparse", "!", "m."}},
+      {"librtmp (GStreamer rtmpsink), URL", "rtmplib", {"/usr/bin/timeout", "40", "/usr/bin/gst-launch-1.0", "-q", "-e",
+          "videotestsrc", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!", "x264enc",
+          "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "flvmux", "name=m",
+          "streamable=true", "!", "rtmpsink", "location=" + base + "rtmplib/in live=1", "audiotestsrc", "is-live=true", "!",
+          "audio/x-raw,rate=48000,channels=2", "!", "avenc_aac", "!", "aacparse", "!", "m."}},
+  };
+  std::vector<std::future<test_support::CommandResult>> publishers;
+  for (const auto& c : clients) {
+    publishers.push_back(std::async(std::launch::async, [&c] { return test_support::run_command(c.argv, {}, 60s); }));
+  }
+  std::this_thread::sleep_for(11s);  // output delay 4.5 s + worker start-up
+  auto probe_streams = [](std::vector<std::string> argv) {
+    auto result = test_support::run_command(argv, {}, 30s);
+    return result.output;
+  };
+  for (const auto& c : clients) {
+    const auto url_form = probe_streams({"/usr/bin/ffprobe", "-v", "error", "-rw_timeout", "8000000", "-show_entries",
+                                         "stream=codec_name", "-of", "csv=p=0", base + c.id + "/out"});
+    EXPECT_NE(url_form.find("h264"), std::string::npos) << c.name << ": ffprobe " << base << c.id << "/out: " << url_form;
+    EXPECT_NE(url_form.find("aac"), std::string::npos) << c.name << ": " << url_form;
+    std::cout << "e2e ingest matrix: publish " << c.name << " -> play ffprobe URL form: "
+              << (url_form.find("h264") != std::string::npos ? "ok" : "FAILED") << std::endl;
+  }
+  const auto split_form = probe_streams({"/usr/bin/ffprobe", "-v", "error", "-rw_timeout", "8000000", "-rtmp_app", "live",
+                                         "-rtmp_playpath", "rtmpff/out", "-show_entries", "stream=codec_name", "-of",
+                                         "csv=p=0", base + "rtmpff/out"});
+  EXPECT_NE(split_form.find("h264"), std::string::npos) << "ffprobe, OBS-style split: " << split_form;
+  std::cout << "e2e ingest matrix: play ffprobe split form: " << (split_form.find("h264") != std::string::npos ? "ok" : "FAILED")
+            << std::endl;
+  // GStreamer players, URL form: 50 H.264 frames and 50 AAC frames through flvdemux, then EOS (exit 0).
+  for (const char* source : {"rtmp2src", "rtmpsrc"}) {
+    const auto played = test_support::run_command(
+        {"/usr/bin/gst-launch-1.0", "-q", source, "location=" + base + "rtmpgst/out" + (std::string(source) == "rtmpsrc" ? " live=1" : ""), "!", "flvdemux", "name=d", "d.video",
+         "!", "queue", "!", "h264parse", "!", "identity", "eos-after=50", "!", "fakesink", "d.audio", "!", "queue", "!",
+         "aacparse", "!", "identity", "eos-after=50", "!", "fakesink"},
+        {}, 30s);
+    EXPECT_EQ(played.exit_code, 0) << source << " could not play " << base << "rtmpgst/out: " << played.output;
+    std::cout << "e2e ingest matrix: play " << source << " URL form: " << (played.exit_code == 0 ? "ok" : "FAILED") << std::endl;
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    const auto result = publishers[i].get();
+    // timeout(1) ends the GStreamer publishers with 124; ffmpeg ends by itself with 0.
+    EXPECT_TRUE(result.exit_code == 0 || result.exit_code == 124) << clients[i].name << " publish failed: " << result.output;
+  }
 }
