@@ -542,3 +542,36 @@ TEST_F(LiveStack, EveryRtmpClientPublishesAndPlaysTheSeedsUrls) {
     EXPECT_TRUE(result.exit_code == 0 || result.exit_code == 124) << clients[i].name << " publish failed: " << result.output;
   }
 }
+
+// 1 s fragments with a 1.5 s delay leave each fragment ~0.25 s for STS, less than the mock
+// (260 ms) takes: answers come too late. Those misses are the budget's, not the
+// endpoint's: it must stay in service (before: taken out 10 times, fragments falling back
+// untried), and the service drops what the worker gave up on.
+TEST_F(LiveStack, TightDeadlinesNeverTakeTheOnlyEndpointOut) {
+  start_stack("mock-passthrough", std::nullopt,
+              {{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"}, {"LIVEDUB_FRAGMENT_MS", "1000"},
+               {"LIVEDUB_OUTPUT_DELAY_MS", "1500"}, {"LIVEDUB_STS_MOCK_DELAY_MS", "260"}});
+  auto report = probe::run_av_check(check("e2etight", 30s));
+  std::cout << "e2e tight-deadline report: " << summary(report) << std::endl;
+  expect_common(report, 30, 1.5);
+  std::ifstream worker_log(run_dir_ / "logs" / "worker-e2etight.log");
+  std::string line;
+  int no_endpoint = 0, ejected = 0, fallbacks = 0;
+  while (std::getline(worker_log, line)) {
+    no_endpoint += line.find("no STS endpoint in service") != std::string::npos;
+    ejected += line.find("sts_endpoint_ejected") != std::string::npos;
+    fallbacks += line.find("falls back to original audio") != std::string::npos;
+  }
+  std::ifstream sts_log(run_dir_ / "logs" / "sts-service.log");
+  int dropped = 0;
+  while (std::getline(sts_log, line)) {
+    dropped += line.find("deadline_exceeded") != std::string::npos;
+  }
+  std::cout << "e2e tight deadlines: " << fallbacks << " fragments fell back, " << ejected
+            << " ejections, " << no_endpoint << " 'no STS endpoint' fallbacks; STS dropped " << dropped
+            << " expired requests" << std::endl;
+  EXPECT_GT(fallbacks, 0) << "no deadline was missed: the case does not test what it should";
+  EXPECT_GT(dropped, 0) << "the service did not drop requests past the deadline the worker sent";
+  EXPECT_EQ(no_endpoint, 0);
+  EXPECT_EQ(ejected, 0);
+}
