@@ -7,6 +7,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 
