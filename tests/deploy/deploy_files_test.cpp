@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "deploy_model.hpp"
@@ -459,21 +461,28 @@ TEST(UrlTemplates, WorkersReadAndPublishThroughTheMediamtxService) {
   const auto media = media_compose();
   const auto env = service_environment(media, "stream-orchestration");
   const auto config = load_mediamtx_config();
-  const int rtmp_port = listener_port(config["rtmpAddress"].Scalar());
-  for (const auto& [name, suffix] : std::map<std::string, std::string>{{"LIVEDUB_INPUT_URL_TEMPLATE", "in"},
-                                                                       {"LIVEDUB_OUTPUT_URL_TEMPLATE", "out"}}) {
+  // As the seed has it: the worker pulls RTSP, publishes RTMP.
+  const std::map<std::string, std::tuple<std::string, std::string, int>> expected{
+      {"LIVEDUB_INPUT_URL_TEMPLATE", {"in", "rtsp", listener_port(config["rtspAddress"].Scalar())}},
+      {"LIVEDUB_OUTPUT_URL_TEMPLATE", {"out", "rtmp", listener_port(config["rtmpAddress"].Scalar())}}};
+  for (const auto& [name, want] : expected) {
+    const auto& [suffix, scheme, port] = want;
     SCOPED_TRACE(name);
     ASSERT_TRUE(env.count(name));
     const auto url = parse_url(with_defaults(env.at(name)));
     ASSERT_TRUE(url);
-    EXPECT_EQ(url->scheme, "rtmp") << "the worker is tested with RTMP";
+    EXPECT_EQ(url->scheme, scheme);
     EXPECT_TRUE(has_service(media, url->host)) << url->host;
     EXPECT_EQ(url->host, "mediamtx");
-    EXPECT_EQ(url->port, rtmp_port);
+    EXPECT_EQ(url->port, port);
     EXPECT_EQ(url->path, "/live/{stream_id}/" + suffix);
     // MediaMTX serves that path: the path entry for live/<id>/<suffix>.
     EXPECT_TRUE(config["paths"]["~^live/[A-Za-z0-9_-]{1,64}/" + suffix + "$"].IsDefined());
   }
+  // RTSP over TCP only in Docker (UDP would need host networking): the worker asks for TCP.
+  ASSERT_TRUE(config["rtspTransports"].IsSequence());
+  EXPECT_EQ(config["rtspTransports"].size(), 1u);
+  EXPECT_EQ(config["rtspTransports"][0].Scalar(), "tcp");
 }
 
 TEST(StsUrl, DefaultPointsAtTheMockService) {

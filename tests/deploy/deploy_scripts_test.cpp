@@ -91,7 +91,7 @@ TEST(MediamtxHook, MediamtxYmlCommandsStartThenStopTheStreamsWorker) {
   ASSERT_EQ(ready.exit_code, 0) << ready.output;
   const auto worker = orchestrator.wait_for_worker_start(1);
   EXPECT_EQ(worker.fields.at("stream_id"), stream_id);
-  EXPECT_EQ(worker.fields.at("input_url"), "rtmp://mediamtx:1935/live/" + stream_id + "/in");
+  EXPECT_EQ(worker.fields.at("input_url"), "rtsp://mediamtx:8554/live/" + stream_id + "/in");
   EXPECT_EQ(worker.fields.at("output_url"), "rtmp://mediamtx:1935/live/" + stream_id + "/out");
   EXPECT_EQ(json::parse(orchestrator.get("/v1/streams").body).size(), 1u);
 

@@ -575,3 +575,32 @@ TEST_F(LiveStack, TightDeadlinesNeverTakeTheOnlyEndpointOut) {
   EXPECT_EQ(no_endpoint, 0);
   EXPECT_EQ(ejected, 0);
 }
+
+// The seed's compose stack: the publisher sends RTMP, the worker pulls RTSP (MediaMTX serves
+// both). Natively a real RTSP server (GStreamer's) relays the published stream; the worker
+// pulls rtsp://, and the dubbed RTMP output must keep the constant delay and A/V sync.
+TEST_F(LiveStack, WorkerPullsRtspAndKeepsSync) {
+  const int rtsp_port = free_loopback_port();
+  std::optional<ChildProcess> rtsp_server;
+  start_stack("mock-passthrough", std::nullopt,
+              {{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"},
+               {"LIVEDUB_INPUT_URL_TEMPLATE", "rtsp://127.0.0.1:" + std::to_string(rtsp_port) + "/live/{stream_id}/in"}});
+  rtsp_server.emplace(ChildProcess::Options{
+      {RTSP_SOURCE_SERVER_BIN, std::to_string(rtsp_port), "rtmp://127.0.0.1:" + std::to_string(rtmp_port_), "e2ertsp"},
+      {},
+      (run_dir_ / "logs" / "rtsp-source-server.log").string()});
+  auto report = probe::run_av_check(check("e2ertsp", 40s));
+  std::cout << "e2e RTSP ingest report: " << summary(report) << std::endl;
+  rtsp_server->terminate(5s);
+  // RTSP adds its jitter buffer (200 ms) and the relay's own latency to the constant delay.
+  ASSERT_TRUE(report.delay_median_ms.has_value());
+  std::cout << "e2e RTSP ingest: output delay median " << *report.delay_median_ms << " ms (min " << *report.delay_min_ms
+            << ", max " << *report.delay_max_ms << ")" << std::endl;
+  expect_common(report, 40, *report.delay_median_ms / 1000.0);
+  EXPECT_LT(*report.delay_median_ms, (kFixedDelayS + 1.0) * 1000);
+  ASSERT_GE(report.sync_offsets_ms.size(), 20u) << "beeps and flashes were not found in the output";
+  for (double o : report.sync_offsets_ms) EXPECT_LE(std::abs(o), kSyncToleranceMs);
+  std::ifstream worker_log(run_dir_ / "logs" / "worker-e2ertsp.log");
+  std::string log((std::istreambuf_iterator<char>(worker_log)), {});
+  EXPECT_NE(log.find("RTSP input: TCP transport"), std::string::npos) << "the worker did not pull over RTSP";
+}

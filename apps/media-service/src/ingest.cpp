@@ -10,6 +10,7 @@ namespace {
 // What decodebin hands us: H.264 as-is (we never re-encode video), anything else decoded.
 // Raw video is listed only so that a non-H.264 input gets a clear error instead of a stall.
 constexpr const char* kDecodebinStopCaps = "video/x-h264; audio/x-raw; video/x-raw";
+constexpr guint kRtspLatencyMs = 200;
 }  // namespace
 
 Ingest::Ingest(std::string url, AudioFormat format, Callbacks callbacks, LogContext log)
@@ -36,6 +37,7 @@ void Ingest::build() {
   } else {
     decoder = make_element("uridecodebin", "decoder");
     g_object_set(decoder, "uri", url_.c_str(), "caps", stop_caps.get(), nullptr);
+    g_signal_connect(decoder, "source-setup", G_CALLBACK(&Ingest::on_source_setup), this);
     gst_bin_add(GST_BIN(pipeline_.get()), decoder);
   }
   g_signal_connect(decoder, "pad-added",
@@ -43,6 +45,19 @@ void Ingest::build() {
                      static_cast<Ingest*>(self)->on_pad_added(pad);
                    }),
                    this);
+}
+
+// rtsp:// (MediaMTX in the compose stack): interleaved over the RTSP connection, as MediaMTX
+// there offers TCP only (UDP needs host networking in Docker); and a small jitter buffer,
+// since rtspsrc's 2 s default would add to the stream's constant delay for nothing on a LAN.
+void Ingest::on_source_setup(GstElement*, GstElement* source, gpointer self) {
+  auto* ingest = static_cast<Ingest*>(self);
+  GObjectClass* klass = G_OBJECT_GET_CLASS(source);
+  if (g_object_class_find_property(klass, "protocols") && g_object_class_find_property(klass, "latency")) {
+    gst_util_set_object_arg(G_OBJECT(source), "protocols", "tcp");
+    g_object_set(source, "latency", kRtspLatencyMs, nullptr);
+    log_info(ingest->log_, "RTSP input: TCP transport, {} ms jitter buffer", kRtspLatencyMs);
+  }
 }
 
 void Ingest::on_pad_added(GstPad* pad) {

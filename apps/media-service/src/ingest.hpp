@@ -40,6 +40,7 @@ class Ingest {
   void link_video(GstPad* pad);
   void link_audio(GstPad* pad);
   void watch_bus();
+  static void on_source_setup(GstElement* decoder, GstElement* source, gpointer self);
   static GstFlowReturn on_video_sample(GstElement* sink, gpointer self);
   static GstFlowReturn on_audio_sample(GstElement* sink, gpointer self);
 
