@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include <future>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -771,6 +773,42 @@ TEST(StsFileTool, BadInputExits2WithAClearMessage) {
   auto usage = run_sts_file({"only-one-argument.wav"}, {});
   EXPECT_EQ(usage.exit_code, 2) << usage.output;
   std::filesystem::remove(eight_bit);
+}
+
+// A fragment whose client has given up costs no engine time: the deadline it sent drops it
+// from the queue, and it is answered 504 at that deadline, not after the work ahead of it.
+TEST(StsServiceDeadlines, AQueuedFragmentPastItsDeadlineIsDroppedUnrun) {
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "600"}, {"LIVEDUB_STS_WORKERS", "1"}});
+  ASSERT_NE(service, nullptr);
+  const auto audio = wav_bytes(sine_audio(16000, 1, 1600));
+  auto busy = std::async(std::launch::async, [&] {
+    return HttpClient().post_multipart(service->url(kDubPath), dub_parts(metadata_json(100, 1), audio), kTimeout);
+  });
+  std::this_thread::sleep_for(150ms);  // the only worker is now busy for ~450 ms more
+  DubRequestMetadata late{"demo", 2, "en", "es", "default", 100};
+  late.deadline_ms = 150;
+  const auto started = std::chrono::steady_clock::now();
+  const auto dropped = HttpClient().post_multipart(service->url(kDubPath), dub_parts(to_json(late).dump(), audio), kTimeout);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_THAT(expect_json_error(dropped, 504, "deadline_exceeded"), HasSubstr("150 ms"));
+  EXPECT_LT(waited, 400ms) << "answered at its own deadline, not after the job ahead of it";
+  EXPECT_EQ(busy.get().status, 200);
+  // Only the first fragment reached the engine.
+  const auto metrics = HttpClient().get(service->url("/metrics"), kTimeout).body;
+  EXPECT_THAT(metrics, HasSubstr("livedub_sts_fragment_processing_seconds_count 1"));
+  EXPECT_THAT(metrics, HasSubstr("outcome=\"deadline_exceeded\"} 1"));
+}
+
+TEST(StsServiceDeadlines, ADeadlineOutsideItsRangeIs400) {
+  auto service = start_service();
+  ASSERT_NE(service, nullptr);
+  for (double bad : {0.0, -5.0, 60001.0}) {
+    auto j = to_json(DubRequestMetadata{"demo", 1, "en", "es", "default", 100});
+    j["deadline_ms"] = bad;
+    const auto response = HttpClient().post_multipart(service->url(kDubPath),
+                                                      dub_parts(j.dump(), wav_bytes(sine_audio(16000, 1, 1600))), kTimeout);
+    EXPECT_THAT(expect_json_error(response, 400, "invalid_metadata"), HasSubstr("deadline_ms")) << bad;
+  }
 }
 
 }  // namespace

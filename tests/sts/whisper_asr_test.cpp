@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <future>
 #include <string>
@@ -96,6 +97,33 @@ TEST_F(WhisperAsr, SpeechRunsThroughTheWholeDecoderWithTimestampsInsideTheFragme
   }
   EXPECT_EQ(joined, transcript.text);
   EXPECT_LT(elapsed, std::chrono::seconds(30));
+}
+
+// whisper's abort callback: a fragment whose client has given up stops mid-decode.
+TEST_F(WhisperAsr, ADeadlineStopsTheDecodeEarly) {
+  WhisperRecognizer recognizer(*model_);
+  const auto audio = english_speech_48k_stereo("go forward ten meters and then turn left at the second door");
+  auto timed = [&](std::chrono::steady_clock::time_point deadline) {
+    const auto started = std::chrono::steady_clock::now();
+    bool expired = false;
+    try {
+      recognizer.recognize(audio, {"en", "", {}, deadline});
+    } catch (const DeadlineExpired&) {
+      expired = true;
+    }
+    return std::make_pair(expired, std::chrono::steady_clock::now() - started);
+  };
+  const auto [full_expired, full] = timed(std::chrono::steady_clock::time_point::max());
+  EXPECT_FALSE(full_expired);
+  const auto [past_expired, past] = timed(std::chrono::steady_clock::now());
+  EXPECT_TRUE(past_expired);
+  const auto [soon_expired, soon] = timed(std::chrono::steady_clock::now() + full / 5);
+  EXPECT_TRUE(soon_expired);
+  std::cout << "whisper decode: full " << std::chrono::duration<double>(full).count() << " s, deadline at a fifth: "
+            << std::chrono::duration<double>(soon).count() << " s, past deadline: " << std::chrono::duration<double>(past).count()
+            << " s" << std::endl;
+  EXPECT_LT(soon, full / 2);
+  EXPECT_LT(past, full / 2);
 }
 
 TEST_F(WhisperAsr, FittedContextEncodesJustTheFragment) {

@@ -1,7 +1,5 @@
 #include "sts/whisper_asr.hpp"
 
-#include "sts/engine.hpp"  // DeadlineExpired
-
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "livedub/logging.hpp"
+#include "sts/engine.hpp"  // DeadlineExpired
 
 #if LIVEDUB_HAVE_WHISPER
 #include <openssl/evp.h>
@@ -184,6 +183,9 @@ WhisperRecognizer::~WhisperRecognizer() {
 }
 
 Transcript WhisperRecognizer::recognize(const AudioBuffer& audio, const RecognitionRequest& request) {
+  if (std::chrono::steady_clock::now() >= request.deadline) {
+    throw DeadlineExpired("deadline passed before recognition started");
+  }
   auto mono = downmix_to_mono(audio.samples, audio.format.channels);
   if (!worth_decoding(mono)) return {};  // whisper invents words in silence; never ask it
   const auto pcm16 = resample_mono(mono, audio.format.sample_rate, kSampleRate);
