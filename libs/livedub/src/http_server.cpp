@@ -18,6 +18,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
+#include <sys/resource.h>
 
 #include "livedub/config.hpp"
 #include "livedub/logging.hpp"
@@ -415,7 +416,15 @@ void accept_next(HttpService::Impl& service) {
         session->start();
       }
     } else {
-      log_warn({}, "accept failed: {}", ec.message());  // e.g. out of file descriptors
+      // Out of file descriptors (EMFILE) fails every accept until one closes: retrying at once
+      // would spin. Pause briefly; the open connections keep being served meanwhile.
+      log_warn({}, "accept failed: {}; retrying in 100 ms", ec.message());
+      service.dropped.Add({{"reason", "accept_failed"}}).Increment();
+      auto timer = std::make_shared<asio::steady_timer>(service.io, std::chrono::milliseconds(100));
+      timer->async_wait([&service, timer](beast::error_code) {
+        if (service.acceptor->is_open()) accept_next(service);
+      });
+      return;
     }
     accept_next(service);
   });
@@ -454,6 +463,13 @@ const HttpLimits& HttpService::limits() const { return impl_->limits; }
 void HttpService::set_health(std::function<nlohmann::json()> health) { impl_->health = std::move(health); }
 
 int HttpService::bind(const std::string& host, int port) {
+  // Each connection is a descriptor: allow as many as the hard limit does (often 1024 soft),
+  // so LIVEDUB_HTTP_MAX_CONNECTIONS, not the soft limit, decides when clients are refused.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   try {
     tcp::endpoint endpoint(asio::ip::make_address(host), static_cast<unsigned short>(port));
     impl_->acceptor.emplace(impl_->io);
