@@ -69,6 +69,8 @@ TEST(MediamtxHook, MediamtxYmlCommandsStartThenStopTheStreamsWorker) {
   for (const auto& [name, value] : service_environment(media, "mediamtx")) env[name] = with_defaults(value);
   ASSERT_TRUE(env.count("LIVEDUB_ORCHESTRATOR_URL"));
   env["LIVEDUB_ORCHESTRATOR_URL"] = orchestrator.url("");
+  ASSERT_TRUE(env.count("LIVEDUB_ORCHESTRATOR_TOKEN")) << "the hook needs the orchestrator's credential";
+  env["LIVEDUB_ORCHESTRATOR_TOKEN"] = livedub::orchestrator::testing::kTestToken;  // the compose default is empty: .env sets it
   env["PATH"] = bin.string();
   const std::string stream_id = "Live_Test-01";
   env["MTX_PATH"] = "live/" + stream_id + "/in";

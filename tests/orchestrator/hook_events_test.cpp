@@ -139,13 +139,71 @@ TEST(NginxHook, MalformedEscapesOutsideTheUsedFieldsAreTolerated) {
   EXPECT_EQ(event.stream_id, "demo");
 }
 
-TEST(NginxHook, OutputPublishIsIgnored) {
-  for (const char* body :
-       {"call=publish&app=live&name=demo%2Fout", "call=publish_done&app=live%2Fdemo&name=out"}) {
-    auto event = parse_nginx_hook(body);
-    EXPECT_EQ(event.action, HookAction::ignore) << body;
-    EXPECT_EQ(event.stream_id, "demo");
+TEST(NginxHook, OutputPublishMustBeAuthorizedAndItsEndIsIgnored) {
+  auto publish = parse_nginx_hook("call=publish&app=live&name=demo%2Fout&clientid=4");
+  EXPECT_EQ(publish.action, HookAction::authorize_output);
+  EXPECT_EQ(publish.stream_id, "demo");
+  EXPECT_TRUE(publish.check_publish_credentials);
+  auto done = parse_nginx_hook("call=publish_done&app=live%2Fdemo&name=out");
+  EXPECT_EQ(done.action, HookAction::ignore);
+  EXPECT_EQ(done.stream_id, "demo");
+}
+
+TEST(NginxHook, CarriesThePublisherSessionAndCredentials) {
+  auto event = parse_nginx_hook(
+      "call=publish&addr=127.0.0.1&clientid=42&app=live&name=demo%2Fin&type=live&user=obs&pass=s3cret");
+  EXPECT_EQ(event.session, "42");
+  EXPECT_EQ(event.user, "obs");
+  EXPECT_EQ(event.pass, "s3cret");
+  // nginx's own clientid comes first; a client's ?clientid= cannot replace it.
+  EXPECT_EQ(parse_nginx_hook("call=publish_done&clientid=42&app=live&name=demo%2Fin&clientid=9").session, "42");
+  // Credentials left inside the stream name are read from there.
+  auto in_name = parse_nginx_hook("call=publish&app=live&name=demo%2Fin%3Fuser%3Dobs%26pass%3Dx");
+  EXPECT_EQ(in_name.user, "obs");
+  EXPECT_EQ(in_name.pass, "x");
+  // A session id that is not a plain token counts as none.
+  EXPECT_EQ(parse_nginx_hook("call=publish&clientid=%0Abad&app=live&name=demo%2Fin").session, "");
+}
+
+TEST(MediamtxHook, CarriesTheSourceIdAsSession) {
+  auto event = parse_mediamtx_hook(MediamtxEvent::not_ready,
+                                   R"({"path":"live/demo/in","source_id":"8f2c-11"})");
+  EXPECT_EQ(event.session, "8f2c-11");
+  EXPECT_FALSE(event.check_publish_credentials);  // MediaMTX authenticated the publisher itself
+  auto output = parse_mediamtx_hook(MediamtxEvent::ready, R"({"path":"live/demo/out"})");
+  EXPECT_EQ(output.action, HookAction::ignore);
+}
+
+TEST(PublishRefusal, OnlyTheWorkerCredentialPublishesTheOutput) {
+  PublishCredentials credentials;
+  credentials.worker_pass = "worker-secret-0123456789";
+  auto refusal = [&](const std::string& body) { return publish_refusal(parse_nginx_hook(body), credentials); };
+  EXPECT_FALSE(refusal("call=publish&app=live&name=demo%2Fout&user=livedub-worker&pass=worker-secret-0123456789"));
+  for (const char* body : {"call=publish&app=live&name=demo%2Fout",
+                           "call=publish&app=live&name=demo%2Fout&user=livedub-worker&pass=guess",
+                           "call=publish&app=live&name=demo%2Fout&user=someone&pass=worker-secret-0123456789"}) {
+    auto why = refusal(body);
+    ASSERT_TRUE(why.has_value()) << body;
+    EXPECT_NE(why->find("only the stream's worker"), std::string::npos) << *why;
+    EXPECT_EQ(why->find("worker-secret"), std::string::npos) << "the secret leaked: " << *why;
   }
+  // Without a publish password anyone may publish the input, as with MediaMTX's default.
+  EXPECT_FALSE(refusal("call=publish&app=live&name=demo%2Fin"));
+}
+
+TEST(PublishRefusal, APublishPasswordGuardsTheInput) {
+  PublishCredentials credentials;
+  credentials.worker_pass = "worker-secret-0123456789";
+  credentials.publish_user = "obs";
+  credentials.publish_pass = "let-me-in";
+  auto refusal = [&](const std::string& body) { return publish_refusal(parse_nginx_hook(body), credentials); };
+  EXPECT_FALSE(refusal("call=publish&app=live&name=demo%2Fin&user=obs&pass=let-me-in"));
+  EXPECT_TRUE(refusal("call=publish&app=live&name=demo%2Fin"));
+  EXPECT_TRUE(refusal("call=publish&app=live&name=demo%2Fin&user=obs&pass=let-me-i"));
+  EXPECT_TRUE(refusal("call=publish&app=live&name=demo%2Fin&user=other&pass=let-me-in"));
+  // Stops and playback need no credential.
+  EXPECT_FALSE(refusal("call=publish_done&app=live&name=demo%2Fin"));
+  EXPECT_FALSE(refusal("call=play&app=live&name=demo%2Fout"));
 }
 
 TEST(NginxHook, PlaybackIsIgnored) {

@@ -29,7 +29,8 @@ class HookScriptTest : public ::testing::Test {
                                                    {"MTX_SOURCE_TYPE", "rtmpConn"},
                                                    {"MTX_SOURCE_ID", "6f1c2d"},
                                                    {"MTX_QUERY", ""},
-                                                   {"LIVEDUB_HOOK_ATTEMPTS", "3"}};
+                                                   {"LIVEDUB_HOOK_ATTEMPTS", "3"},
+                                                   {"LIVEDUB_ORCHESTRATOR_TOKEN", kTestToken}};
     if (orchestrator) hook_env["LIVEDUB_ORCHESTRATOR_URL"] = orchestrator->url("");
     for (auto& [name, value] : env) hook_env[name] = value;
     return test_support::run_command(argv, hook_env);
@@ -103,6 +104,19 @@ TEST_F(HookScriptTest, UnreachableOrchestratorFailsAfterRetries) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.output.find("not delivered"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("after 2 attempt(s)"), std::string::npos) << result.output;
+}
+
+TEST_F(HookScriptTest, AWrongOrMissingTokenIsReportedAndStartsNothing) {
+  start_orchestrator();
+  auto wrong = run_hook({"ready"}, {{"MTX_PATH", "live/demo/in"}, {"LIVEDUB_ORCHESTRATOR_TOKEN", "not-the-token-0123456"}});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("HTTP 401"), std::string::npos) << wrong.output;
+  EXPECT_EQ(wrong.output.find("not-the-token"), std::string::npos) << "the token was echoed: " << wrong.output;
+  auto missing = run_hook({"ready"}, {{"MTX_PATH", "live/demo/in"}, {"LIVEDUB_ORCHESTRATOR_TOKEN", ""}});
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("LIVEDUB_ORCHESTRATOR_TOKEN"), std::string::npos) << missing.output;
+  EXPECT_EQ(streams(), json::array());
+  EXPECT_EQ(orchestrator->log().find("not-the-token"), std::string::npos) << "the orchestrator logged the token";
 }
 
 TEST_F(HookScriptTest, WrongUsageExitsWithTwo) {

@@ -31,7 +31,8 @@ class OrchestratorConfigTest : public ::testing::Test {
     return "(no error)";
   }
 
-  std::map<std::string, std::string> vars;
+  static constexpr const char* kToken = "0123456789abcdef-token";
+  std::map<std::string, std::string> vars{{"LIVEDUB_ORCHESTRATOR_TOKEN", kToken}};
   std::filesystem::path executable = "/app/bin/stream-worker";
 };
 
@@ -48,6 +49,26 @@ TEST_F(OrchestratorConfigTest, Defaults) {
   EXPECT_EQ(config.policy.restart_max, 30s);
   EXPECT_EQ(config.policy.stable_after, 10s);
   EXPECT_EQ(config.policy.stop_grace, 15s);
+  EXPECT_EQ(config.policy.max_streams, 64u);
+  EXPECT_EQ(config.policy.max_starts_per_minute, 30);
+  // Derived from the token when unset: 32 hex digits, not the token itself.
+  EXPECT_EQ(config.credentials.worker_pass.size(), 32u);
+  EXPECT_EQ(config.credentials.worker_pass.find(kToken), std::string::npos);
+  EXPECT_FALSE(config.credentials.publish_pass.has_value());
+}
+
+TEST_F(OrchestratorConfigTest, TheTokenIsRequiredAndMustNotBeGuessable) {
+  vars.erase("LIVEDUB_ORCHESTRATOR_TOKEN");
+  EXPECT_EQ(blamed_variable(), "LIVEDUB_ORCHESTRATOR_TOKEN");
+  for (const char* bad : {"short", "has space in it 0123", "with&ampersand-0123456", "query?mark-0123456789"}) {
+    vars["LIVEDUB_ORCHESTRATOR_TOKEN"] = bad;
+    EXPECT_EQ(blamed_variable(), "LIVEDUB_ORCHESTRATOR_TOKEN") << bad;
+  }
+}
+
+TEST_F(OrchestratorConfigTest, APublishUserNeedsAPassword) {
+  vars["LIVEDUB_PUBLISH_USER"] = "obs";
+  EXPECT_EQ(blamed_variable(), "LIVEDUB_PUBLISH_PASS");
 }
 
 TEST_F(OrchestratorConfigTest, ReadsEveryVariable) {
@@ -62,8 +83,21 @@ TEST_F(OrchestratorConfigTest, ReadsEveryVariable) {
           {"LIVEDUB_WORKER_RESTART_MAX_MS", "100"},
           {"LIVEDUB_WORKER_STABLE_MS", "0"},
           {"LIVEDUB_WORKER_STOP_GRACE_MS", "250"},
-          {"LIVEDUB_RUN_DIR", "/run/livedub"}};
+          {"LIVEDUB_RUN_DIR", "/run/livedub"},
+          {"LIVEDUB_ORCHESTRATOR_TOKEN", kToken},
+          {"LIVEDUB_WORKER_PUBLISH_PASS", "worker-pass-0123456789"},
+          {"LIVEDUB_PUBLISH_USER", "obs"},
+          {"LIVEDUB_PUBLISH_PASS", "publisher-secret"},
+          {"LIVEDUB_MAX_STREAMS", "3"},
+          {"LIVEDUB_STREAM_STARTS_PER_MINUTE", "2"}};
   auto config = load();
+  EXPECT_EQ(config.token, kToken);
+  EXPECT_EQ(config.credentials.worker_pass, "worker-pass-0123456789");
+  EXPECT_EQ(config.launch.output_credential_query, "user=livedub-worker&pass=worker-pass-0123456789");
+  EXPECT_EQ(config.credentials.publish_user, "obs");
+  EXPECT_EQ(config.credentials.publish_pass, "publisher-secret");
+  EXPECT_EQ(config.policy.max_streams, 3u);
+  EXPECT_EQ(config.policy.max_starts_per_minute, 2);
   EXPECT_EQ(config.host, "0.0.0.0");
   EXPECT_EQ(config.port, 0);
   EXPECT_EQ(config.port_file, "/tmp/port");
@@ -102,9 +136,12 @@ TEST_F(OrchestratorConfigTest, InvalidValuesNameTheirVariable) {
       {"LIVEDUB_WORKER_RESTART_MAX_MS", "100"},  // below the default minimum of 500
       {"LIVEDUB_WORKER_STOP_GRACE_MS", "-5"},
       {"LIVEDUB_WORKER_STABLE_MS", "1.5"},
+      {"LIVEDUB_MAX_STREAMS", "0"},
+      {"LIVEDUB_STREAM_STARTS_PER_MINUTE", "many"},
+      {"LIVEDUB_WORKER_PUBLISH_PASS", "short"},
   };
   for (const auto& [name, value] : cases) {
-    vars = {{name, value}};
+    vars = {{"LIVEDUB_ORCHESTRATOR_TOKEN", kToken}, {name, value}};
     EXPECT_EQ(blamed_variable(), name) << name << "=" << value;
   }
 }

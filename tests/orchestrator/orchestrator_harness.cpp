@@ -88,6 +88,10 @@ record='@DIR@/workers/'$$
 } > "$record.tmp"
 mv "$record.tmp" "$record.started"
 echo "fake worker $$ for $LIVEDUB_STREAM_ID"
+if [ -e '@DIR@/refuse-input' ]; then
+  echo "no video track, as told by the test" > "$LIVEDUB_WORKER_EXIT_REASON_FILE"
+  exit 65
+fi
 exec sleep 3600
 )";
   const std::string placeholder = "@DIR@";
@@ -116,6 +120,7 @@ OrchestratorProcess::OrchestratorProcess(const fs::path& dir,
       {"LIVEDUB_RUN_DIR", (dir_ / "run").string()},
       {"LIVEDUB_LOG_LEVEL", "debug"},
       {"LIVEDUB_LOG_FORMAT", "text"},
+      {"LIVEDUB_ORCHESTRATOR_TOKEN", kTestToken},
   };
   for (auto& [name, value] : env) full_env[name] = value;
 
@@ -143,17 +148,25 @@ std::string OrchestratorProcess::log() const { return read_file(dir_ / "orchestr
 
 HttpResponse OrchestratorProcess::get(const std::string& path) {
   if (!http_) throw std::logic_error("orchestrator already stopped");
-  return http_->get(url(path), 10s);
+  // As nginx-rtmp's callbacks send it: in the query.
+  return http_->get(url(path) + (path.find('?') == std::string::npos ? "?" : "&") + "token=" + kTestToken, 10s);
 }
 
 HttpResponse OrchestratorProcess::post_json(const std::string& path, const std::string& body) {
   if (!http_) throw std::logic_error("orchestrator already stopped");
-  return http_->post(url(path), body, "application/json", 10s);
+  return http_->post(url(path), body, "application/json", 10s, {std::string("Authorization: Bearer ") + kTestToken});
 }
 
 HttpResponse OrchestratorProcess::post_form(const std::string& path, const std::string& body) {
   if (!http_) throw std::logic_error("orchestrator already stopped");
-  return http_->post(url(path), body, "application/x-www-form-urlencoded", 10s);
+  return http_->post(url(path), body, "application/x-www-form-urlencoded", 10s,
+                     {std::string("Authorization: Bearer ") + kTestToken});
+}
+
+HttpResponse OrchestratorProcess::post_form_as(const std::string& path, const std::string& body,
+                                               const std::vector<std::string>& headers) {
+  if (!http_) throw std::logic_error("orchestrator already stopped");
+  return http_->post(url(path), body, "application/x-www-form-urlencoded", 10s, headers);
 }
 
 std::vector<WorkerRecord> OrchestratorProcess::started_workers() const {
@@ -183,6 +196,10 @@ WorkerRecord OrchestratorProcess::wait_for_worker_start(std::size_t count,
                              " did not start; orchestrator log:\n" + log());
   }
   return started_workers().back();
+}
+
+void OrchestratorProcess::make_workers_refuse_their_input() {
+  std::ofstream(dir_ / "refuse-input") << "1\n";
 }
 
 void OrchestratorProcess::make_workers_ignore_sigterm() {

@@ -19,6 +19,9 @@ namespace livedub::orchestrator::testing {
 
 using namespace std::chrono_literals;
 
+// The orchestrator's credential in these tests (LIVEDUB_ORCHESTRATOR_TOKEN).
+inline constexpr const char* kTestToken = "test-token-0123456789abcdef";
+
 class TempDir {
  public:
   TempDir();
@@ -58,14 +61,20 @@ class OrchestratorProcess {
   std::string url(const std::string& path) const;
   std::string log() const;
 
+  // get/post_* send kTestToken (get in the query, posts as a bearer header).
   HttpResponse get(const std::string& path);
   HttpResponse post_json(const std::string& path, const std::string& body);
   HttpResponse post_form(const std::string& path, const std::string& body);
+  // With exactly these headers: no credential unless one is among them.
+  HttpResponse post_form_as(const std::string& path, const std::string& body,
+                            const std::vector<std::string>& headers);
 
   // Fake workers started so far, in start order.
   std::vector<WorkerRecord> started_workers() const;
   // Waits until `count` workers have started and returns the last one.
   WorkerRecord wait_for_worker_start(std::size_t count, std::chrono::milliseconds timeout = 10s);
+  // Makes fake workers started from now on exit at once as a worker refusing its input does.
+  void make_workers_refuse_their_input();
   // Makes fake workers started from now on ignore SIGTERM.
   void make_workers_ignore_sigterm();
 

@@ -68,7 +68,7 @@ TEST_F(OrchestratorProcessTest, ConcurrentDuplicateReadyHooksStartExactlyOneWork
       HttpClient client;  // one connection per hook, as media servers send them
       go.arrive_and_wait();
       responses[i] = client.post(orchestrator->url(kReady), mediamtx_body("live/demo/in"),
-                                 "application/json", 10s);
+                                 "application/json", 10s, {std::string("Authorization: Bearer ") + kTestToken});
     });
   }
   for (auto& thread : threads) thread.join();
@@ -123,7 +123,12 @@ TEST_F(OrchestratorProcessTest, WorkerGetsTheLaunchContract) {
   EXPECT_EQ(worker.fields["argc"], "0");
   EXPECT_EQ(worker.fields["stream_id"], "Cam_01-a");
   EXPECT_EQ(worker.fields["input_url"], "rtmp://media.example:1935/live/Cam_01-a/in");
-  EXPECT_EQ(worker.fields["output_url"], "rtmp://media.example:1935/live/Cam_01-a/out?s=Cam_01-a");
+  // The credential that lets this worker, and only a worker, publish the output.
+  const std::string output = worker.fields["output_url"];
+  const std::string expected_prefix = "rtmp://media.example:1935/live/Cam_01-a/out?s=Cam_01-a&user=livedub-worker&pass=";
+  EXPECT_EQ(output.substr(0, expected_prefix.size()), expected_prefix);
+  EXPECT_EQ(output.size(), expected_prefix.size() + 32) << output;
+  EXPECT_EQ(output.find(kTestToken), std::string::npos) << "the orchestrator token itself reached the worker";
 
   auto log_file = dir.path() / "run" / "logs" / "worker-Cam_01-a.log";
   EXPECT_TRUE(
@@ -146,7 +151,8 @@ TEST_F(OrchestratorProcessTest, DefaultUrlTemplatesPointAtTheLocalMediaServer) {
   post_ok(kReady, mediamtx_body("live/demo/in"));
   auto worker = orchestrator->wait_for_worker_start(1);
   EXPECT_EQ(worker.fields["input_url"], "rtmp://127.0.0.1:1935/live/demo/in");
-  EXPECT_EQ(worker.fields["output_url"], "rtmp://127.0.0.1:1935/live/demo/out");
+  EXPECT_EQ(worker.fields["output_url"].substr(0, worker.fields["output_url"].find('?')),
+            "rtmp://127.0.0.1:1935/live/demo/out");
 }
 
 TEST_F(OrchestratorProcessTest, NotReadyStopsTheWorker) {
@@ -280,7 +286,14 @@ TEST_F(OrchestratorProcessTest, NginxCallbacksStartAndStopTheWorker) {
 
   EXPECT_EQ(post_ok(kNginx, "call=publish&app=live%2Fdemo&name=in%3Fkey%3D1", true)["outcome"],
             "already_supervised");
-  EXPECT_EQ(post_ok(kNginx, "call=publish&app=live&name=demo%2Fout", true)["outcome"], "ignored");
+  // The output: only with the worker's credential (from its output URL).
+  const std::string output_url = worker.fields["output_url"];
+  const std::string query = output_url.substr(output_url.find('?') + 1);
+  EXPECT_EQ(post_ok(kNginx, "call=publish&app=live&name=demo%2Fout&" + query, true)["outcome"], "authorized");
+  auto hijack = orchestrator->post_form(kNginx, "call=publish&app=live&name=demo%2Fout");
+  EXPECT_EQ(hijack.status, 403) << hijack.body;
+  auto guess = orchestrator->post_form(kNginx, "call=publish&app=live&name=demo%2Fout&user=livedub-worker&pass=x");
+  EXPECT_EQ(guess.status, 403) << guess.body;
   EXPECT_EQ(post_ok(kNginx, "call=play&app=live&name=demo%2Fout", true)["outcome"], "ignored");
   EXPECT_EQ(post_ok(kNginx, "call=update&app=live&name=demo%2Fin", true)["outcome"], "ignored");
   EXPECT_EQ(post_ok(kReady, mediamtx_body("live/demo/out"))["outcome"], "ignored");
@@ -331,6 +344,89 @@ TEST_F(OrchestratorProcessTest, HealthAndMetricsAreServed) {
   auto text = metrics();
   EXPECT_NE(text.find("livedub_orchestrator_workers_running 0"), std::string::npos) << text;
   EXPECT_NE(text.find("livedub_orchestrator_worker_restarts_total 0"), std::string::npos);
+}
+
+TEST_F(OrchestratorProcessTest, HooksAndTheApiNeedTheCredential) {
+  start();
+  HttpClient anonymous;
+  const std::string publish = "call=publish&app=live&name=demo%2Fin&clientid=1";
+  // As the attacker did: no credential.
+  auto forged = anonymous.post(orchestrator->url(kNginx), publish, "application/x-www-form-urlencoded", 5s);
+  EXPECT_EQ(forged.status, 401) << forged.body;
+  auto forged_stop = anonymous.post(orchestrator->url(kNginx), "call=publish_done&app=live&name=demo%2Fin",
+                                    "application/x-www-form-urlencoded", 5s);
+  EXPECT_EQ(forged_stop.status, 401);
+  auto wrong = anonymous.post(orchestrator->url(kNginx) + "?token=guessed-token-0123456789", publish,
+                              "application/x-www-form-urlencoded", 5s);
+  EXPECT_EQ(wrong.status, 401);
+  auto wrong_bearer = anonymous.post(orchestrator->url(kReady), mediamtx_body("live/demo/in"), "application/json", 5s,
+                                     {"Authorization: Bearer guessed-token-0123456789"});
+  EXPECT_EQ(wrong_bearer.status, 401);
+  EXPECT_EQ(anonymous.get(orchestrator->url("/v1/streams"), 5s).status, 401);
+  EXPECT_TRUE(orchestrator->started_workers().empty());
+  // Probes stay open.
+  EXPECT_EQ(anonymous.get(orchestrator->url("/healthz"), 5s).status, 200);
+  EXPECT_EQ(anonymous.get(orchestrator->url("/metrics"), 5s).status, 200);
+  EXPECT_NE(metrics().find("livedub_orchestrator_unauthorized_requests_total 5"), std::string::npos) << metrics();
+  // nginx-rtmp's way: the token in the callback URL.
+  EXPECT_EQ(anonymous.post(orchestrator->url(kNginx) + "?token=" + kTestToken, publish,
+                           "application/x-www-form-urlencoded", 5s).status,
+            200);
+  orchestrator->wait_for_worker_start(1);
+  const std::string log = orchestrator->log();
+  EXPECT_EQ(log.find("guessed-token"), std::string::npos) << "a refused credential was logged";
+  EXPECT_EQ(log.find(kTestToken), std::string::npos) << "the token was logged";
+  EXPECT_NE(log.find("refused POST /v1/hooks/nginx: wrong credential"), std::string::npos) << log;
+}
+
+TEST_F(OrchestratorProcessTest, OnlyThePublisherSessionThatStartedAStreamCanStopIt) {
+  start();
+  EXPECT_EQ(post_ok(kNginx, "call=publish&app=live&name=demo%2Fin&clientid=5", true)["outcome"], "started");
+  auto worker = orchestrator->wait_for_worker_start(1);
+  EXPECT_EQ(post_ok(kNginx, "call=publish_done&app=live&name=demo%2Fin&clientid=6", true)["outcome"],
+            "other_session");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(process_alive(worker.pid));
+  EXPECT_EQ(get_json("/v1/streams/demo")["publisher_session"], "5");
+  EXPECT_EQ(post_ok(kNginx, "call=publish_done&app=live&name=demo%2Fin&clientid=5", true)["outcome"], "stopping");
+  EXPECT_TRUE(wait_until([&] { return no_streams(); }, 5s));
+}
+
+TEST_F(OrchestratorProcessTest, StartHooksAreBounded) {
+  start({{"LIVEDUB_MAX_STREAMS", "2"}, {"LIVEDUB_STREAM_STARTS_PER_MINUTE", "2"}});
+  post_ok(kReady, mediamtx_body("live/a/in"));
+  post_ok(kReady, mediamtx_body("live/b/in"));
+  auto third = orchestrator->post_json(kReady, mediamtx_body("live/c/in"));
+  EXPECT_EQ(third.status, 429) << third.body;
+  EXPECT_NE(third.body.find("too_many_streams"), std::string::npos);
+  orchestrator->wait_for_worker_start(2);
+  EXPECT_EQ(get_json("/v1/streams").size(), 2u);
+  // Stream a flapping: its second stop/start in a minute still starts, the third does not.
+  post_ok(kNotReady, mediamtx_body("live/a/in"));
+  EXPECT_TRUE(wait_until([&] { return get_json("/v1/streams").size() == 1; }, 5s));
+  post_ok(kReady, mediamtx_body("live/a/in"));
+  post_ok(kNotReady, mediamtx_body("live/a/in"));
+  EXPECT_TRUE(wait_until([&] { return get_json("/v1/streams").size() == 1; }, 5s));
+  auto flapping = orchestrator->post_json(kReady, mediamtx_body("live/a/in"));
+  EXPECT_EQ(flapping.status, 429) << flapping.body;
+  EXPECT_NE(flapping.body.find("too_many_starts"), std::string::npos);
+}
+
+TEST_F(OrchestratorProcessTest, AWorkerRefusingItsInputIsShownAndNotRestarted) {
+  start();
+  orchestrator->make_workers_refuse_their_input();
+  post_ok(kNginx, "call=publish&app=live&name=demo%2Fin&clientid=3", true);
+  orchestrator->wait_for_worker_start(1);
+  ASSERT_TRUE(wait_until([&] { return get_json("/v1/streams/demo")["state"] == "failed"; }, 5s));
+  auto status = get_json("/v1/streams/demo");
+  EXPECT_EQ(status["last_exit"], "unsupported input: no video track, as told by the test");
+  std::this_thread::sleep_for(1500ms);  // several restart backoffs (300 ms minimum here)
+  EXPECT_EQ(orchestrator->started_workers().size(), 1u) << "restarted a worker that refused its input";
+  EXPECT_EQ(get_json("/v1/streams/demo")["restarts"], 0);
+  EXPECT_NE(orchestrator->log().find("not restarting"), std::string::npos);
+  // The publisher stopping clears it.
+  post_ok(kNginx, "call=publish_done&app=live&name=demo%2Fin&clientid=3", true);
+  EXPECT_TRUE(no_streams());
 }
 
 TEST(OrchestratorStartup, InvalidConfigurationExitsNamingTheVariable) {

@@ -320,6 +320,77 @@ TEST_F(SupervisionTableTest, StopAllStopsEveryWorkerAndRefusesNewStreams) {
   EXPECT_EQ(control.starts.size(), 3u) << "nothing relaunched during shutdown";
 }
 
+TEST_F(SupervisionTableTest, AStopForAnotherPublisherSessionStopsNothing) {
+  table.stream_ready("demo", now, "7");
+  EXPECT_EQ(table.stream("demo").value().session, "7");
+  // A forged or late stop naming another session.
+  EXPECT_EQ(table.stream_not_ready("demo", now, "8"), NotReadyOutcome::other_session);
+  EXPECT_TRUE(control.signals.empty());
+  EXPECT_EQ(state("demo"), WorkerState::starting);
+  // The session that started it can stop it.
+  EXPECT_EQ(table.stream_not_ready("demo", now, "7"), NotReadyOutcome::stopping);
+}
+
+TEST_F(SupervisionTableTest, ANewSessionRestartsABackedOffWorkerAtOnce) {
+  table.stream_ready("demo", now, "7");
+  now += 20s;
+  table.tick(now);
+  crash("demo", "input gone");  // e.g. the media server went away with the publisher
+  table.tick(now);
+  EXPECT_EQ(state("demo"), WorkerState::backoff);
+  // The same session once more: the backoff runs its course.
+  EXPECT_EQ(table.stream_ready("demo", now, "7"), ReadyOutcome::already_supervised);
+  EXPECT_EQ(control.starts.size(), 1u);
+  // The publisher is back as a new session (media server restarted): no waiting.
+  EXPECT_EQ(table.stream_ready("demo", now, "12"), ReadyOutcome::new_session);
+  ASSERT_EQ(control.starts.size(), 2u);
+  EXPECT_EQ(state("demo"), WorkerState::starting);
+  EXPECT_EQ(table.stream("demo").value().session, "12");
+  // The old session's stop, arriving late, no longer applies.
+  EXPECT_EQ(table.stream_not_ready("demo", now, "7"), NotReadyOutcome::other_session);
+}
+
+TEST_F(SupervisionTableTest, StartHooksAreBoundedInTotalAndPerStream) {
+  SupervisionPolicy p = policy();
+  p.max_streams = 2;
+  p.max_starts_per_minute = 3;
+  SupervisionTable bounded(p, control);
+  EXPECT_EQ(bounded.stream_ready("a", now), ReadyOutcome::started);
+  EXPECT_EQ(bounded.stream_ready("b", now), ReadyOutcome::started);
+  EXPECT_EQ(bounded.stream_ready("c", now), ReadyOutcome::too_many_streams);
+  EXPECT_FALSE(bounded.stream("c").has_value());
+  // A flapping stream: start, stop, start... at most 3 first starts a minute.
+  auto flap = [&] {
+    bounded.stream_not_ready("a", now);
+    bounded.worker_exited("a", "terminated by signal 15", now);
+    return bounded.stream_ready("a", now);
+  };
+  EXPECT_EQ(flap(), ReadyOutcome::started);
+  EXPECT_EQ(flap(), ReadyOutcome::started);
+  EXPECT_EQ(flap(), ReadyOutcome::too_many_starts);
+  now += 61s;
+  EXPECT_EQ(bounded.stream_ready("a", now), ReadyOutcome::started);
+}
+
+TEST_F(SupervisionTableTest, AWorkerRefusingItsInputIsNotRestartedUntilANewPublish) {
+  table.stream_ready("demo", now, "7");
+  table.worker_exited("demo", "unsupported input: no H.264 video", now, /*permanent=*/true);
+  auto status = table.stream("demo").value();
+  EXPECT_EQ(status.state, WorkerState::failed);
+  EXPECT_EQ(status.last_exit, "unsupported input: no H.264 video");
+  EXPECT_FALSE(table.next_deadline().has_value());
+  now += 1h;
+  table.tick(now);
+  EXPECT_EQ(control.starts.size(), 1u);
+  // The publisher's next session may bring other media: that one is tried.
+  EXPECT_EQ(table.stream_ready("demo", now, "8"), ReadyOutcome::new_session);
+  EXPECT_EQ(control.starts.size(), 2u);
+  // And a stop clears a failed entry.
+  table.worker_exited("demo", "unsupported input", now, true);
+  EXPECT_EQ(table.stream_not_ready("demo", now, "8"), NotReadyOutcome::backoff_cancelled);
+  EXPECT_TRUE(table.empty());
+}
+
 TEST(RestartDelay, DoublesFromMinimumAndCapsAtMaximum) {
   SupervisionPolicy policy;
   policy.restart_min = 500ms;

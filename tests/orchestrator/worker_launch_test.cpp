@@ -1,6 +1,7 @@
 #include "orchestrator/worker_launch.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -42,7 +43,8 @@ WorkerLaunchConfig launch_config() {
 TEST(WorkerProcessOptions, ArgvIsTheBinaryAloneAndEnvCarriesTheStream) {
   auto options = worker_process_options(launch_config(), "demo_1");
   EXPECT_EQ(options.argv, std::vector<std::string>{"/opt/livedub/bin/stream-worker"});
-  EXPECT_EQ(options.env_overrides.size(), 3u);
+  EXPECT_EQ(options.env_overrides.size(), 4u);
+  EXPECT_EQ(options.env_overrides.at("LIVEDUB_WORKER_PARENT_PID"), std::to_string(getpid()));
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_STREAM_ID"), "demo_1");
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_INPUT_URL"), "rtmp://media:1935/live/demo_1/in");
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_OUTPUT_URL"), "rtmp://media:1935/live/demo_1/out");
@@ -54,6 +56,17 @@ TEST(WorkerProcessOptions, OutputGoesToPerStreamLogUnderRunDir) {
   config.run_dir = "/var/run/livedub";
   auto options = worker_process_options(config, "demo");
   EXPECT_EQ(options.stdout_path, "/var/run/livedub/logs/worker-demo.log");
+  EXPECT_EQ(options.env_overrides.at("LIVEDUB_WORKER_EXIT_REASON_FILE"), "/var/run/livedub/logs/worker-demo.exit");
+}
+
+TEST(WorkerProcessOptions, TheOutputUrlCarriesTheWorkerCredential) {
+  auto config = launch_config();
+  config.output_credential_query = "user=livedub-worker&pass=abc";
+  EXPECT_EQ(worker_process_options(config, "demo").env_overrides.at("LIVEDUB_OUTPUT_URL"),
+            "rtmp://media:1935/live/demo/out?user=livedub-worker&pass=abc");
+  config.output_url_template = "rtmp://media:1935/live/{stream_id}/out?x=1";
+  EXPECT_EQ(worker_process_options(config, "demo").env_overrides.at("LIVEDUB_OUTPUT_URL"),
+            "rtmp://media:1935/live/demo/out?x=1&user=livedub-worker&pass=abc");
 }
 
 TEST(WorkerProcessOptions, RefusesInvalidIds) {

@@ -46,14 +46,27 @@ TEST(ServiceConfig, ReadsEveryVariable) {
                                               {"LIVEDUB_STS_MOCK_DELAY_MS", "300"},
                                               {"LIVEDUB_STS_MOCK_TONE_HZ", "880.5"},
                                               {"LIVEDUB_STS_MAX_BODY_BYTES", "4096"},
-                                              {"LIVEDUB_STS_PORT_FILE", "/tmp/port"}}));
+                                              {"LIVEDUB_STS_PORT_FILE", "/tmp/port"},
+                                              {"LIVEDUB_STS_TOKEN", "t0ken"},
+                                              {"LIVEDUB_STS_DRAIN_MS", "2500"}}));
   EXPECT_EQ(config.host, "0.0.0.0");
+  EXPECT_EQ(config.token, "t0ken");
+  EXPECT_EQ(config.drain.count(), 2500);
   EXPECT_EQ(config.port, 0);
   EXPECT_EQ(config.mode, "mock-tone");
   EXPECT_EQ(config.mock_delay.count(), 300);
   EXPECT_DOUBLE_EQ(config.mock_tone_hz, 880.5);
   EXPECT_EQ(config.max_body_bytes, 4096u);
   EXPECT_EQ(config.port_file, "/tmp/port");
+}
+
+TEST(ServiceConfig, AnAddressOthersReachNeedsATokenUnlessAllowedExplicitly) {
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_HOST", "0.0.0.0"}}), "LIVEDUB_STS_TOKEN");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_HOST", "10.0.0.5"}}), "LIVEDUB_STS_TOKEN");
+  EXPECT_NO_THROW(load_service_config(env_with({{"LIVEDUB_STS_HOST", "127.0.0.1"}})));
+  EXPECT_NO_THROW(load_service_config(env_with({{"LIVEDUB_STS_HOST", "::1"}})));
+  EXPECT_NO_THROW(load_service_config(
+      env_with({{"LIVEDUB_STS_HOST", "0.0.0.0"}, {"LIVEDUB_STS_ALLOW_NO_TOKEN", "true"}})));
 }
 
 TEST(ServiceConfig, InvalidValuesNameTheVariable) {
@@ -68,6 +81,7 @@ TEST(ServiceConfig, InvalidValuesNameTheVariable) {
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_QUEUE_SIZE", "-1"}}), "LIVEDUB_STS_QUEUE_SIZE");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_DEADLINE_MS", "10"}}), "LIVEDUB_STS_DEADLINE_MS");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_TOKEN", "two words"}}), "LIVEDUB_STS_TOKEN");
+  EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_DRAIN_MS", "-1"}}), "LIVEDUB_STS_DRAIN_MS");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_STRETCH_MIN_RATIO", "1.5"}}), "LIVEDUB_STS_STRETCH_MIN_RATIO");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_STRETCH_MAX_RATIO", "0.9"}}), "LIVEDUB_STS_STRETCH_MAX_RATIO");
   EXPECT_EQ(invalid_variable({{"LIVEDUB_STS_SESSION_TTL_S", "0"}}), "LIVEDUB_STS_SESSION_TTL_S");

@@ -69,7 +69,8 @@ class StsServiceProcess {
         {"LIVEDUB_STS_STRETCH_MIN_RATIO", ""},   {"LIVEDUB_STS_STRETCH_MAX_RATIO", ""},
         {"LIVEDUB_STS_ASR_ENGINE", ""},          {"LIVEDUB_STS_MODEL_DIR", ""},
         {"LIVEDUB_STS_WHISPER_MODEL", ""},       {"LIVEDUB_STS_WHISPER_DEVICE", ""},
-        {"LIVEDUB_STS_WHISPER_THREADS", ""},     {"LIVEDUB_STS_WHISPER_FIT_CONTEXT", ""}};
+        {"LIVEDUB_STS_WHISPER_THREADS", ""},     {"LIVEDUB_STS_WHISPER_FIT_CONTEXT", ""},
+        {"LIVEDUB_STS_ALLOW_NO_TOKEN", ""},      {"LIVEDUB_STS_DRAIN_MS", ""}};
     for (auto& [name, value] : env) pinned[name] = value;
     std::vector<std::string> argv{STS_SERVICE_BIN};
     if (fd_limit > 0) argv = {"/bin/bash", "-c", "ulimit -n " + std::to_string(fd_limit) + " && exec \"$0\"", STS_SERVICE_BIN};
@@ -221,13 +222,42 @@ TEST_F(StsServiceHttp, PassthroughReturnsTheInputSamples) {
 
 TEST_F(StsServiceHttp, OutputHasExactlyTheRequestedDuration) {
   auto input = sine_audio(48000, 2, 4800);
-  auto response = client_.post_multipart(service_->url(kDubPath),
-                                         dub_parts(metadata_json(250), wav_bytes(input)), kTimeout);
-  ASSERT_EQ(response.status, 200) << response.body;
-  auto output = decode_wav_string(base64_decode(parse_response(response.body).audio_wav_base64));
-  EXPECT_EQ(output.format, (AudioFormat{48000, 2}));
-  EXPECT_EQ(output.frames(), 12000);
-  EXPECT_TRUE(std::equal(input.samples.begin(), input.samples.end(), output.samples.begin()));
+  // Up to 100 ms beyond the audio sent is padded; less is cut.
+  for (const auto& [duration_ms, frames] : {std::pair{180.0, 8640}, std::pair{60.0, 2880}}) {
+    auto response = client_.post_multipart(service_->url(kDubPath),
+                                           dub_parts(metadata_json(duration_ms), wav_bytes(input)), kTimeout);
+    ASSERT_EQ(response.status, 200) << response.body;
+    auto output = decode_wav_string(base64_decode(parse_response(response.body).audio_wav_base64));
+    EXPECT_EQ(output.format, (AudioFormat{48000, 2}));
+    EXPECT_EQ(output.frames(), frames);
+    const auto common = std::min(input.samples.size(), output.samples.size());
+    EXPECT_TRUE(std::equal(input.samples.begin(), input.samples.begin() + static_cast<std::ptrdiff_t>(common),
+                           output.samples.begin()));
+  }
+}
+
+TEST_F(StsServiceHttp, ARequestCannotAskForMoreAudioThanItSent) {
+  // 1 ms of 192 kHz 8-channel audio asking for a minute: before, a 246 MB answer.
+  auto tiny = sine_audio(192000, 8, 192);
+  const std::string body_wav = wav_bytes(tiny);
+  ASSERT_LT(body_wav.size(), 4000u);
+  const auto started = std::chrono::steady_clock::now();
+  auto response = client_.post_multipart(service_->url(kDubPath), dub_parts(metadata_json(60000), body_wav), kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_THAT(expect_json_error(response, 400, "duration_mismatch"), HasSubstr("exceeds the audio sent (1 ms)"));
+  EXPECT_LT(response.body.size(), 1000u);
+  // The largest answer such a request can get is its own audio + 100 ms.
+  auto ok = client_.post_multipart(service_->url(kDubPath), dub_parts(metadata_json(101), body_wav), kTimeout);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_LT(ok.body.size(), 192000u * 8 * 2 * 102 / 1000 * 4 / 3 + 2000);
+}
+
+TEST_F(StsServiceHttp, NumbersBeyondADoubleAre400) {
+  auto response = client_.post_multipart(
+      service_->url(kDubPath),
+      dub_parts(R"({"stream_id":"demo","sequence":1,"duration_ms":1e400})", wav_bytes(sine_audio(16000, 1, 160))),
+      kTimeout);
+  EXPECT_THAT(expect_json_error(response, 400, "invalid_metadata"), HasSubstr("not valid JSON"));
 }
 
 TEST_F(StsServiceHttp, MalformedMetadataJsonIs400) {
@@ -422,6 +452,29 @@ TEST(StsServiceLifecycle, SigtermStopsCleanly) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_wait_status(status);
   EXPECT_THAT(service->log(), HasSubstr("\"msg\":\"shutting down\""));
   EXPECT_THAT(service->log(), HasSubstr("\"msg\":\"listening\""));
+}
+
+TEST(StsServiceLifecycle, SigtermDrainIsBounded) {
+  // One fragment takes 30 s; SIGTERM with a 500 ms drain ends the process within about that.
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "30000"}, {"LIVEDUB_STS_DEADLINE_MS", "60000"},
+                                {"LIVEDUB_STS_DRAIN_MS", "500"}});
+  ASSERT_NE(service, nullptr);
+  std::thread slow([&] {
+    HttpClient client;
+    try {
+      client.post_multipart(service->url(kDubPath), dub_parts(metadata_json(10), wav_bytes(sine_audio(16000, 1, 160))),
+                            40s);
+    } catch (const HttpTransportError&) {
+    }
+  });
+  std::this_thread::sleep_for(1s);  // the job is running (it takes 30 s)
+  const auto started = std::chrono::steady_clock::now();
+  const int status = service->child().terminate(20s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  slow.join();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_wait_status(status);
+  EXPECT_LT(took, 5s) << "SIGTERM waited for the running job";
+  EXPECT_THAT(service->log(), HasSubstr("drain time over"));
 }
 
 TEST(StsServiceLifecycle, InvalidConfigurationExitsNamingTheVariable) {

@@ -11,6 +11,8 @@ namespace {
 // Raw video is listed only so that a non-H.264 input gets a clear error instead of a stall.
 constexpr const char* kDecodebinStopCaps = "video/x-h264; audio/x-raw; video/x-raw";
 constexpr guint kRtspLatencyMs = 200;
+// Audio this long without any video track: an audio-only publisher (livedub outputs video).
+constexpr GstClockTime kVideoDiscoveryTimeout = 8 * GST_SECOND;
 }  // namespace
 
 Ingest::Ingest(std::string url, AudioFormat format, Callbacks callbacks, LogContext log)
@@ -45,6 +47,48 @@ void Ingest::build() {
                      static_cast<Ingest*>(self)->on_pad_added(pad);
                    }),
                    this);
+  // A track no installed decoder handles (e.g. MPEG-4 Part 2 video in FLV) would otherwise
+  // be dropped without a word.
+  g_signal_connect(decoder, "unknown-type",
+                   G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* caps, gpointer self) {
+                     static_cast<Ingest*>(self)->on_unknown_type(caps);
+                   }),
+                   this);
+  g_signal_connect(decoder, "no-more-pads",
+                   G_CALLBACK(+[](GstElement*, gpointer self) { static_cast<Ingest*>(self)->on_no_more_pads(); }),
+                   this);
+}
+
+void Ingest::unsupported(const std::string& message) {
+  if (refused_.exchange(true)) return;
+  log_error(log_, "unsupported input: {}", message);
+  if (callbacks_.on_unsupported) {
+    callbacks_.on_unsupported(message);
+  } else if (callbacks_.on_error) {
+    callbacks_.on_error(message);
+  }
+}
+
+void Ingest::on_unknown_type(GstCaps* caps) {
+  const std::string media = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+  if (media.rfind("video/", 0) == 0) {
+    unsupported("input video is " + caps_to_string(caps) +
+                ", which livedub cannot pass through: the publisher must send H.264 video");
+  } else if (media.rfind("audio/", 0) == 0) {
+    unsupported("input audio " + caps_to_string(caps) +
+                " cannot be decoded: the publisher must send AAC (or another common codec)");
+  } else {
+    log_warn(log_, "ignoring input stream with caps {}", caps_to_string(caps));
+  }
+}
+
+void Ingest::on_no_more_pads() {
+  if (!video_linked_) {
+    unsupported("the input has no video track (audio-only): livedub dubs a video stream and "
+                "passes its H.264 video through");
+  } else if (!audio_linked_) {
+    unsupported("the input has no audio track: there is nothing to dub");
+  }
 }
 
 // rtsp:// (MediaMTX in the compose stack): interleaved over the RTSP connection, as MediaMTX
@@ -70,11 +114,9 @@ void Ingest::on_pad_added(GstPad* pad) {
   } else if (media == "audio/x-raw") {
     link_audio(pad);
   } else if (media == "video/x-raw") {
-    if (callbacks_.on_error) {
-      callbacks_.on_error("input video is not H.264 (" + caps_to_string(caps.get()) +
-                          "); livedub passes video through without re-encoding, so the "
-                          "publisher must send H.264");
-    }
+    unsupported("input video is not H.264 (it decodes to " + caps_to_string(caps.get()) +
+                "); livedub passes video through without re-encoding, so the publisher must "
+                "send H.264");
   } else {
     log_warn(log_, "ignoring input stream with caps {}", caps_to_string(caps.get()));
   }
@@ -97,6 +139,7 @@ void Ingest::link_video(GstPad* pad) {
   if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
     callbacks_.on_error("cannot link the input's H.264 video");
   }
+  video_linked_ = true;
   log_info(log_, "input video: H.264 (passed through untouched)");
 }
 
@@ -119,6 +162,7 @@ void Ingest::link_audio(GstPad* pad) {
   if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
     callbacks_.on_error("cannot link the input's audio");
   }
+  audio_linked_ = true;
   log_info(log_, "input audio: decoded to {}-channel PCM16 at {} Hz", format_.channels, format_.sample_rate);
 }
 
@@ -141,6 +185,17 @@ GstFlowReturn Ingest::on_audio_sample(GstElement* sink, gpointer user) {
   if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) return GST_FLOW_ERROR;
   std::span<const std::int16_t> samples(reinterpret_cast<const std::int16_t*>(map.data),
                                         map.size / sizeof(std::int16_t));
+  if (!self->video_linked_ && GST_BUFFER_PTS_IS_VALID(buffer)) {
+    GstClockTime first = self->first_audio_pts_;
+    if (first == GST_CLOCK_TIME_NONE) {
+      self->first_audio_pts_ = GST_BUFFER_PTS(buffer);
+    } else if (GST_BUFFER_PTS(buffer) > first + kVideoDiscoveryTimeout) {
+      self->unsupported("the input has no video track (audio-only; " +
+                        std::to_string(kVideoDiscoveryTimeout / GST_SECOND) +
+                        " s of audio and no video): livedub dubs a video stream and passes its H.264 "
+                        "video through");
+    }
+  }
   if (self->callbacks_.on_audio) self->callbacks_.on_audio(GST_BUFFER_PTS(buffer), samples);
   gst_buffer_unmap(buffer, &map);
   return GST_FLOW_OK;

@@ -24,6 +24,9 @@ class Ingest {
     std::function<void(GstClockTime pts, std::span<const std::int16_t> interleaved)> on_audio;
     std::function<void()> on_end_of_stream;
     std::function<void(const std::string& message)> on_error;
+    // The input can never be dubbed as published (no video, video that is not H.264, no
+    // decodable audio): retrying the same stream cannot help.
+    std::function<void(const std::string& message)> on_unsupported;
   };
 
   Ingest(std::string url, AudioFormat format, Callbacks callbacks, LogContext log);
@@ -37,6 +40,9 @@ class Ingest {
  private:
   void build();
   void on_pad_added(GstPad* pad);
+  void on_unknown_type(GstCaps* caps);
+  void on_no_more_pads();
+  void unsupported(const std::string& message);
   void link_video(GstPad* pad);
   void link_audio(GstPad* pad);
   void watch_bus();
@@ -52,6 +58,12 @@ class Ingest {
   std::thread bus_thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<bool> video_linked_{false};
+  std::atomic<bool> audio_linked_{false};
+  std::atomic<bool> refused_{false};
+  // Audio flowing this long with no video track means an audio-only publisher, also where the
+  // demuxer never signals that it has found all its tracks.
+  std::atomic<GstClockTime> first_audio_pts_{GST_CLOCK_TIME_NONE};
 };
 
 }  // namespace livedub::worker

@@ -1,6 +1,10 @@
 // stream-worker: dubs one live stream. Configured entirely from the environment
 // (see .env.example); started by the orchestrator, one process per stream id.
 #include <gst/gst.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <iostream>
@@ -25,6 +29,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   EnvConfig env;
+  // Started by an orchestrator: die with it. A restarted orchestrator starts this stream's
+  // worker afresh; an orphan still publishing the output would refuse that worker for good.
+  if (auto parent = env.raw("LIVEDUB_WORKER_PARENT_PID")) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (std::to_string(::getppid()) != *parent) {
+      std::cerr << "stream-worker: the orchestrator (pid " << *parent << ") is gone; exiting\n";
+      return 1;
+    }
+  }
   worker::WorkerConfig config;
   try {
     logging::init("stream-worker", env);

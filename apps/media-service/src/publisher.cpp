@@ -1,5 +1,8 @@
 #include "publisher.hpp"
 
+#include "livedub/secrets.hpp"
+#include "livedub/text.hpp"
+
 #include <gst/app/gstappsrc.h>
 
 #include <algorithm>
@@ -125,8 +128,11 @@ void Publisher::supervise() {
         if (new_state == GST_STATE_PLAYING && !connected_) {
           connected_ = true;
           connected_since = std::chrono::steady_clock::now();
-          log_info(log_, "publishing to {} ({}:{}/{}/{})", name_, destination_.host, destination_.port,
-                   destination_.application, destination_.stream);
+          // Redacted: a third-party destination's stream key is a secret.
+          log_info(log_, "publishing to {} ({})", name_,
+                   redact_url(destination_.scheme + "://" + destination_.host + ":" +
+                              std::to_string(destination_.port) + "/" + destination_.application + "/" +
+                              destination_.stream));
         }
       }
       continue;
@@ -135,8 +141,10 @@ void Publisher::supervise() {
       cv_.notify_all();
       return;
     } else {
-      log_warn(log_, "output {} failed: {}; reconnecting in {} ms", name_,
-               describe_bus_message(message.get()), backoff.count());
+      // GStreamer's error text may quote the stream name, which may be a key.
+      std::string why = describe_bus_message(message.get());
+      if (!destination_.stream.empty()) replace_all(why, destination_.stream, "***");
+      log_warn(log_, "output {} failed: {}; reconnecting in {} ms", name_, why, backoff.count());
       failed_ = true;
     }
     connected_ = false;

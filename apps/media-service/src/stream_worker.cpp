@@ -2,7 +2,11 @@
 
 #include <gst/app/gstappsrc.h>
 
+#include <fstream>
+
 #include "livedub/http_client.hpp"
+#include "livedub/secrets.hpp"
+#include "livedub/worker_protocol.hpp"
 #include "sts_client.hpp"
 
 namespace livedub::worker {
@@ -23,7 +27,10 @@ prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r,
 }
 std::string join_urls(const std::vector<std::string>& urls) {
   std::string out;
-  for (const auto& url : urls) out += (out.empty() ? "" : ",") + url;
+  for (const auto& url : urls) {
+    if (!out.empty()) out += ',';
+    out += redact_url(url);
+  }
   return out;
 }
 
@@ -85,7 +92,7 @@ StreamWorker::~StreamWorker() {
 
 nlohmann::json StreamWorker::health() const {
   std::lock_guard lock(mutex_);
-  return {{"stream_id", config_.stream_id},
+  nlohmann::json body = {{"stream_id", config_.stream_id},
           {"state", state_},
           {"fragments_output", fragments_done_},
           {"fragments_fallback", fragments_fallback_},
@@ -95,6 +102,15 @@ nlohmann::json StreamWorker::health() const {
           {"output_delay_ms", config_.output_delay.count()},
           {"vad", detector_ ? detector_->name() : "off"},
           {"bed", to_string(config_.mix.mode)}};
+  // A non-"ok" status makes /healthz answer 503.
+  if (sts_unauthorized_) {
+    body["status"] = "unhealthy";
+    body["problem"] = *sts_unauthorized_;
+  } else if (input_unsupported_) {
+    body["status"] = "unhealthy";
+    body["problem"] = fatal_error_.value_or("unsupported input");
+  }
+  return body;
 }
 
 void StreamWorker::end_input_locked(const char* why) {
@@ -287,6 +303,23 @@ StsResult StreamWorker::call_any_endpoint(HttpClient& http, const StsRequest& re
                        : refused     ? CallOutcome::rejected
                        : result.timed_out ? CallOutcome::deadline_missed
                                           : CallOutcome::failed;
+  if (result.http_status == 401 || result.http_status == 403) {
+    // Every fragment would fall back until someone fixes the token: unhealthy, said once.
+    std::lock_guard lock(mutex_);
+    if (!sts_unauthorized_) {
+      logging::write(spdlog::level::err, log_.with_seq(request.metadata.sequence),
+                     "STS refuses this worker's credential: every fragment falls back to the original audio",
+                     {{"event", "sts_unauthorized"}, {"endpoint", redact_url(sts_endpoints_.url(*endpoint))},
+                      {"http_status", result.http_status}, {"error", result.error},
+                      {"token_set", config_.sts_token.has_value()}});
+    }
+    sts_unauthorized_ = "STS endpoint " + redact_url(sts_endpoints_.url(*endpoint)) + " answered HTTP " +
+                        std::to_string(result.http_status) + ": check LIVEDUB_STS_TOKEN";
+  } else if (result.audio) {
+    std::lock_guard lock(mutex_);
+    if (sts_unauthorized_) log_info(log_, "STS accepts this worker's credential again");
+    sts_unauthorized_.reset();
+  }
   if (sts_endpoints_.release(*endpoint, outcome, took, timeout)) {
     metrics_.sts_endpoint_up.Add({{"endpoint", sts_endpoints_.url(*endpoint)}}).Set(0);
     logging::write(spdlog::level::warn, log_.with_seq(request.metadata.sequence), "STS endpoint taken out of service",
@@ -431,15 +464,23 @@ int StreamWorker::run() {
                           }
                           pace_cv_.notify_all();
                         },
-                        [this](const std::string& message) { fail(message); }},
+                        [this](const std::string& message) { fail(message); },
+                        [this](const std::string& message) {
+                          {
+                            std::lock_guard lock(mutex_);
+                            input_unsupported_ = true;
+                            state_ = "unsupported_input";
+                          }
+                          fail("unsupported input: " + message);
+                        }},
       log_);
 
   egress_->start();
   const auto fragments = detector_ ? fmt::format("phrases of {}-{} ms found by {}", config_.segmenter.min_fragment.count(),
                                                   config_.segmenter.max_fragment.count(), detector_->name())
                                    : fmt::format("fixed fragments of {} ms", config_.fragment.count());
-  log_info(log_, "pulling {} -> pushing {}{}; {}, up to {} in flight to {}; bed {}", config_.input_url,
-           config_.output_url, config_.extra_output_url ? " (+ extra destination)" : "", fragments,
+  log_info(log_, "pulling {} -> pushing {}{}; {}, up to {} in flight to {}; bed {}", redact_url(config_.input_url),
+           redact_url(config_.output_url), config_.extra_output_url ? " (+ extra destination)" : "", fragments,
            config_.max_in_flight, join_urls(config_.sts_urls), to_string(config_.mix.mode));
   ingest_->start();
   for (std::size_t i = 0; i < config_.max_in_flight; ++i) dispatchers_.emplace_back([this] { dispatch_loop(); });
@@ -463,6 +504,16 @@ int StreamWorker::run() {
   ingest_->stop();
   if (error) {
     log_error(log_, "stopping: {}", *error);
+    bool unsupported = false;
+    {
+      std::lock_guard lock(mutex_);
+      unsupported = input_unsupported_;
+    }
+    if (unsupported) {
+      // The orchestrator shows this line in /v1/streams and does not restart us.
+      if (config_.exit_reason_file) std::ofstream(*config_.exit_reason_file, std::ios::trunc) << *error << "\n";
+      return kWorkerExitUnsupportedInput;
+    }
     return 1;
   }
   finish_output();

@@ -103,6 +103,8 @@ class StreamWorker {
   int stop_requests_ = 0;
   bool stop_ = false;
   std::optional<std::string> fatal_error_;
+  bool input_unsupported_ = false;
+  std::optional<std::string> sts_unauthorized_;  // the last 401/403 from STS, until a dub succeeds  // fatal_error_ says why; run() exits kWorkerExitUnsupportedInput
   std::int64_t last_video_relative_ns_ = 0;
   std::int64_t fragments_done_ = 0;
   std::int64_t fragments_fallback_ = 0;

@@ -109,6 +109,7 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.audio_bitrate = static_cast<int>(env.integer("LIVEDUB_AUDIO_BITRATE", 128000, 32000, 512000));
   c.http_host = env.string("LIVEDUB_WORKER_HTTP_HOST", "127.0.0.1");
   c.http_port = static_cast<int>(env.integer("LIVEDUB_WORKER_HTTP_PORT", 0, 0, 65535));
+  c.exit_reason_file = env.raw("LIVEDUB_WORKER_EXIT_REASON_FILE");
   return c;
 }
 

@@ -43,6 +43,8 @@ struct WorkerConfig {
   int audio_bitrate = 128000;
   std::string http_host = "127.0.0.1";
   int http_port = 0;
+  // Set by the orchestrator: where to say why the input was refused (kWorkerExitUnsupportedInput).
+  std::optional<std::string> exit_reason_file;
 };
 
 // Reads and validates every LIVEDUB_* / STS_* variable the worker uses (see .env.example).

@@ -1,8 +1,10 @@
 #include "orchestrator/hook_events.hpp"
 
 #include <array>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "livedub/secrets.hpp"
 #include "livedub/stream_id.hpp"
 
 namespace livedub::orchestrator {
@@ -32,6 +34,8 @@ HookEvent event_for_path(std::string kind, const StreamPath& path, HookAction ac
   event.stream_id = path.stream_id;
   if (path.direction == StreamDirection::in) {
     event.action = action_for_input;
+  } else if (action_for_input == HookAction::start_worker && event.kind == "publish") {
+    event.action = HookAction::authorize_output;
   } else {
     event.action = HookAction::ignore;
     event.ignore_reason = "output path (published by the stream worker)";
@@ -40,6 +44,16 @@ HookEvent event_for_path(std::string kind, const StreamPath& path, HookAction ac
 }
 
 std::string_view without_query(std::string_view text) { return text.substr(0, text.find('?')); }
+
+// Session ids are echoed into logs and compared, never interpreted; anything unexpected is
+// treated as "no session given".
+std::string valid_session(const std::optional<std::string>& session) {
+  if (!session || session->empty() || session->size() > 64) return {};
+  for (unsigned char c : *session) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != ':' && c != '-') return {};
+  }
+  return *session;
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -109,9 +123,13 @@ HookEvent parse_mediamtx_hook(MediamtxEvent event, std::string_view json_body) {
   const auto& path_text = path_field->get_ref<const std::string&>();
   auto path = parse_stream_path(path_text);
   if (!path) throw invalid_path(kind, path_text);
-  return event_for_path(
+  HookEvent result = event_for_path(
       kind, *path,
       event == MediamtxEvent::ready ? HookAction::start_worker : HookAction::stop_worker);
+  if (auto id = body.find("source_id"); id != body.end()) {
+    result.session = valid_session(id->get<std::string>());
+  }
+  return result;
 }
 
 HookEvent parse_nginx_hook(std::string_view form_body) {
@@ -163,7 +181,44 @@ HookEvent parse_nginx_hook(std::string_view form_body) {
   if (action_for_input == HookAction::ignore && event.ignore_reason.empty()) {
     event.ignore_reason = "playback needs no worker";
   }
+  event.session = valid_session(field(kind, "clientid"));
+  if (kind == "publish") {
+    event.check_publish_credentials = true;
+    // nginx-rtmp appends the publisher's query arguments as fields; a client that kept them
+    // in the stream name ("<id>/in?pass=...") has them read from there.
+    event.user = field(kind, "user");
+    event.pass = field(kind, "pass");
+    if (auto q = name->find('?'); q != std::string::npos && !event.pass) {
+      const std::string_view query = std::string_view(*name).substr(q + 1);
+      try {
+        event.user = find_form_field(query, "user");
+        event.pass = find_form_field(query, "pass");
+      } catch (const std::invalid_argument& e) {
+        throw HookError(kind, e.what());
+      }
+    }
+  }
   return event;
+}
+
+std::optional<std::string> publish_refusal(const HookEvent& event,
+                                           const PublishCredentials& credentials) {
+  if (!event.check_publish_credentials) return std::nullopt;
+  if (event.action == HookAction::authorize_output) {
+    const bool ok = event.user && *event.user == kWorkerPublishUser && event.pass &&
+                    constant_time_equal(*event.pass, credentials.worker_pass);
+    if (ok) return std::nullopt;
+    return std::string("only the stream's worker may publish live/") + event.stream_id + "/out (" +
+           (event.pass ? "wrong credentials" : "no credentials given") + ")";
+  }
+  if (event.action != HookAction::start_worker || !credentials.publish_pass) return std::nullopt;
+  const bool user_ok = !credentials.publish_user ||
+                       (event.user && constant_time_equal(*event.user, *credentials.publish_user));
+  const bool pass_ok = event.pass && constant_time_equal(*event.pass, *credentials.publish_pass);
+  if (user_ok && pass_ok) return std::nullopt;
+  return std::string("publishing live/") + event.stream_id +
+         "/in needs ?user=<LIVEDUB_PUBLISH_USER>&pass=<LIVEDUB_PUBLISH_PASS> (" +
+         (event.pass ? "wrong credentials" : "no credentials given") + ")";
 }
 
 }  // namespace livedub::orchestrator

@@ -80,7 +80,7 @@ int main() {
   OrchestratorMetrics metrics(*registry);
   WorkerSupervisor supervisor(config.policy, config.launch, metrics);
   HttpService http("orchestrator", registry, http_limits);
-  register_orchestrator_routes(http, supervisor, metrics);
+  register_orchestrator_routes(http, config, supervisor, metrics);
 
   int port = 0;
   try {

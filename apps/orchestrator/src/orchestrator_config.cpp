@@ -1,5 +1,7 @@
 #include "orchestrator/orchestrator_config.hpp"
 
+#include "livedub/secrets.hpp"
+
 namespace livedub::orchestrator {
 
 namespace fs = std::filesystem;
@@ -33,6 +35,20 @@ fs::path worker_binary(const EnvConfig& env, const fs::path& self_exe,
                               self_exe.parent_path().string() + " or in ../media-service");
 }
 
+std::optional<std::string> secret(const EnvConfig& env, const std::string& name,
+                                  std::size_t min_length) {
+  auto value = env.raw(name);
+  if (!value) return std::nullopt;
+  if (value->find_first_of(" \t\r\n&?#%+") != std::string::npos) {
+    // It travels in URL queries (nginx callback, worker output URL) unescaped.
+    throw ConfigError(name, "must not contain spaces or any of & ? # % +");
+  }
+  if (value->size() < min_length) {
+    throw ConfigError(name, "must be at least " + std::to_string(min_length) + " characters");
+  }
+  return value;
+}
+
 }  // namespace
 
 OrchestratorConfig load_orchestrator_config(const EnvConfig& env, const fs::path& self_exe,
@@ -49,7 +65,31 @@ OrchestratorConfig load_orchestrator_config(const EnvConfig& env, const fs::path
       url_template(env, "LIVEDUB_OUTPUT_URL_TEMPLATE", kDefaultOutputUrlTemplate);
   if (auto run_dir = env.raw("LIVEDUB_RUN_DIR")) config.launch.run_dir = fs::absolute(*run_dir);
 
+  auto token = secret(env, "LIVEDUB_ORCHESTRATOR_TOKEN", kMinTokenLength);
+  if (!token) {
+    throw ConfigError("LIVEDUB_ORCHESTRATOR_TOKEN",
+                      "is required: without it anyone who reaches the hooks could stop or start "
+                      "streams (scripts/stack generates one; e.g. openssl rand -hex 24)");
+  }
+  config.token = *token;
+  // The workers' output credential, derived when not set: MediaMTX needs it set explicitly
+  // (deploy/media-service/docker-compose.yml), the native stack can derive it.
+  config.credentials.worker_pass =
+      secret(env, "LIVEDUB_WORKER_PUBLISH_PASS", kMinTokenLength)
+          .value_or(sha256_hex("livedub-worker-publish:" + config.token).substr(0, 32));
+  config.launch.output_credential_query =
+      std::string("user=") + kWorkerPublishUser + "&pass=" + config.credentials.worker_pass;
+  config.credentials.publish_user = secret(env, "LIVEDUB_PUBLISH_USER", 1);
+  config.credentials.publish_pass = secret(env, "LIVEDUB_PUBLISH_PASS", 1);
+  if (config.credentials.publish_user && !config.credentials.publish_pass) {
+    throw ConfigError("LIVEDUB_PUBLISH_PASS", "must be set when LIVEDUB_PUBLISH_USER is");
+  }
+
   auto& policy = config.policy;
+  policy.max_streams = static_cast<std::size_t>(
+      env.integer("LIVEDUB_MAX_STREAMS", static_cast<std::int64_t>(policy.max_streams), 1, 10'000));
+  policy.max_starts_per_minute = static_cast<int>(env.integer(
+      "LIVEDUB_STREAM_STARTS_PER_MINUTE", policy.max_starts_per_minute, 1, 10'000));
   policy.restart_min =
       env.millis("LIVEDUB_WORKER_RESTART_MIN_MS", policy.restart_min, milliseconds(1), kOneHour);
   policy.restart_max =

@@ -28,7 +28,12 @@ OrchestratorMetrics::OrchestratorMetrics(prometheus::Registry& registry)
       hook_events_(prometheus::BuildCounter()
                        .Name("livedub_orchestrator_hook_events_total")
                        .Help("Media-server hook events, by source, kind and outcome")
-                       .Register(registry)) {}
+                       .Register(registry)),
+      unauthorized_(prometheus::BuildCounter()
+                        .Name("livedub_orchestrator_unauthorized_requests_total")
+                        .Help("API and hook calls refused for a missing or wrong credential")
+                        .Register(registry)
+                        .Add({})) {}
 
 void OrchestratorMetrics::count_hook(const std::string& source, const std::string& kind,
                                      const std::string& outcome) {

@@ -20,9 +20,11 @@ class OrchestratorMetrics {
 
   // Labels come from bounded sets (hook kinds, outcome names), never from raw input.
   void count_hook(const std::string& source, const std::string& kind, const std::string& outcome);
+  void count_unauthorized() { unauthorized_.Increment(); }
 
  private:
   prometheus::Family<prometheus::Counter>& hook_events_;
+  prometheus::Counter& unauthorized_;
 };
 
 }  // namespace livedub::orchestrator

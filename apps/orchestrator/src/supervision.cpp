@@ -26,6 +26,8 @@ std::string_view to_string(WorkerState state) {
       return "backoff";
     case WorkerState::stopping:
       return "stopping";
+    case WorkerState::failed:
+      return "failed";
   }
   return "unknown";
 }
@@ -40,6 +42,12 @@ std::string_view to_string(ReadyOutcome outcome) {
       return "already_supervised";
     case ReadyOutcome::relaunch_after_stop:
       return "relaunch_after_stop";
+    case ReadyOutcome::new_session:
+      return "new_session";
+    case ReadyOutcome::too_many_streams:
+      return "too_many_streams";
+    case ReadyOutcome::too_many_starts:
+      return "too_many_starts";
     case ReadyOutcome::shutting_down:
       return "shutting_down";
   }
@@ -56,6 +64,8 @@ std::string_view to_string(NotReadyOutcome outcome) {
       return "already_stopping";
     case NotReadyOutcome::not_supervised:
       return "not_supervised";
+    case NotReadyOutcome::other_session:
+      return "other_session";
   }
   return "unknown";
 }
@@ -105,31 +115,77 @@ void SupervisionTable::begin_stop(Entry& entry, TimePoint now) {
            entry.status.pid.value_or(-1));
 }
 
-ReadyOutcome SupervisionTable::stream_ready(const std::string& stream_id, TimePoint now) {
+bool SupervisionTable::start_allowed(const std::string& stream_id, TimePoint now) {
+  constexpr Millis kWindow{60'000};
+  // Old timestamps are dropped for every id, so the map stays bounded by recent activity.
+  for (auto it = recent_starts_.begin(); it != recent_starts_.end();) {
+    auto& times = it->second;
+    std::erase_if(times, [&](TimePoint t) { return now - t >= kWindow; });
+    it = times.empty() ? recent_starts_.erase(it) : std::next(it);
+  }
+  auto& times = recent_starts_[stream_id];
+  if (static_cast<int>(times.size()) >= policy_.max_starts_per_minute) return false;
+  times.push_back(now);
+  return true;
+}
+
+ReadyOutcome SupervisionTable::stream_ready(const std::string& stream_id, TimePoint now,
+                                            const std::string& session) {
   if (shutting_down_) return ReadyOutcome::shutting_down;
   auto it = entries_.find(stream_id);
   if (it == entries_.end()) {
+    if (entries_.size() >= policy_.max_streams) {
+      log_warn(stream_log(stream_id), "refusing stream: {} streams are supervised already (max_streams)",
+               entries_.size());
+      return ReadyOutcome::too_many_streams;
+    }
+    if (!start_allowed(stream_id, now)) {
+      log_warn(stream_log(stream_id), "refusing stream: started {} times within a minute already",
+               policy_.max_starts_per_minute);
+      return ReadyOutcome::too_many_starts;
+    }
     Entry& entry = entries_[stream_id];
     entry.status.stream_id = stream_id;
+    entry.status.session = session;
     return launch(entry, StartReason::first_start, now) ? ReadyOutcome::started
                                                         : ReadyOutcome::start_failed;
   }
   Entry& entry = it->second;
   if (entry.status.state == WorkerState::stopping) {
     entry.live_again = true;
+    entry.next_session = session;
     return ReadyOutcome::relaunch_after_stop;
   }
-  return ReadyOutcome::already_supervised;
+  if (session.empty() || session == entry.status.session) return ReadyOutcome::already_supervised;
+  // The publisher came back as a new session without a stop we saw (e.g. the media server
+  // restarted): the stream is the new session's now, and a worker waiting out its restart
+  // backoff starts at once, since what it waited for is there again.
+  log_info(stream_log(stream_id), "new publisher session {} (was {})", session,
+           entry.status.session.empty() ? "unknown" : entry.status.session);
+  entry.status.session = session;
+  if (entry.status.state == WorkerState::backoff || entry.status.state == WorkerState::failed) {
+    entry.consecutive_failures = 0;
+    launch(entry, StartReason::restart, now);
+  }
+  return ReadyOutcome::new_session;
 }
 
-NotReadyOutcome SupervisionTable::stream_not_ready(const std::string& stream_id, TimePoint now) {
+NotReadyOutcome SupervisionTable::stream_not_ready(const std::string& stream_id, TimePoint now,
+                                                   const std::string& session) {
   auto it = entries_.find(stream_id);
   if (it == entries_.end()) return NotReadyOutcome::not_supervised;
   Entry& entry = it->second;
+  if (!session.empty() && !entry.status.session.empty() && session != entry.status.session &&
+      !(entry.live_again && session == entry.next_session)) {
+    log_warn(stream_log(stream_id), "ignoring stop for publisher session {}: the stream belongs to session {}",
+             session, entry.status.session);
+    return NotReadyOutcome::other_session;
+  }
   switch (entry.status.state) {
     case WorkerState::backoff:
+    case WorkerState::failed:
       entries_.erase(it);
-      log_info(stream_log(stream_id), "stream ended during restart backoff; restart cancelled");
+      log_info(stream_log(stream_id), "stream ended while no worker ran; entry removed");
       return NotReadyOutcome::backoff_cancelled;
     case WorkerState::stopping:
       entry.live_again = false;
@@ -143,10 +199,20 @@ NotReadyOutcome SupervisionTable::stream_not_ready(const std::string& stream_id,
 }
 
 void SupervisionTable::worker_exited(const std::string& stream_id, const std::string& reason,
-                                     TimePoint now) {
+                                     TimePoint now, bool permanent) {
   auto it = entries_.find(stream_id);
   if (it == entries_.end() || !it->second.status.pid) return;
   Entry& entry = it->second;
+  if (entry.status.state != WorkerState::stopping && permanent) {
+    // Restarting cannot help: the same input would be refused again.
+    entry.status.state = WorkerState::failed;
+    entry.status.pid.reset();
+    entry.status.last_exit = reason;
+    entry.status.since = now;
+    entry.status.restart_at.reset();
+    log_error(stream_log(stream_id), "worker refused the stream, not restarting: {}", reason);
+    return;
+  }
   if (entry.status.state != WorkerState::stopping) {
     schedule_restart(entry, reason, now);
     return;
@@ -157,6 +223,7 @@ void SupervisionTable::worker_exited(const std::string& stream_id, const std::st
     // starts with a clean history rather than as a restart.
     Entry fresh;
     fresh.status.stream_id = stream_id;
+    fresh.status.session = entry.next_session;
     entry = fresh;
     launch(entry, StartReason::relaunch_after_stop, now);
     return;
@@ -193,6 +260,7 @@ void SupervisionTable::tick(TimePoint now) {
         }
         break;
       case WorkerState::running:
+      case WorkerState::failed:
         break;
     }
   }
@@ -215,6 +283,7 @@ std::optional<TimePoint> SupervisionTable::next_deadline() const {
         if (entry.kill_at) consider(*entry.kill_at);
         break;
       case WorkerState::running:
+      case WorkerState::failed:
         break;
     }
   }
@@ -227,6 +296,7 @@ void SupervisionTable::stop_all(TimePoint now) {
     Entry& entry = it->second;
     switch (entry.status.state) {
       case WorkerState::backoff:
+      case WorkerState::failed:
         it = entries_.erase(it);
         continue;
       case WorkerState::stopping:

@@ -34,16 +34,30 @@ fs::path worker_log_path(const fs::path& run_dir, std::string_view stream_id) {
   return run_dir / "logs" / ("worker-" + std::string(stream_id) + ".log");
 }
 
+fs::path worker_exit_reason_path(const fs::path& run_dir, std::string_view stream_id) {
+  require_valid_stream_id(stream_id);
+  return run_dir / "logs" / ("worker-" + std::string(stream_id) + ".exit");
+}
+
 ChildProcess::Options worker_process_options(const WorkerLaunchConfig& config,
                                              const std::string& stream_id) {
   ChildProcess::Options options;
   options.argv = {config.worker_bin.string()};
+  std::string output_url = expand_stream_url(config.output_url_template, stream_id);
+  if (!config.output_credential_query.empty()) {
+    output_url += (output_url.find('?') == std::string::npos ? "?" : "&") + config.output_credential_query;
+  }
   options.env_overrides = {
       {"LIVEDUB_STREAM_ID", stream_id},
       {"LIVEDUB_INPUT_URL", expand_stream_url(config.input_url_template, stream_id)},
-      {"LIVEDUB_OUTPUT_URL", expand_stream_url(config.output_url_template, stream_id)},
+      {"LIVEDUB_OUTPUT_URL", output_url},
+      {"LIVEDUB_WORKER_PARENT_PID", std::to_string(::getpid())},
   };
-  if (config.run_dir) options.stdout_path = worker_log_path(*config.run_dir, stream_id).string();
+  if (config.run_dir) {
+    options.stdout_path = worker_log_path(*config.run_dir, stream_id).string();
+    options.env_overrides["LIVEDUB_WORKER_EXIT_REASON_FILE"] =
+        worker_exit_reason_path(*config.run_dir, stream_id).string();
+  }
   return options;
 }
 

@@ -2,9 +2,13 @@
 
 #include <signal.h>
 
+#include <sys/wait.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "livedub/logging.hpp"
+#include "livedub/worker_protocol.hpp"
 
 namespace livedub::orchestrator {
 
@@ -22,14 +26,15 @@ WorkerSupervisor::WorkerSupervisor(SupervisionPolicy policy, WorkerLaunchConfig 
 
 WorkerSupervisor::~WorkerSupervisor() { shutdown(); }
 
-ReadyOutcome WorkerSupervisor::stream_ready(const std::string& stream_id) {
+ReadyOutcome WorkerSupervisor::stream_ready(const std::string& stream_id, const std::string& session) {
   std::lock_guard lock(mutex_);
-  return table_.stream_ready(stream_id, SteadyClock::now());
+  return table_.stream_ready(stream_id, SteadyClock::now(), session);
 }
 
-NotReadyOutcome WorkerSupervisor::stream_not_ready(const std::string& stream_id) {
+NotReadyOutcome WorkerSupervisor::stream_not_ready(const std::string& stream_id,
+                                                   const std::string& session) {
   std::lock_guard lock(mutex_);
-  return table_.stream_not_ready(stream_id, SteadyClock::now());
+  return table_.stream_not_ready(stream_id, SteadyClock::now(), session);
 }
 
 std::vector<StreamStatus> WorkerSupervisor::streams() const {
@@ -63,7 +68,11 @@ void WorkerSupervisor::shutdown() {
 pid_t WorkerSupervisor::start_worker(const std::string& stream_id, StartReason reason) {
   try {
     ChildProcess::Options options = worker_process_options(launch_, stream_id);
-    if (launch_.run_dir) std::filesystem::create_directories(*launch_.run_dir / "logs");
+    if (launch_.run_dir) {
+      std::filesystem::create_directories(*launch_.run_dir / "logs");
+      std::error_code ignored;  // a reason left by an earlier worker is no longer true
+      std::filesystem::remove(worker_exit_reason_path(*launch_.run_dir, stream_id), ignored);
+    }
     ChildProcess child(options);
     pid_t pid = child.pid();
     workers_.insert_or_assign(stream_id, std::move(child));
@@ -103,7 +112,17 @@ void WorkerSupervisor::reap_exited_workers(TimePoint now) {
   metrics_.workers_running.Set(static_cast<double>(workers_.size()));
   // Reported after the loop: the table may start a replacement, which inserts into workers_.
   for (const auto& [stream_id, status] : exited) {
-    table_.worker_exited(stream_id, describe_wait_status(status), now);
+    const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitUnsupportedInput;
+    std::string reason = describe_wait_status(status);
+    if (refused) {
+      std::string why;
+      if (launch_.run_dir) {
+        std::ifstream in(worker_exit_reason_path(*launch_.run_dir, stream_id));
+        std::getline(in, why);
+      }
+      reason = "unsupported input: " + (why.empty() ? "see the worker log" : why.substr(0, 300));
+    }
+    table_.worker_exited(stream_id, reason, now, refused);
   }
 }
 

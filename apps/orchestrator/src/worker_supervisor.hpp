@@ -25,8 +25,8 @@ class WorkerSupervisor : private WorkerControl {
   WorkerSupervisor(const WorkerSupervisor&) = delete;
   WorkerSupervisor& operator=(const WorkerSupervisor&) = delete;
 
-  ReadyOutcome stream_ready(const std::string& stream_id);
-  NotReadyOutcome stream_not_ready(const std::string& stream_id);
+  ReadyOutcome stream_ready(const std::string& stream_id, const std::string& session = {});
+  NotReadyOutcome stream_not_ready(const std::string& stream_id, const std::string& session = {});
   std::vector<StreamStatus> streams() const;
   std::optional<StreamStatus> stream(const std::string& stream_id) const;
   std::size_t worker_count() const;

@@ -230,6 +230,15 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     throw Rejection{400, "invalid_audio", e.what()};
   }
   if (input.frames() == 0) throw Rejection{400, "invalid_audio", "audio part contains no samples"};
+  // The answer is duration_ms of audio at the request's rate and channels: it may not ask for
+  // more than it sent, or 3.5 KB of request could ask for hundreds of MB of answer.
+  const double audio_ms = static_cast<double>(input.frames()) * 1000.0 / input.format.sample_rate;
+  if (metadata.duration_ms > audio_ms + kDurationSlackMs) {
+    throw Rejection{400, "duration_mismatch",
+                    "duration_ms (" + std::to_string(std::llround(metadata.duration_ms)) +
+                        ") exceeds the audio sent (" + std::to_string(std::llround(audio_ms)) + " ms) by more than " +
+                        std::to_string(static_cast<int>(kDurationSlackMs)) + " ms"};
+  }
 
   // Owned jointly by this request and its job, so a request that gives up at its deadline can
   // answer at once while the job (queued or running) finishes or is dropped on its own.

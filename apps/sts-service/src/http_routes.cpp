@@ -2,20 +2,13 @@
 
 #include <algorithm>
 
+#include "livedub/secrets.hpp"
+
 namespace livedub::sts {
 namespace {
 
 constexpr const char* kCapabilitiesPath = "/v1/capabilities";
 constexpr const char* kSessionsPattern = R"(/v1/sessions/([^/]+))";
-
-// Compares without an early exit, so response timing does not reveal how much of a guessed
-// token was right (only whether its length was).
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 void send_reply(HttpReply& res, const HandlerReply& reply) {
   for (const auto& [name, value] : reply.headers) res.set_header(name, value);
@@ -23,16 +16,6 @@ void send_reply(HttpReply& res, const HandlerReply& reply) {
 }
 
 }  // namespace
-
-bool bearer_token_matches(const std::string& authorization_header, const std::string& token) {
-  static const std::string scheme = "Bearer ";
-  if (authorization_header.size() <= scheme.size()) return false;
-  std::string given_scheme = authorization_header.substr(0, scheme.size());
-  std::transform(given_scheme.begin(), given_scheme.end(), given_scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (given_scheme != "bearer ") return false;
-  return constant_time_equal(authorization_header.substr(scheme.size()), token);
-}
 
 HttpLimits http_limits(const ServiceConfig& config, const EnvConfig& env) {
   HttpLimits limits = load_http_limits(env);

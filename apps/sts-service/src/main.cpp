@@ -120,8 +120,16 @@ int main(int argc, char** argv) {
     if (serve_failed) {
       logging::write(spdlog::level::err, {}, "listener stopped unexpectedly");
     } else {
-      logging::write(spdlog::level::info, {}, "shutting down", {{"signal", signal_number}});
+      logging::write(spdlog::level::info, {}, "shutting down",
+                     {{"signal", signal_number}, {"drain_ms", config.drain.count()}});
     }
+    // The drain is bounded: jobs still running after it are abandoned with the process.
+    std::thread([drain = config.drain] {
+      std::this_thread::sleep_for(drain);
+      logging::write(spdlog::level::warn, {}, "drain time over; exiting with jobs still running",
+                     {{"drain_ms", drain.count()}});
+      std::_Exit(0);
+    }).detach();
     http.stop();
     server.join();
     return serve_failed ? 1 : 0;

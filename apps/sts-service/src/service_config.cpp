@@ -35,6 +35,16 @@ ServiceConfig load_service_config(const EnvConfig& env) {
     }
     config.token = *token;
   }
+  const bool allow_no_token = env.boolean("LIVEDUB_STS_ALLOW_NO_TOKEN", false);
+  if (!config.token && !is_loopback_host(config.host) && !allow_no_token) {
+    throw ConfigError("LIVEDUB_STS_TOKEN",
+                      "is required when LIVEDUB_STS_HOST (" + config.host +
+                          ") is reachable from other hosts: without it anyone could use the engines "
+                          "(set a token, bind 127.0.0.1, or set LIVEDUB_STS_ALLOW_NO_TOKEN=true on a "
+                          "private network)");
+  }
+  config.drain = env.millis("LIVEDUB_STS_DRAIN_MS", config.drain, std::chrono::milliseconds(0),
+                            std::chrono::milliseconds(600'000));
   config.asr_model_dir = env.string("LIVEDUB_STS_ASR_MODEL_DIR", config.asr_model_dir);
   config.apertium_modes_dir = env.string("LIVEDUB_STS_APERTIUM_MODES_DIR", config.apertium_modes_dir);
   config.asr_engine = env.one_of("LIVEDUB_STS_ASR_ENGINE", config.asr_engine, {kAsrPocketsphinx, kAsrWhisper});

@@ -138,4 +138,8 @@ std::string EnvConfig::url(const std::string& name, const std::string& fallback,
   return optional_url(name, schemes).value_or(fallback);
 }
 
+bool is_loopback_host(std::string_view host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace livedub

@@ -106,7 +106,8 @@ DubRequestMetadata parse_request_metadata(std::string_view json_text) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond a double ("duration_ms": 1e400).
     throw ProtocolError(std::string("metadata is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw ProtocolError("metadata must be a JSON object");
@@ -169,7 +170,7 @@ DubResponse parse_response(std::string_view json_text) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw ProtocolError(std::string("response is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw ProtocolError("response must be a JSON object");

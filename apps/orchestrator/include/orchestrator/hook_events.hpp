@@ -7,9 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "livedub/stream_id.hpp"
+
 namespace livedub::orchestrator {
 
-enum class HookAction { start_worker, stop_worker, ignore };
+// authorize_output: a publish of live/<id>/out, which only that stream's worker may do.
+enum class HookAction { start_worker, stop_worker, authorize_output, ignore };
 
 struct HookEvent {
   HookAction action = HookAction::ignore;
@@ -19,7 +22,33 @@ struct HookEvent {
   std::string stream_id;
   // Why an ignored event is ignored, for the HTTP reply.
   std::string ignore_reason;
+  // The publisher's session: nginx-rtmp's clientid or MediaMTX's source id; empty when the
+  // hook gave none (or one that is not 1-64 characters of [A-Za-z0-9._:-]). A stop hook only
+  // ends the session that started the stream.
+  std::string session;
+  // A publish the orchestrator must authenticate itself (nginx-rtmp: on_publish decides;
+  // MediaMTX authenticates before its hook runs).
+  bool check_publish_credentials = false;
+  // From the publisher's URL query (?user=...&pass=...), as MediaMTX reads them.
+  std::optional<std::string> user;
+  std::optional<std::string> pass;
 };
+
+// Who may publish, natively (nginx-rtmp asks the orchestrator on every publish).
+struct PublishCredentials {
+  // live/<id>/in: anyone when publish_pass is unset (MediaMTX's default user "any"); else the
+  // query must carry pass (and user, when publish_user is set).
+  std::optional<std::string> publish_user;
+  std::optional<std::string> publish_pass;
+  // live/<id>/out: only user kWorkerPublishUser with this password, which the orchestrator
+  // gives its workers (in their output URL).
+  std::string worker_pass;
+};
+inline constexpr const char* kWorkerPublishUser = "livedub-worker";
+
+// nullopt when `event` may proceed; otherwise why it is refused (never the secret itself).
+std::optional<std::string> publish_refusal(const HookEvent& event,
+                                           const PublishCredentials& credentials);
 
 class HookError : public std::runtime_error {
  public:

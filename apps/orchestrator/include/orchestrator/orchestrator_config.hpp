@@ -5,6 +5,7 @@
 #include <string>
 
 #include "livedub/config.hpp"
+#include "orchestrator/hook_events.hpp"
 #include "orchestrator/supervision.hpp"
 #include "orchestrator/worker_launch.hpp"
 
@@ -16,7 +17,14 @@ struct OrchestratorConfig {
   std::optional<std::filesystem::path> port_file;  // receives the bound port
   WorkerLaunchConfig launch;
   SupervisionPolicy policy;
+  // Required on every /v1/ call: "Authorization: Bearer <token>", or "?token=<token>" in the
+  // URL for nginx-rtmp's callbacks (which cannot send headers).
+  std::string token;
+  PublishCredentials credentials;
 };
+
+// The shortest LIVEDUB_ORCHESTRATOR_TOKEN accepted: a guessable token is no credential.
+inline constexpr std::size_t kMinTokenLength = 16;
 
 inline constexpr const char* kDefaultInputUrlTemplate = "rtmp://127.0.0.1:1935/live/{stream_id}/in";
 inline constexpr const char* kDefaultOutputUrlTemplate =

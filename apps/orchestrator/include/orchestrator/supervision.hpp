@@ -24,6 +24,10 @@ struct SupervisionPolicy {
   Millis stable_after{10'000};
   // Between SIGTERM and SIGKILL when a stream stops.
   Millis stop_grace{15'000};  // a stopping worker drains its delayed output first
+  // Start hooks are bounded: streams supervised at once, and new streams per id per minute
+  // (a publisher flapping, or hooks forged by someone holding the credential).
+  std::size_t max_streams = 64;
+  int max_starts_per_minute = 30;
 };
 
 // Delay before the restart that follows `consecutive_failures` (>= 1) failures without a stable
@@ -33,7 +37,8 @@ Millis restart_delay(const SupervisionPolicy& policy, int consecutive_failures);
 // starting: spawned, not yet up for stable_after; running: up at least that long;
 // backoff: died while the stream is live, restart pending; stopping: stream ended, worker
 // signalled and not yet exited.
-enum class WorkerState { starting, running, backoff, stopping };
+// failed: the worker refused its input (unsupported media): no restart until a new publish.
+enum class WorkerState { starting, running, backoff, stopping, failed };
 std::string_view to_string(WorkerState state);
 
 enum class StartReason { first_start, restart, relaunch_after_stop };
@@ -56,6 +61,7 @@ struct StreamStatus {
   std::optional<std::string> last_exit;
   TimePoint since;                      // when `state` was entered
   std::optional<TimePoint> restart_at;  // backoff only
+  std::string session;                  // the publisher session that started it ("" unknown)
 };
 
 enum class ReadyOutcome {
@@ -63,9 +69,14 @@ enum class ReadyOutcome {
   start_failed,         // restart scheduled with backoff
   already_supervised,   // duplicate ready: still one worker
   relaunch_after_stop,  // ready while the previous worker stops: relaunched once it has exited
+  new_session,          // a new publisher session of a supervised stream: a waiting restart runs now
+  too_many_streams,     // SupervisionPolicy::max_streams reached
+  too_many_starts,      // SupervisionPolicy::max_starts_per_minute reached for this id
   shutting_down,
 };
-enum class NotReadyOutcome { stopping, backoff_cancelled, already_stopping, not_supervised };
+// other_session: the stop names a publisher session other than the stream's current one (a
+// late or forged stop): nothing is stopped.
+enum class NotReadyOutcome { stopping, backoff_cancelled, already_stopping, not_supervised, other_session };
 std::string_view to_string(ReadyOutcome outcome);
 std::string_view to_string(NotReadyOutcome outcome);
 
@@ -73,10 +84,15 @@ class SupervisionTable {
  public:
   SupervisionTable(SupervisionPolicy policy, WorkerControl& control);
 
-  ReadyOutcome stream_ready(const std::string& stream_id, TimePoint now);
-  NotReadyOutcome stream_not_ready(const std::string& stream_id, TimePoint now);
-  // The stream's worker exited; `reason` as from describe_wait_status.
-  void worker_exited(const std::string& stream_id, const std::string& reason, TimePoint now);
+  // `session` identifies the publisher (empty: unknown, matches any).
+  ReadyOutcome stream_ready(const std::string& stream_id, TimePoint now,
+                            const std::string& session = {});
+  NotReadyOutcome stream_not_ready(const std::string& stream_id, TimePoint now,
+                                   const std::string& session = {});
+  // The stream's worker exited; `reason` as from describe_wait_status. `permanent`: it refused
+  // its input, so it is not restarted (state failed) until the stream is published again.
+  void worker_exited(const std::string& stream_id, const std::string& reason, TimePoint now,
+                     bool permanent = false);
   // Time-driven transitions: promotes stable workers, restarts after backoff, escalates stops
   // to SIGKILL.
   void tick(TimePoint now);
@@ -96,6 +112,7 @@ class SupervisionTable {
     TimePoint worker_started_at;
     std::optional<TimePoint> kill_at;  // stopping, SIGKILL not yet sent
     bool live_again = false;           // stopping, and a new ready arrived meanwhile
+    std::string next_session;          // live_again: the session that asked
   };
 
   bool launch(Entry& entry, StartReason reason, TimePoint now);
@@ -104,7 +121,11 @@ class SupervisionTable {
 
   SupervisionPolicy policy_;
   WorkerControl& control_;
+  bool start_allowed(const std::string& stream_id, TimePoint now);
+
   std::map<std::string, Entry> entries_;
+  // First starts per stream id within the last minute (the rate bound).
+  std::map<std::string, std::vector<TimePoint>> recent_starts_;
   bool shutting_down_ = false;
 };
 

@@ -17,6 +17,9 @@ struct WorkerLaunchConfig {
   std::filesystem::path worker_bin;
   std::string input_url_template;   // contains {stream_id}
   std::string output_url_template;  // contains {stream_id}
+  // Appended to the output URL's query: the credential that lets the worker, and only it,
+  // publish live/<id>/out ("user=livedub-worker&pass=..."). Empty: none.
+  std::string output_credential_query;
   // Worker output goes to <run_dir>/logs/worker-<id>.log; inherited when unset.
   std::optional<std::filesystem::path> run_dir;
 };
@@ -27,9 +30,15 @@ std::string expand_stream_url(std::string_view url_template, std::string_view st
 
 std::filesystem::path worker_log_path(const std::filesystem::path& run_dir,
                                       std::string_view stream_id);
+// Where the worker writes why it refused its input (kWorkerExitUnsupportedInput).
+std::filesystem::path worker_exit_reason_path(const std::filesystem::path& run_dir,
+                                              std::string_view stream_id);
 
 // argv [worker_bin]; environment overrides LIVEDUB_STREAM_ID, LIVEDUB_INPUT_URL,
-// LIVEDUB_OUTPUT_URL; stdout+stderr to the log file when run_dir is set.
+// LIVEDUB_OUTPUT_URL (with the credential query), LIVEDUB_WORKER_EXIT_REASON_FILE (when run_dir
+// is set) and LIVEDUB_WORKER_PARENT_PID (the worker dies with the orchestrator: a restarted
+// orchestrator never finds an orphan publishing the stream); stdout+stderr to the log file
+// when run_dir is set.
 // Throws std::invalid_argument for an invalid id.
 ChildProcess::Options worker_process_options(const WorkerLaunchConfig& config,
                                              const std::string& stream_id);

@@ -6,10 +6,6 @@
 
 namespace livedub::sts {
 
-// Bearer-token check of the Authorization header (scheme case-insensitive, token compared in
-// constant time).
-bool bearer_token_matches(const std::string& authorization_header, const std::string& token);
-
 // The server's limits for this service: the body limit from config, the LIVEDUB_HTTP_*
 // timeouts, and enough handler threads that every request the engine pool and its queue can
 // take finds one (a request beyond them is answered 503 by the pool, not left waiting).

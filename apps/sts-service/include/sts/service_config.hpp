@@ -39,6 +39,9 @@ struct ServiceConfig {
   std::size_t queue_size = 8;                            // LIVEDUB_STS_QUEUE_SIZE
   std::chrono::milliseconds deadline{15'000};            // LIVEDUB_STS_DEADLINE_MS
   std::optional<std::string> token;                      // LIVEDUB_STS_TOKEN (bearer on /v1)
+  // LIVEDUB_STS_DRAIN_MS: on SIGTERM, running jobs get this long to finish, then the process
+  // exits regardless (a stuck engine must not hold a deploy or a restart).
+  std::chrono::milliseconds drain{10'000};
   std::string asr_model_dir = "/usr/share/pocketsphinx/model/en-us";  // LIVEDUB_STS_ASR_MODEL_DIR
   std::string apertium_modes_dir = "/usr/share/apertium/modes";       // LIVEDUB_STS_APERTIUM_MODES_DIR
   // cpu mode's ASR: "pocketsphinx" (English, CPU) or "whisper" (whisper.cpp, GPU when usable).

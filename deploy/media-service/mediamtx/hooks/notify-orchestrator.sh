@@ -7,6 +7,7 @@
 # Plain POSIX sh (the MediaMTX image has busybox, no bash, no jq) plus curl.
 #
 # Settings: LIVEDUB_ORCHESTRATOR_URL (default http://stream-orchestration:8090),
+# LIVEDUB_ORCHESTRATOR_TOKEN (required: the orchestrator refuses hooks without it),
 # LIVEDUB_HOOK_ATTEMPTS (default 5), LIVEDUB_HOOK_TIMEOUT_S (per attempt, default 5).
 # Exit status: 0 delivered, 1 not delivered or rejected, 2 wrong usage.
 set -eu
@@ -22,6 +23,11 @@ case "$event" in
 esac
 if [ -z "${MTX_PATH:-}" ]; then
   echo "$me: MTX_PATH is not set; run this from a MediaMTX runOnReady/runOnNotReady hook" >&2
+  exit 2
+fi
+
+if [ -z "${LIVEDUB_ORCHESTRATOR_TOKEN:-}" ]; then
+  echo "$me: LIVEDUB_ORCHESTRATOR_TOKEN is not set; the orchestrator would refuse the hook" >&2
   exit 2
 fi
 
@@ -45,9 +51,12 @@ body=$(printf '{"path":%s,"source_type":%s,"source_id":%s,"query":%s}' \
 attempt=1
 while :; do
   # The status code goes on a line of its own after the reply body.
-  if reply=$(curl --silent --show-error --max-time "$timeout_s" \
-    --header 'Content-Type: application/json' --data-binary "$body" \
-    --write-out '\n%{http_code}' "$url"); then
+  # The credential goes to curl on stdin (a config line), never on its command line, where
+  # any local user could read it in the process list.
+  if reply=$(printf 'header = "Authorization: Bearer %s"\n' "$LIVEDUB_ORCHESTRATOR_TOKEN" |
+    curl --config - --silent --show-error --max-time "$timeout_s" \
+      --header 'Content-Type: application/json' --data-binary "$body" \
+      --write-out '\n%{http_code}' "$url"); then
     status=$(printf '%s\n' "$reply" | tail -n 1)
     reply_body=$(printf '%s\n' "$reply" | sed '$d')
     case "$status" in

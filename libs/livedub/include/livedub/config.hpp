@@ -55,6 +55,9 @@ class EnvConfig {
   EnvLookup lookup_;
 };
 
+// True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost.
+bool is_loopback_host(std::string_view host);
+
 // Parses "scheme://..." and returns the scheme, or nullopt when the text is not a URL.
 std::optional<std::string> url_scheme(std::string_view url);
 

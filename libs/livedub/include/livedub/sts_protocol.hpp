@@ -20,6 +20,9 @@ namespace livedub::sts {
 inline constexpr const char* kDubPath = "/v1/dub";
 // Longest fragment a request may ask for (DubRequestMetadata::duration_ms).
 inline constexpr double kMaxDurationMs = 60'000;
+// duration_ms may exceed the audio's own duration by at most this much: the answer (audio of
+// duration_ms at the request's rate and channels) is then never much larger than the request.
+inline constexpr double kDurationSlackMs = 100;
 
 class ProtocolError : public std::runtime_error {
  public:
