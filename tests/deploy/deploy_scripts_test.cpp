@@ -61,6 +61,9 @@ TEST(MediamtxHook, MediamtxYmlCommandsStartThenStopTheStreamsWorker) {
   for (const char* name : {"LIVEDUB_INPUT_URL_TEMPLATE", "LIVEDUB_OUTPUT_URL_TEMPLATE"}) {
     templates[name] = with_defaults(orchestrator_env.at(name));
   }
+  // As .env would set it for both services.
+  const std::string orchestrator_env_pass = "worker-pass-from-dot-env-0123";
+  templates["LIVEDUB_WORKER_PUBLISH_PASS"] = orchestrator_env_pass;
   OrchestratorProcess orchestrator(dir.path(), templates);
 
   // The environment MediaMTX gives the hook: its own (the compose service's environment, with
@@ -94,7 +97,10 @@ TEST(MediamtxHook, MediamtxYmlCommandsStartThenStopTheStreamsWorker) {
   const auto worker = orchestrator.wait_for_worker_start(1);
   EXPECT_EQ(worker.fields.at("stream_id"), stream_id);
   EXPECT_EQ(worker.fields.at("input_url"), "rtsp://mediamtx:8554/live/" + stream_id + "/in");
-  EXPECT_EQ(worker.fields.at("output_url"), "rtmp://mediamtx:1935/live/" + stream_id + "/out");
+  // With the workers' credential, the password MediaMTX's user 1 (livedub-worker) checks.
+  EXPECT_EQ(worker.fields.at("output_url"),
+            "rtmp://mediamtx:1935/live/" + stream_id + "/out?user=livedub-worker&pass=" +
+                orchestrator_env_pass);
   EXPECT_EQ(json::parse(orchestrator.get("/v1/streams").body).size(), 1u);
 
   const auto not_ready = run_hook("runOnNotReady");

@@ -172,6 +172,12 @@ TEST(AppSplitNormalizer, MovesTheIdFromTheApplicationIntoTheStreamName) {
   EXPECT_EQ(decoded(p)[4].string, "live");
   EXPECT_EQ(p.stream_id, 1u);
   EXPECT_EQ(normalizer.last_change().find("secret"), std::string::npos);
+  // Media after it changes nothing and says so (it once repeated the publish line per frame).
+  Message media;
+  media.type = 9;
+  media.payload = "\x17\x01";
+  normalizer.rewrite(media);
+  EXPECT_EQ(normalizer.last_change(), "");
   auto play = normalizer.rewrite(command({Amf0Value::make_string("play"), number(0), null_value(), Amf0Value::make_string("out"), number(-2000)}));
   EXPECT_EQ(decoded(play)[3].string, "cam-1/out");
   EXPECT_EQ(decoded(play)[4].number, -2000);

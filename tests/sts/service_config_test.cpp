@@ -66,7 +66,7 @@ TEST(ServiceConfig, AnAddressOthersReachNeedsATokenUnlessAllowedExplicitly) {
   EXPECT_NO_THROW(load_service_config(env_with({{"LIVEDUB_STS_HOST", "127.0.0.1"}})));
   EXPECT_NO_THROW(load_service_config(env_with({{"LIVEDUB_STS_HOST", "::1"}})));
   EXPECT_NO_THROW(load_service_config(
-      env_with({{"LIVEDUB_STS_HOST", "0.0.0.0"}, {"LIVEDUB_STS_ALLOW_NO_TOKEN", "true"}})));
+      env_with({{"LIVEDUB_STS_HOST", "0.0.0.0"}, {"LIVEDUB_STS_ALLOW_UNAUTHENTICATED", "true"}})));
 }
 
 TEST(ServiceConfig, InvalidValuesNameTheVariable) {

@@ -70,7 +70,7 @@ class StsServiceProcess {
         {"LIVEDUB_STS_ASR_ENGINE", ""},          {"LIVEDUB_STS_MODEL_DIR", ""},
         {"LIVEDUB_STS_WHISPER_MODEL", ""},       {"LIVEDUB_STS_WHISPER_DEVICE", ""},
         {"LIVEDUB_STS_WHISPER_THREADS", ""},     {"LIVEDUB_STS_WHISPER_FIT_CONTEXT", ""},
-        {"LIVEDUB_STS_ALLOW_NO_TOKEN", ""},      {"LIVEDUB_STS_DRAIN_MS", ""}};
+        {"LIVEDUB_STS_ALLOW_UNAUTHENTICATED", ""},      {"LIVEDUB_STS_DRAIN_MS", ""}};
     for (auto& [name, value] : env) pinned[name] = value;
     std::vector<std::string> argv{STS_SERVICE_BIN};
     if (fd_limit > 0) argv = {"/bin/bash", "-c", "ulimit -n " + std::to_string(fd_limit) + " && exec \"$0\"", STS_SERVICE_BIN};

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "http_api.hpp"
+#include "media_status_poller.hpp"
 #include "livedub/config.hpp"
 #include "livedub/logging.hpp"
 #include "livedub/process.hpp"
@@ -105,8 +106,15 @@ int main() {
     }
   });
 
+  std::optional<MediaStatusPoller> poller;
+  if (config.media_status_url) {
+    poller.emplace(*config.media_status_url, config.reconcile_interval, supervisor);
+    log_info({}, "reconciling streams with the media server every {} ms", config.reconcile_interval.count());
+  }
+
   int signal_number = wait_for_shutdown_signal();
   stopping = true;
+  poller.reset();  // no adoption while shutting down
   log_info({}, "received signal {}; shutting down", signal_number);
   // In parallel: the HTTP server stops at once, the workers drain their output meanwhile.
   std::thread worker_stopper([&] { supervisor.shutdown(); });

@@ -80,10 +80,16 @@ OrchestratorConfig load_orchestrator_config(const EnvConfig& env, const fs::path
   config.launch.output_credential_query =
       std::string("user=") + kWorkerPublishUser + "&pass=" + config.credentials.worker_pass;
   config.credentials.publish_user = secret(env, "LIVEDUB_PUBLISH_USER", 1);
+  // MediaMTX's "any": no particular user name (the compose default).
+  if (config.credentials.publish_user == "any") config.credentials.publish_user.reset();
   config.credentials.publish_pass = secret(env, "LIVEDUB_PUBLISH_PASS", 1);
   if (config.credentials.publish_user && !config.credentials.publish_pass) {
     throw ConfigError("LIVEDUB_PUBLISH_PASS", "must be set when LIVEDUB_PUBLISH_USER is");
   }
+
+  config.media_status_url = env.optional_url("LIVEDUB_MEDIA_STATUS_URL", {"http", "https"});
+  config.reconcile_interval = env.millis("LIVEDUB_RECONCILE_MS", config.reconcile_interval,
+                                         milliseconds(200), milliseconds(600'000));
 
   auto& policy = config.policy;
   policy.max_streams = static_cast<std::size_t>(

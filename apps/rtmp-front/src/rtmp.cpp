@@ -348,6 +348,7 @@ std::string amf0_encode(const std::vector<Amf0Value>& values) {
 }
 
 Message AppSplitNormalizer::rewrite(Message message) {
+  last_change_.clear();  // describes this message only (media messages change nothing)
   if (message.type != kAmf0Command && message.type != kAmf3Command) return message;
   // An AMF3 command message is an AMF0 body after one format byte.
   const std::size_t skip = message.type == kAmf3Command ? 1 : 0;
@@ -360,7 +361,6 @@ Message AppSplitNormalizer::rewrite(Message message) {
   }
   if (values.empty() || !is_string(values[0])) return message;
   const auto& name = values[0].string;
-  last_change_.clear();
   if (name == "connect") {
     if (values.size() < 3 || values[2].type != Amf0Value::Type::object) return message;
     auto* app = values[2].property("app");

@@ -35,12 +35,12 @@ ServiceConfig load_service_config(const EnvConfig& env) {
     }
     config.token = *token;
   }
-  const bool allow_no_token = env.boolean("LIVEDUB_STS_ALLOW_NO_TOKEN", false);
+  const bool allow_no_token = env.boolean("LIVEDUB_STS_ALLOW_UNAUTHENTICATED", false);
   if (!config.token && !is_loopback_host(config.host) && !allow_no_token) {
     throw ConfigError("LIVEDUB_STS_TOKEN",
                       "is required when LIVEDUB_STS_HOST (" + config.host +
                           ") is reachable from other hosts: without it anyone could use the engines "
-                          "(set a token, bind 127.0.0.1, or set LIVEDUB_STS_ALLOW_NO_TOKEN=true on a "
+                          "(set a token, bind 127.0.0.1, or set LIVEDUB_STS_ALLOW_UNAUTHENTICATED=true on a "
                           "private network)");
   }
   config.drain = env.millis("LIVEDUB_STS_DRAIN_MS", config.drain, std::chrono::milliseconds(0),

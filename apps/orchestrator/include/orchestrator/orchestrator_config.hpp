@@ -21,6 +21,10 @@ struct OrchestratorConfig {
   // URL for nginx-rtmp's callbacks (which cannot send headers).
   std::string token;
   PublishCredentials credentials;
+  // The media server's publisher list (nginx-rtmp rtmp_stat, or MediaMTX /v3/paths/list),
+  // polled every reconcile_interval; unset: hooks alone drive the streams.
+  std::optional<std::string> media_status_url;
+  std::chrono::milliseconds reconcile_interval{3000};
 };
 
 // The shortest LIVEDUB_ORCHESTRATOR_TOKEN accepted: a guessable token is no credential.
