@@ -390,7 +390,7 @@ TEST(StsServiceModes, ToneModeReturnsTheConfiguredTone) {
   ASSERT_NE(service, nullptr);
   HttpClient client;
   auto response = client.post_multipart(service->url(kDubPath),
-                                        dub_parts(metadata_json(500), wav_bytes(sine_audio(16000, 2, 800))),
+                                        dub_parts(metadata_json(500), wav_bytes(sine_audio(16000, 2, 8000))),
                                         kTimeout);
   ASSERT_EQ(response.status, 200) << response.body;
   auto dub = parse_response(response.body);
@@ -694,7 +694,7 @@ TEST_F(StsServiceCpu, BadRequestsGetClear4xxAndTheServiceStaysUp) {
                                            dub_parts(metadata_json(500), wav_bytes(sine_audio(48000, 2, 48000 * 60))),
                                            kTimeout),
                     413, "payload_too_large");
-  auto ok = client_.post_multipart(service_->url(kDubPath), dub_parts_for("cpu-bad", 2, 500, sine_audio(16000, 1, 100)),
+  auto ok = client_.post_multipart(service_->url(kDubPath), dub_parts_for("cpu-bad", 2, 500, sine_audio(16000, 1, 8000)),
                                    kTimeout);
   EXPECT_EQ(ok.status, 200) << ok.body;
 }
