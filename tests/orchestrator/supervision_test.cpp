@@ -17,15 +17,16 @@ class FakeWorkerControl : public WorkerControl {
   struct Start {
     std::string stream_id;
     StartReason reason;
+    Millis timeline;
   };
   struct Signal {
     std::string stream_id;
     bool force;
   };
 
-  pid_t start_worker(const std::string& stream_id, StartReason reason) override {
+  pid_t start_worker(const std::string& stream_id, StartReason reason, Millis timeline) override {
     if (fail_starts) throw std::runtime_error("no such file");
-    starts.push_back({stream_id, reason});
+    starts.push_back({stream_id, reason, timeline});
     return next_pid++;
   }
   void signal_worker(const std::string& stream_id, bool force) override {
@@ -389,6 +390,17 @@ TEST_F(SupervisionTableTest, AWorkerRefusingItsInputIsNotRestartedUntilANewPubli
   table.worker_exited("demo", "unsupported input", now, true);
   EXPECT_EQ(table.stream_not_ready("demo", now, "8"), NotReadyOutcome::backoff_cancelled);
   EXPECT_TRUE(table.empty());
+}
+
+TEST_F(SupervisionTableTest, ARestartedWorkerContinuesTheOutputTimeline) {
+  table.stream_ready("demo", now);
+  EXPECT_EQ(control.starts[0].timeline, 0ms);
+  now += 42s;
+  table.tick(now);
+  crash("demo");
+  restart_when_due("demo");
+  // The restart began 42.5 s after the first start: its output continues from there.
+  EXPECT_EQ(control.starts[1].timeline, 42500ms);
 }
 
 TEST(RestartDelay, DoublesFromMinimumAndCapsAtMaximum) {

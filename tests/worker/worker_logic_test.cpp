@@ -196,6 +196,18 @@ TEST(FlvTags, RecognisesVideoKeyframes) {
   EXPECT_FALSE(is_flv_video_tag(key, 5));
 }
 
+TEST(FlvTags, TimestampsShiftAcrossTheExtendedByte) {
+  // Timestamp 0x00FFFFF0 (16777200 ms): bytes 4-6 hold the low 24 bits, byte 7 the high 8.
+  std::uint8_t tag[12] = {9, 0, 0, 1, 0xFF, 0xFF, 0xF0, 0x00, 0, 0, 0, 0x17};
+  ASSERT_TRUE(shift_flv_tag_timestamp(tag, sizeof tag, 0x20));
+  EXPECT_EQ(tag[4], 0x00);
+  EXPECT_EQ(tag[5], 0x00);
+  EXPECT_EQ(tag[6], 0x10);
+  EXPECT_EQ(tag[7], 0x01);  // 0x01000010
+  EXPECT_EQ(tag[11], 0x17) << "the payload is untouched";
+  EXPECT_FALSE(shift_flv_tag_timestamp(tag, 10, 1));
+}
+
 TEST(OutputClock, ReanchorsToTheFreshestArrivalUntilOutputStarts) {
   OutputClock clock(4500ms);
   const auto wall = OutputClock::Clock::time_point{} + 100s;

@@ -16,6 +16,18 @@ constexpr auto kMinBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(10000);
 }  // namespace
 
+bool shift_flv_tag_timestamp(std::uint8_t* data, std::size_t size, std::uint32_t offset_ms) {
+  if (size < 11) return false;
+  std::uint32_t ts = (std::uint32_t{data[7]} << 24) | (std::uint32_t{data[4]} << 16) |
+                     (std::uint32_t{data[5]} << 8) | std::uint32_t{data[6]};
+  ts += offset_ms;
+  data[4] = static_cast<std::uint8_t>(ts >> 16);
+  data[5] = static_cast<std::uint8_t>(ts >> 8);
+  data[6] = static_cast<std::uint8_t>(ts);
+  data[7] = static_cast<std::uint8_t>(ts >> 24);
+  return true;
+}
+
 bool is_flv_video_tag(const std::uint8_t* data, std::size_t size) {
   return size > kFlvTagHeaderBytes && (data[0] & 0x1F) == kFlvTagVideo;
 }
@@ -25,11 +37,12 @@ bool is_flv_video_keyframe_tag(const std::uint8_t* data, std::size_t size) {
 }
 
 Publisher::Publisher(std::string name, RtmpEndpoint destination, LogContext log,
-                     std::function<void()> on_reconnect)
+                     std::function<void()> on_reconnect, std::uint32_t timestamp_offset_ms)
     : name_(std::move(name)),
       destination_(std::move(destination)),
       log_(std::move(log)),
-      on_reconnect_(std::move(on_reconnect)) {
+      on_reconnect_(std::move(on_reconnect)),
+      timestamp_offset_ms_(timestamp_offset_ms) {
   std::lock_guard lock(mutex_);
   build_locked();
   supervisor_ = std::thread([this] { supervise(); });
@@ -84,7 +97,19 @@ void Publisher::push(GstSample* flv_tag) {
     if (!video || !keyframe) return;
     need_keyframe_ = false;
   }
-  gst_app_src_push_buffer(GST_APP_SRC(source_), gst_buffer_ref(buffer));
+  if (timestamp_offset_ms_ == 0) {
+    gst_app_src_push_buffer(GST_APP_SRC(source_), gst_buffer_ref(buffer));
+    return;
+  }
+  // rtmp2sink sends each tag with the timestamp written in it. The muxer's buffer is shared
+  // with the other destinations: each publisher shifts its own copy.
+  GstBuffer* shifted = gst_buffer_copy_deep(buffer);
+  GstMapInfo map;
+  if (gst_buffer_map(shifted, &map, GST_MAP_WRITE)) {
+    shift_flv_tag_timestamp(map.data, map.size, timestamp_offset_ms_);
+    gst_buffer_unmap(shifted, &map);
+  }
+  gst_app_src_push_buffer(GST_APP_SRC(source_), shifted);
 }
 
 void Publisher::end_of_stream() {

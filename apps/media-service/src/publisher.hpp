@@ -21,11 +21,16 @@ namespace livedub::worker {
 // nibble is the frame type (1 = keyframe).
 bool is_flv_video_keyframe_tag(const std::uint8_t* data, std::size_t size);
 bool is_flv_video_tag(const std::uint8_t* data, std::size_t size);
+// Adds `offset_ms` to an FLV tag's 32-bit timestamp (bytes 4-6, then byte 7 as the high
+// byte), wrapping as RTMP timestamps do; false when `size` is too short for a tag header.
+bool shift_flv_tag_timestamp(std::uint8_t* data, std::size_t size, std::uint32_t offset_ms);
 
 class Publisher {
  public:
+  // `timestamp_offset_ms` moves every tag later: a restarted worker continues the timeline its
+  // predecessor left (players that stayed connected see timestamps keep rising).
   Publisher(std::string name, RtmpEndpoint destination, LogContext log,
-            std::function<void()> on_reconnect = {});
+            std::function<void()> on_reconnect = {}, std::uint32_t timestamp_offset_ms = 0);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
@@ -44,6 +49,7 @@ class Publisher {
   RtmpEndpoint destination_;
   LogContext log_;
   std::function<void()> on_reconnect_;
+  std::uint32_t timestamp_offset_ms_ = 0;
   std::mutex mutex_;
   std::condition_variable cv_;
   GstElementPtr pipeline_;

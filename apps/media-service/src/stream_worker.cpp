@@ -441,7 +441,11 @@ void StreamWorker::finish_output() {
 
 int StreamWorker::run() {
   publishers_.push_back(std::make_unique<Publisher>("main", *parse_rtmp_url(config_.output_url), log_,
-                                                    [this] { metrics_.reconnects.Increment(); }));
+                                                    [this] { metrics_.reconnects.Increment(); },
+                                                    config_.output_timestamp_offset_ms));
+  if (config_.output_timestamp_offset_ms > 0) {
+    log_info(log_, "restarted worker: output timestamps continue at +{} ms", config_.output_timestamp_offset_ms);
+  }
   if (config_.extra_output_url) {
     publishers_.push_back(std::make_unique<Publisher>("extra", *parse_rtmp_url(*config_.extra_output_url), log_,
                                                       [this] { metrics_.reconnects.Increment(); }));

@@ -110,6 +110,9 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.http_host = env.string("LIVEDUB_WORKER_HTTP_HOST", "127.0.0.1");
   c.http_port = static_cast<int>(env.integer("LIVEDUB_WORKER_HTTP_PORT", 0, 0, 65535));
   c.exit_reason_file = env.raw("LIVEDUB_WORKER_EXIT_REASON_FILE");
+  // RTMP timestamps are 32-bit milliseconds; half the range keeps clear of wrapping (24 days).
+  c.output_timestamp_offset_ms = static_cast<std::uint32_t>(
+      env.integer("LIVEDUB_OUTPUT_TIMESTAMP_OFFSET_MS", 0, 0, std::int64_t{1} << 31));
   return c;
 }
 

@@ -45,6 +45,8 @@ struct WorkerConfig {
   int http_port = 0;
   // Set by the orchestrator: where to say why the input was refused (kWorkerExitUnsupportedInput).
   std::optional<std::string> exit_reason_file;
+  // Set by the orchestrator on a restart: where the stream's output timeline has got to.
+  std::uint32_t output_timestamp_offset_ms = 0;
 };
 
 // Reads and validates every LIVEDUB_* / STS_* variable the worker uses (see .env.example).

@@ -108,17 +108,9 @@ ReconcileActions Reconciler::update(const std::vector<PublishedStream>& publishe
   std::set<std::string> supervised_ids;
   for (const auto& status : supervised) supervised_ids.insert(status.stream_id);
 
-  std::map<std::string, int> seen;
   for (const auto& stream : published) {
-    if (supervised_ids.count(stream.stream_id)) continue;
-    const int count = seen_unsupervised_[stream.stream_id] + 1;
-    if (count >= confirmations_) {
-      actions.start.push_back(stream);
-    } else {
-      seen[stream.stream_id] = count;
-    }
+    if (!supervised_ids.count(stream.stream_id)) actions.start.push_back(stream);
   }
-  seen_unsupervised_ = std::move(seen);
 
   std::map<std::string, int> missed;
   for (const auto& status : supervised) {

@@ -21,12 +21,12 @@ MediaStatusPoller::~MediaStatusPoller() {
 
 void MediaStatusPoller::run() {
   std::unique_lock lock(mutex_);
+  // At once on start: after an orchestrator restart the publishers are waiting for workers.
   while (!stopping_) {
-    wake_.wait_for(lock, interval_, [this] { return stopping_; });
-    if (stopping_) return;
     lock.unlock();
     poll_once();
     lock.lock();
+    wake_.wait_for(lock, interval_, [this] { return stopping_; });
   }
 }
 

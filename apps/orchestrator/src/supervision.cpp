@@ -76,7 +76,11 @@ SupervisionTable::SupervisionTable(SupervisionPolicy policy, WorkerControl& cont
 bool SupervisionTable::launch(Entry& entry, StartReason reason, TimePoint now) {
   auto& status = entry.status;
   try {
-    pid_t pid = control_.start_worker(status.stream_id, reason);
+    const Millis timeline = entry.first_started_at
+                                ? std::chrono::duration_cast<Millis>(now - *entry.first_started_at)
+                                : Millis(0);
+    pid_t pid = control_.start_worker(status.stream_id, reason, timeline);
+    if (!entry.first_started_at) entry.first_started_at = now;
     status.state = WorkerState::starting;
     status.pid = pid;
     status.since = now;

@@ -65,9 +65,12 @@ void WorkerSupervisor::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
-pid_t WorkerSupervisor::start_worker(const std::string& stream_id, StartReason reason) {
+pid_t WorkerSupervisor::start_worker(const std::string& stream_id, StartReason reason, Millis timeline) {
   try {
     ChildProcess::Options options = worker_process_options(launch_, stream_id);
+    if (timeline.count() > 0) {
+      options.env_overrides["LIVEDUB_OUTPUT_TIMESTAMP_OFFSET_MS"] = std::to_string(timeline.count());
+    }
     if (launch_.run_dir) {
       std::filesystem::create_directories(*launch_.run_dir / "logs");
       std::error_code ignored;  // a reason left by an earlier worker is no longer true

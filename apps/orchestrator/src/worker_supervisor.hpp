@@ -36,7 +36,7 @@ class WorkerSupervisor : private WorkerControl {
   void shutdown();
 
  private:
-  pid_t start_worker(const std::string& stream_id, StartReason reason) override;
+  pid_t start_worker(const std::string& stream_id, StartReason reason, Millis timeline) override;
   void signal_worker(const std::string& stream_id, bool force) override;
 
   void supervise();

@@ -28,8 +28,10 @@ struct ReconcileActions {
   std::vector<std::string> stop;       // supervised, no publisher (a ghost)
 };
 
-// A stream must be seen (or missed) in `confirmations` polls in a row before it is started
-// (or stopped): one poll may race a hook that is on its way.
+// A publisher nobody supervises is started at its first sighting (a start hook racing it finds
+// the stream supervised: starts are idempotent). A stream must be missed in `confirmations`
+// polls in a row before it is stopped: a stream whose publish hook was just accepted may not be
+// listed yet.
 class Reconciler {
  public:
   explicit Reconciler(int confirmations = 2) : confirmations_(confirmations) {}
@@ -38,7 +40,6 @@ class Reconciler {
 
  private:
   int confirmations_;
-  std::map<std::string, int> seen_unsupervised_;
   std::map<std::string, int> missed_;
 };
 

@@ -47,8 +47,10 @@ class WorkerControl {
  public:
   virtual ~WorkerControl() = default;
   // Starts the worker of a validated stream id and returns its pid. Throws std::exception on
-  // failure; the message becomes the stream's last_exit.
-  virtual pid_t start_worker(const std::string& stream_id, StartReason reason) = 0;
+  // failure; the message becomes the stream's last_exit. `timeline` is how far the stream's
+  // output timeline has got since its first worker started (0 for a first start): a restarted
+  // worker continues from there.
+  virtual pid_t start_worker(const std::string& stream_id, StartReason reason, Millis timeline) = 0;
   // Sends SIGTERM, or SIGKILL when `force`, to the stream's running worker.
   virtual void signal_worker(const std::string& stream_id, bool force) = 0;
 };
@@ -110,6 +112,7 @@ class SupervisionTable {
     StreamStatus status;
     int consecutive_failures = 0;
     TimePoint worker_started_at;
+    std::optional<TimePoint> first_started_at;  // the output timeline's origin
     std::optional<TimePoint> kill_at;  // stopping, SIGKILL not yet sent
     bool live_again = false;           // stopping, and a new ready arrived meanwhile
     std::string next_session;          // live_again: the session that asked
