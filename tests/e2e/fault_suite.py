@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Fault injection over the real native stack (scripts/stack), as a viewer experiences it.
+
+One stack serves every scenario, each on its own stream id: a publisher (ffmpeg, restarted
+after 1 s whenever it drops, as OBS reconnects) sends a test pattern to live/<id>/in, a viewer
+(ffmpeg, reconnecting whenever its connection ends) reads live/<id>/out and notes when each
+video packet arrives and its timestamp. At FAULT_AT seconds one fault is injected; at the end
+the publisher stops and the scenario checks that its worker is gone.
+
+Per scenario it reports: the longest gap between output video packets (the viewer's stall),
+when output came back after the fault (recovery), fragments that fell back to the original
+audio (dub lost), the most stream workers seen at once for the id (duplicates), timestamps
+going backwards on one viewer connection (what breaks players that stay connected), and what
+was left behind (workers, /v1/streams entries).
+
+  tests/e2e/fault_suite.py --build-dir build [--faults sts,worker,...] [--json out.json]
+      [--assert]   exit 1 when a scenario exceeds its bound (the e2e test uses this)
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FAULT_AT = 14.0
+RUN_FOR = 42.0
+OUTPUT_DELAY = 4.5  # fixed 2 s fragments + 2.5 s (the stack's default with LIVEDUB_VAD=off)
+
+# Longest output gap allowed per fault (seconds). Physics first: a restarted worker must wait
+# the output delay again before its first output, and the publisher's own absence counts.
+BOUNDS = {
+    "sts": 0.6,                 # STS down: original audio, no stall
+    "worker": OUTPUT_DELAY + 3.0,
+    "orchestrator": OUTPUT_DELAY + 3.5,
+    "nginx": OUTPUT_DELAY + 6.0,  # the viewer and the publisher reconnect too
+    "publisher": 5.0 + OUTPUT_DELAY + 3.0,  # the publisher is away 5 s
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid):
+    """Live child pids of `pid` with their command lines."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rfind(")") + 2:].split()
+            if int(fields[1]) != pid or fields[0] == "Z":
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            out.append((int(entry), cmd))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def descendants(pid):
+    found = []
+    for child, cmd in children(pid):
+        found.append((child, cmd))
+        found.extend(descendants(child))
+    return found
+
+
+class Restartable(threading.Thread):
+    """Runs a command again whenever it ends, until stopped; `hold` delays the next start."""
+
+    def __init__(self, name, make_cmd, on_line=None, restart_delay=1.0):
+        super().__init__(daemon=True)
+        self.name_, self.make_cmd, self.on_line, self.restart_delay = name, make_cmd, on_line, restart_delay
+        self.proc = None
+        self.stopping = False
+        self.hold_until = 0.0
+        self.starts = 0
+        self.lock = threading.Lock()
+
+    def run(self):
+        while not self.stopping:
+            if time.monotonic() < self.hold_until:
+                time.sleep(0.05)
+                continue
+            with self.lock:
+                if self.stopping:
+                    return
+                self.proc = subprocess.Popen(self.make_cmd(), stdout=subprocess.PIPE if self.on_line else subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                self.starts += 1
+            if self.on_line:
+                for line in self.proc.stdout:
+                    self.on_line(line, self.starts)
+            self.proc.wait()
+            if not self.stopping:
+                time.sleep(self.restart_delay)
+
+    def kill(self, hold_for=0.0):
+        with self.lock:
+            self.hold_until = time.monotonic() + hold_for
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+
+    def stop(self):
+        self.stopping = True
+        self.kill()
+        self.join(10)
+
+
+class Stack:
+    def __init__(self, build_dir):
+        self.run_dir = tempfile.mkdtemp(prefix="livedub-faults-")
+        self.rtmp_port, self.orch_port, self.sts_port = free_port(), free_port(), free_port()
+        env = dict(os.environ)
+        env.update({
+            "LIVEDUB_BUILD_DIR": build_dir, "LIVEDUB_RUN_DIR": self.run_dir,
+            "LIVEDUB_RTMP_PORT": str(self.rtmp_port), "LIVEDUB_ORCHESTRATOR_PORT": str(self.orch_port),
+            "LIVEDUB_STS_PORT": str(self.sts_port), "LIVEDUB_STS_MODE": "mock-tone",
+            "LIVEDUB_VAD": "off", "LIVEDUB_BED_MODE": "off", "LIVEDUB_LOG_LEVEL": "info",
+            "LIVEDUB_WORKER_STOP_GRACE_MS": "8000", "LIVEDUB_RECONCILE_MS": "1000",
+        })
+        env.pop("STS_SERVICE_URL", None)
+        self.log = open(os.path.join(self.run_dir, "stack.out"), "w")
+        self.proc = subprocess.Popen(["/bin/bash", os.path.join(REPO, "scripts/stack")], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with open(os.path.join(self.run_dir, "stack.out")) as f:
+                if "stack is up" in f.read():
+                    break
+            if self.proc.poll() is not None:
+                raise RuntimeError("the stack exited during start-up; see " + self.run_dir)
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the stack did not start in 90 s; see " + self.run_dir)
+        with open(os.path.join(self.run_dir, "secrets", "orchestrator-token")) as f:
+            self.token = f.read().strip()
+
+    def service_pid(self, marker):
+        for pid, cmd in children(self.proc.pid):
+            if marker in cmd:
+                return pid
+        return None
+
+    def workers(self, stream_id):
+        """Live stream workers of this run for `stream_id`, orphans included."""
+        return [pid for pid in self.all_workers() if f"LIVEDUB_STREAM_ID={stream_id}" in _environ(pid).split("\0")]
+
+    def all_workers(self):
+        # Orphans are reparented away from the stack: look at every stream-worker of this run.
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = f.read()
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read()
+                with open(f"/proc/{entry}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if b"stream-worker" in cmd and f"LIVEDUB_RUN_DIR={self.run_dir}".encode() in env and state != "Z":
+                found.append(int(entry))
+        return found
+
+    def streams(self):
+        import urllib.request
+        req = urllib.request.Request(f"http://127.0.0.1:{self.orch_port}/v1/streams",
+                                     headers={"Authorization": "Bearer " + self.token})
+        try:
+            with urllib.request.urlopen(req, timeout=2) as r:
+                return json.load(r)
+        except Exception:
+            return None
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def fallbacks(run_dir, stream_id):
+    path = os.path.join(run_dir, "logs", f"worker-{stream_id}.log")
+    try:
+        with open(path) as f:
+            return sum(1 for line in f if "falls back to original audio" in line)
+    except OSError:
+        return 0
+
+
+def run_scenario(stack, fault, build_dir):
+    stream_id = f"fault_{fault}"
+    url_in = f"rtmp://127.0.0.1:{stack.rtmp_port}/live/{stream_id}/in"
+    url_out = f"rtmp://127.0.0.1:{stack.rtmp_port}/live/{stream_id}/out"
+    packets = []  # (arrival, connection, dts_ms)
+    packets_lock = threading.Lock()
+
+    def on_line(line, connection):
+        # framecrc: "stream_index, dts, pts, duration, size, crc"; FLV's time base is 1 ms.
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 6 or parts[0] != "0" or not re.fullmatch(r"-?\d+", parts[1]):
+            return
+        with packets_lock:
+            packets.append((time.monotonic(), connection, int(parts[1])))
+
+    publisher = Restartable("publisher", lambda: [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "64k", "-f", "flv", url_in])
+    viewer = Restartable("viewer", lambda: [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-rw_timeout", "4000000", "-i", url_out,
+        "-map", "0:v", "-c", "copy", "-f", "framecrc", "-flush_packets", "1", "-"], on_line=on_line, restart_delay=0.3)
+    started = time.monotonic()
+    publisher.start()
+    time.sleep(2.0)
+    viewer.start()
+    max_workers = 0
+    fault_time = None
+    fault_note = ""
+    while time.monotonic() - started < RUN_FOR:
+        t = time.monotonic() - started
+        max_workers = max(max_workers, len(stack.workers(stream_id)))
+        if fault_time is None and t >= FAULT_AT:
+            fault_time = time.monotonic()
+            if fault == "sts":
+                pid = stack.service_pid("apps/sts-service/sts-service")
+                os.kill(pid, signal.SIGKILL)
+            elif fault == "orchestrator":
+                pid = stack.service_pid("apps/orchestrator/orchestrator")
+                os.kill(pid, signal.SIGKILL)
+            elif fault == "nginx":
+                pid = stack.service_pid("nginx")
+                os.kill(pid, signal.SIGKILL)
+            elif fault == "worker":
+                pids = stack.workers(stream_id)
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                fault_note = f"killed {len(pids)} worker(s)"
+            elif fault == "publisher":
+                publisher.kill(hold_for=5.0)
+        time.sleep(0.25)
+    publisher.stop()
+    # The worker drains its delayed output, then must be gone, and so must the entry.
+    leftover_deadline = time.monotonic() + 20
+    while time.monotonic() < leftover_deadline:
+        entries = [s for s in (stack.streams() or [{"stream_id": stream_id}]) if s.get("stream_id") == stream_id]
+        if not stack.workers(stream_id) and not entries:
+            break
+        time.sleep(0.5)
+    viewer.stop()
+    leftover_workers = stack.workers(stream_id)
+    streams = stack.streams()
+    leftover_entries = None if streams is None else [s for s in streams if s.get("stream_id") == stream_id]
+
+    with packets_lock:
+        data = list(packets)
+    result = {"fault": fault, "note": fault_note, "packets": len(data), "viewer_connections": viewer.starts,
+              "publisher_starts": publisher.starts, "max_workers": max_workers,
+              "leftover_workers": len(leftover_workers),
+              "leftover_entries": None if leftover_entries is None else len(leftover_entries),
+              "fallback_fragments": fallbacks(stack.run_dir, stream_id)}
+    # Gaps over the window in which output is expected: from the first packet to the fault + 20 s.
+    window = [p for p in data if p[0] <= fault_time + 20.0] if fault_time else data
+    gaps = [(b[0] - a[0], a[0], b[0]) for a, b in zip(window, window[1:])]
+    longest = max(gaps, default=(None, None, None))
+    result["longest_gap_s"] = None if longest[0] is None else round(longest[0], 2)
+    result["recovery_s"] = None if longest[0] is None or fault_time is None else round(longest[2] - fault_time, 2)
+    backwards = 0
+    for a, b in zip(data, data[1:]):
+        if a[1] == b[1] and b[2] < a[2]:
+            backwards += 1
+    result["dts_backwards_same_connection"] = backwards
+    result["first_output_after_s"] = round(data[0][0] - started, 2) if data else None
+    result["output_after_fault"] = bool(fault_time and any(p[0] > fault_time + 1 for p in data))
+    return result
+
+
+def _environ(pid):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default=os.path.join(REPO, "build"))
+    parser.add_argument("--faults", default="sts,worker,orchestrator,nginx,publisher")
+    parser.add_argument("--json")
+    parser.add_argument("--assert", dest="check", action="store_true")
+    args = parser.parse_args()
+    for tool in ("ffmpeg", "nginx"):
+        if not shutil.which(tool):
+            print(f"fault_suite: {tool} is not installed", file=sys.stderr)
+            return 2
+    stack = Stack(os.path.abspath(args.build_dir))
+    results = []
+    failures = []
+    try:
+        for fault in args.faults.split(","):
+            result = run_scenario(stack, fault, args.build_dir)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+            problems = []
+            if not result["output_after_fault"]:
+                problems.append("no output after the fault")
+            if result["longest_gap_s"] is None or result["longest_gap_s"] > BOUNDS[fault]:
+                problems.append(f"longest gap {result['longest_gap_s']} s > {BOUNDS[fault]} s")
+            if result["max_workers"] > 1:
+                problems.append(f"{result['max_workers']} workers at once")
+            if result["leftover_workers"] or result["leftover_entries"]:
+                problems.append("left behind: " + json.dumps({k: result[k] for k in ("leftover_workers", "leftover_entries")}))
+            if fault in ("sts", "worker", "orchestrator") and result["dts_backwards_same_connection"]:
+                problems.append(f"timestamps went backwards {result['dts_backwards_same_connection']} times on one connection")
+            if problems:
+                failures.append(f"{fault}: " + "; ".join(problems))
+    finally:
+        stack.stop()
+        leftovers = stack.all_workers()
+        if leftovers:
+            failures.append(f"stream workers still running after the stack stopped: {leftovers}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    for failure in failures:
+        print("FAIL " + failure, file=sys.stderr)
+    if not failures:
+        shutil.rmtree(stack.run_dir, ignore_errors=True)
+    else:
+        print("logs kept in " + stack.run_dir, file=sys.stderr)
+    return 1 if (failures and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Attacks on the real native stack (scripts/stack), each expected to fail:
+
+  forged hooks      start/stop hooks and API calls without the orchestrator's credential
+  wrong publisher   publishing live/<id>/in without the publish password (LIVEDUB_PUBLISH_PASS)
+  output hijack     publishing live/<id>/out while the worker runs, and while it restarts
+  secrets           the orchestrator token and the publish/worker passwords in any log
+
+  tests/e2e/security_suite.py --build-dir build [--assert]
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fault_suite import Restartable, Stack, _environ  # noqa: E402
+
+PUBLISH_PASS = "pub-secret-7f3a9c"
+
+
+def post(url, body, headers=None):
+    req = urllib.request.Request(url, data=body.encode(), headers=headers or {}, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def publisher_cmd(url, size="320x240"):
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+            "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-c:v", "libx264", "-preset", "ultrafast",
+            "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", url]
+
+
+def probe_size(url):
+    out = subprocess.run(["ffprobe", "-v", "error", "-rw_timeout", "5000000", "-select_streams", "v", "-show_entries",
+                          "stream=width,height", "-of", "csv=p=0", url], capture_output=True, text=True, timeout=20)
+    return out.stdout.strip()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--assert", dest="check", action="store_true")
+    args = parser.parse_args()
+    os.environ["LIVEDUB_PUBLISH_USER"] = "studio"
+    os.environ["LIVEDUB_PUBLISH_PASS"] = PUBLISH_PASS
+    stack = Stack(os.path.abspath(args.build_dir))
+    results, failures = {}, []
+
+    def check(name, ok, detail):
+        results[name] = {"ok": ok, "detail": detail}
+        print(json.dumps({name: results[name]}), flush=True)
+        if not ok:
+            failures.append(f"{name}: {detail}")
+
+    base = f"rtmp://127.0.0.1:{stack.rtmp_port}/live/victim"
+    hooks = f"http://127.0.0.1:{stack.orch_port}/v1/hooks/nginx"
+    try:
+        # A publisher without the password is refused; with it, the stream runs.
+        bad = subprocess.run(publisher_cmd(base + "/in?user=studio&pass=guess")[:-1] + ["-t", "3", base + "/in?user=studio&pass=guess"],
+                             capture_output=True, text=True, timeout=30)
+        check("wrong_publish_password_refused", bad.returncode != 0 and not stack.workers("victim"),
+              f"ffmpeg exit {bad.returncode}, workers {stack.workers('victim')}")
+        publisher = Restartable("publisher", lambda: publisher_cmd(f"{base}/in?user=studio&pass={PUBLISH_PASS}"))
+        publisher.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not stack.workers("victim"):
+            time.sleep(0.2)
+        worker = stack.workers("victim")
+        check("right_publish_password_accepted", len(worker) == 1, f"workers {worker}")
+        time.sleep(8)  # the dubbed output is up
+
+        # Forged hooks and API calls: refused, the stream keeps running.
+        statuses = [post(hooks, "call=publish_done&app=live&name=victim%2Fin"),
+                    post(hooks + "?token=guessed-0123456789abcdef", "call=publish_done&app=live&name=victim%2Fin"),
+                    post(f"http://127.0.0.1:{stack.orch_port}/v1/hooks/mediamtx/not-ready", '{"path":"live/victim/in"}')]
+        forged_starts = [post(hooks, f"call=publish&app=live&name=forged{i}%2Fin") for i in range(20)]
+        time.sleep(5)
+        check("forged_hooks_refused",
+              statuses == [401, 401, 401] and set(forged_starts) == {401} and stack.workers("victim") == worker
+              and not any(stack.workers(f"forged{i}") for i in range(20)),
+              f"stops {statuses}, 20 starts {sorted(set(forged_starts))}, victim workers {stack.workers('victim')}")
+
+        # Output hijack while the worker runs, then while it restarts.
+        hijack = subprocess.run(publisher_cmd(base + "/out", "160x120")[:-1] + ["-t", "4", base + "/out"],
+                                capture_output=True, text=True, timeout=30)
+        check("output_hijack_refused_while_running", hijack.returncode != 0, f"attacker ffmpeg exit {hijack.returncode}")
+        attacker = Restartable("attacker", lambda: publisher_cmd(base + "/out?user=livedub-worker&pass=guess", "160x120"),
+                               restart_delay=0.05)
+        for pid in stack.workers("victim"):
+            os.kill(pid, signal.SIGKILL)
+        attacker.start()
+        time.sleep(10)
+        attacker.stop()
+        size = probe_size(base + "/out")
+        check("output_hijack_refused_during_restart", size == "320,240" and attacker.starts > 3,
+              f"viewers see {size!r} (the victim's 320x240, not the attacker's 160x120); attacker tried {attacker.starts} times")
+
+        # Secrets in logs: the orchestrator token, the publish password, the workers' password.
+        worker_pass = ""
+        for pid in stack.workers("victim"):
+            for item in _environ(pid).split("\0"):
+                if item.startswith("LIVEDUB_OUTPUT_URL=") and "pass=" in item:
+                    worker_pass = item.split("pass=", 1)[1].split("&")[0]
+        publisher.stop()
+        secrets = {"orchestrator token": stack.token, "publish password": PUBLISH_PASS, "worker password": worker_pass}
+        found = []
+        for root, _, files in os.walk(stack.run_dir):
+            if os.path.basename(root) in ("secrets", "nginx"):
+                continue  # the secrets themselves and nginx's config (mode 600) hold them by design
+            for name in files:
+                with open(os.path.join(root, name), errors="replace") as f:
+                    text = f.read()
+                found += [f"{what} in {os.path.relpath(os.path.join(root, name), stack.run_dir)}"
+                          for what, value in secrets.items() if value and value in text]
+        check("no_secrets_in_logs", bool(worker_pass) and not found, f"found {found}; worker password known: {bool(worker_pass)}")
+    finally:
+        stack.stop()
+    print("logs kept in " + stack.run_dir if failures else "all attacks refused", file=sys.stderr)
+    for failure in failures:
+        print("FAIL " + failure, file=sys.stderr)
+    return 1 if (failures and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
