@@ -191,6 +191,33 @@ TEST(HttpService, AnswersExpectContinue) {
   EXPECT_THAT(raw.receive(3s), HasSubstr("{\"size\":5}"));
 }
 
+// Request smuggling and resource holes: every contradictory or impossible length is refused
+// at once with the right 4xx (issue 12 measured no answer and a held thread for the first two).
+TEST(HttpService, BadLengthsGetA4xxAtOnce) {
+  HttpLimits limits;
+  limits.max_body_bytes = 1024;
+  HttpService http("test-service", std::make_shared<prometheus::Registry>(), limits);
+  http.route("POST", "/echo", [](const HttpRequest& req, HttpReply& res) { send_json(res, 200, {{"size", req.body.size()}}); });
+  RunningService running(http);
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Content-Length: -1\r\n\r\n", "HTTP/1.1 400"},
+      {"Content-Length: 18446744073709551615\r\n\r\n", "HTTP/1.1 413"},
+      {"Content-Length: 99999999999999999999999\r\n\r\n", "HTTP/1.1 400"},
+      {"Content-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef", "HTTP/1.1 400"},
+      {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", "HTTP/1.1 400"},
+      {"Content-Length: 1e3\r\n\r\n", "HTTP/1.1 400"},
+  };
+  for (const auto& [headers, status] : cases) {
+    RawConnection raw(running.port());
+    const auto started = std::chrono::steady_clock::now();
+    raw.send(head + headers);
+    const auto reply = raw.receive(3s);
+    EXPECT_THAT(reply, HasSubstr(status)) << headers;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << headers;
+  }
+}
+
 // The property cpp-httplib lacked: connections that send nothing, or one byte at a time, hold
 // no thread, so a fresh request is answered at once; and each is cut off at its deadline.
 TEST(HttpService, SlowAndIdleClientsNeitherStallNorStayForever) {

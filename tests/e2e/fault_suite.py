@@ -122,7 +122,7 @@ class Restartable(threading.Thread):
 
 
 class Stack:
-    def __init__(self, build_dir):
+    def __init__(self, build_dir, repo=REPO):
         self.run_dir = tempfile.mkdtemp(prefix="livedub-faults-")
         self.rtmp_port, self.orch_port, self.sts_port = free_port(), free_port(), free_port()
         env = dict(os.environ)
@@ -135,7 +135,7 @@ class Stack:
         })
         env.pop("STS_SERVICE_URL", None)
         self.log = open(os.path.join(self.run_dir, "stack.out"), "w")
-        self.proc = subprocess.Popen(["/bin/bash", os.path.join(REPO, "scripts/stack")], env=env, stdout=self.log,
+        self.proc = subprocess.Popen(["/bin/bash", os.path.join(repo, "scripts/stack")], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -147,8 +147,8 @@ class Stack:
             time.sleep(0.2)
         else:
             raise RuntimeError("the stack did not start in 90 s; see " + self.run_dir)
-        with open(os.path.join(self.run_dir, "secrets", "orchestrator-token")) as f:
-            self.token = f.read().strip()
+        token_file = os.path.join(self.run_dir, "secrets", "orchestrator-token")
+        self.token = open(token_file).read().strip() if os.path.exists(token_file) else ""  # older stacks had none
 
     def service_pid(self, marker):
         for pid, cmd in children(self.proc.pid):
@@ -287,7 +287,9 @@ def run_scenario(stack, fault, build_dir):
     gaps = [(b[0] - a[0], a[0], b[0]) for a, b in zip(window, window[1:])]
     longest = max(gaps, default=(None, None, None))
     result["longest_gap_s"] = None if longest[0] is None else round(longest[0], 2)
-    result["recovery_s"] = None if longest[0] is None or fault_time is None else round(longest[2] - fault_time, 2)
+    # Output back after the fault: the end of the stall the fault caused (none under a second).
+    stalled = longest[0] is not None and fault_time is not None and longest[0] >= 1.0 and longest[2] > fault_time
+    result["recovery_s"] = round(longest[2] - fault_time, 2) if stalled else None
     backwards = 0
     for a, b in zip(data, data[1:]):
         if a[1] == b[1] and b[2] < a[2]:
@@ -296,6 +298,44 @@ def run_scenario(stack, fault, build_dir):
     result["first_output_after_s"] = round(data[0][0] - started, 2) if data else None
     result["output_after_fault"] = bool(fault_time and any(p[0] > fault_time + 1 for p in data))
     return result
+
+
+BAD_INPUTS = {
+    # What a publisher may send that livedub cannot dub: refused once, with the reason shown.
+    "audio_only": ["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-c:a", "aac"],
+    "mpeg4": ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+              "-c:v", "mpeg4", "-c:a", "aac", "-strict", "-1"],
+    "flv1": ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+             "-c:v", "flv1", "-c:a", "aac"],
+}
+
+
+def run_bad_input(stack, kind):
+    stream_id = f"input_{kind}"
+    url_in = f"rtmp://127.0.0.1:{stack.rtmp_port}/live/{stream_id}/in"
+    publisher = Restartable("publisher", lambda: ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re"] +
+                            BAD_INPUTS[kind] + ["-f", "flv", url_in])
+    started = time.monotonic()
+    publisher.start()
+    status, refused_after = None, None
+    while time.monotonic() - started < 30:
+        entries = [e for e in (stack.streams() or []) if e.get("stream_id") == stream_id]
+        if entries and entries[0].get("state") == "failed":
+            status, refused_after = entries[0], round(time.monotonic() - started, 1)
+            break
+        time.sleep(0.5)
+    time.sleep(4)  # restart backoffs would have run by now
+    with open(os.path.join(stack.run_dir, "logs", "orchestrator.log")) as f:
+        starts = sum(1 for line in f if f'"stream_id":"{stream_id}"' in line and "worker started" in line)
+    entries = [e for e in (stack.streams() or []) if e.get("stream_id") == stream_id]
+    still_failed = bool(entries) and entries[0].get("state") == "failed"
+    publisher.stop()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [e for e in (stack.streams() or []) if e.get("stream_id") == stream_id]:
+        time.sleep(0.5)
+    left = [e for e in (stack.streams() or []) if e.get("stream_id") == stream_id]
+    return {"input": kind, "refused_after_s": refused_after, "reason": (status or {}).get("last_exit"),
+            "worker_starts": starts, "still_refused": still_failed, "entry_left": bool(left)}
 
 
 def _environ(pid):
@@ -310,14 +350,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=os.path.join(REPO, "build"))
     parser.add_argument("--faults", default="sts,worker,orchestrator,nginx,publisher")
+    parser.add_argument("--inputs", default="audio_only,mpeg4,flv1", help="unsupported inputs to publish ('' for none)")
     parser.add_argument("--json")
     parser.add_argument("--assert", dest="check", action="store_true")
+    parser.add_argument("--repo", default=REPO, help="checkout whose scripts/stack runs (to measure an older version)")
     args = parser.parse_args()
     for tool in ("ffmpeg", "nginx"):
         if not shutil.which(tool):
             print(f"fault_suite: {tool} is not installed", file=sys.stderr)
             return 2
-    stack = Stack(os.path.abspath(args.build_dir))
+    stack = Stack(os.path.abspath(args.build_dir), os.path.abspath(args.repo))
     results = []
     failures = []
     try:
@@ -338,6 +380,17 @@ def main():
                 problems.append(f"timestamps went backwards {result['dts_backwards_same_connection']} times on one connection")
             if problems:
                 failures.append(f"{fault}: " + "; ".join(problems))
+        for kind in filter(None, args.inputs.split(",")):
+            result = run_bad_input(stack, kind)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+            reason = result["reason"] or ""
+            if result["refused_after_s"] is None or "unsupported input" not in reason:
+                failures.append(f"{kind}: not refused with a reason within 30 s ({reason!r})")
+            elif result["worker_starts"] != 1 or not result["still_refused"]:
+                failures.append(f"{kind}: restarted ({result['worker_starts']} starts) instead of staying refused")
+            if result["entry_left"]:
+                failures.append(f"{kind}: its entry stayed after the publisher left")
     finally:
         stack.stop()
         leftovers = stack.all_workers()

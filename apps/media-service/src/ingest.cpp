@@ -13,6 +13,8 @@ constexpr const char* kDecodebinStopCaps = "video/x-h264; audio/x-raw; video/x-r
 constexpr guint kRtspLatencyMs = 200;
 // Audio this long without any video track: an audio-only publisher (livedub outputs video).
 constexpr GstClockTime kVideoDiscoveryTimeout = 8 * GST_SECOND;
+// Input bytes this long without any usable video track: refused (see Ingest::watch_tracks).
+constexpr std::chrono::seconds kTrackDiscoveryTimeout{10};
 }  // namespace
 
 Ingest::Ingest(std::string url, AudioFormat format, Callbacks callbacks, LogContext log)
@@ -36,6 +38,17 @@ void Ingest::build() {
     g_object_set(decoder, "caps", stop_caps.get(), nullptr);
     gst_bin_add_many(GST_BIN(pipeline_.get()), source, decoder, nullptr);
     if (!gst_element_link(source, decoder)) throw std::runtime_error("cannot link rtmp2src to decodebin");
+    GstPadPtr source_pad(gst_element_get_static_pad(source, "src"));
+    gst_pad_add_probe(source_pad.get(), GST_PAD_PROBE_TYPE_BUFFER,
+                      +[](GstPad*, GstPadProbeInfo*, gpointer self) {
+                        auto* ingest = static_cast<Ingest*>(self);
+                        if (!ingest->input_seen_) {
+                          ingest->input_seen_at_ = std::chrono::steady_clock::now();
+                          ingest->input_seen_ = true;
+                        }
+                        return GST_PAD_PROBE_REMOVE;  // the first buffer is all it needs
+                      },
+                      this, nullptr);
   } else {
     decoder = make_element("uridecodebin", "decoder");
     g_object_set(decoder, "uri", url_.c_str(), "caps", stop_caps.get(), nullptr);
@@ -66,6 +79,20 @@ void Ingest::unsupported(const std::string& message) {
     callbacks_.on_unsupported(message);
   } else if (callbacks_.on_error) {
     callbacks_.on_error(message);
+  }
+}
+
+void Ingest::watch_tracks() {
+  std::unique_lock lock(watch_mutex_);
+  while (!stopping_ && !video_linked_ && !refused_) {
+    watch_cv_.wait_for(lock, std::chrono::milliseconds(250));
+    if (input_seen_ && !video_linked_ && std::chrono::steady_clock::now() - input_seen_at_ > kTrackDiscoveryTimeout) {
+      lock.unlock();
+      unsupported("no H.264 video track " + std::to_string(kTrackDiscoveryTimeout.count()) +
+                  " s after the input started (its video codec is not H.264, or it has no video): "
+                  "livedub passes H.264 video through untouched");
+      return;
+    }
   }
 }
 
@@ -114,9 +141,8 @@ void Ingest::on_pad_added(GstPad* pad) {
   } else if (media == "audio/x-raw") {
     link_audio(pad);
   } else if (media == "video/x-raw") {
-    unsupported("input video is not H.264 (it decodes to " + caps_to_string(caps.get()) +
-                "); livedub passes video through without re-encoding, so the publisher must "
-                "send H.264");
+    unsupported("input video is not H.264 (decodebin had to decode it to raw video); livedub passes "
+                "video through without re-encoding, so the publisher must send H.264");
   } else {
     log_warn(log_, "ignoring input stream with caps {}", caps_to_string(caps.get()));
   }
@@ -206,6 +232,7 @@ void Ingest::start() {
     throw std::runtime_error("cannot start the input pipeline for " + url_);
   }
   bus_thread_ = std::thread([this] { watch_bus(); });
+  track_watch_ = std::thread([this] { watch_tracks(); });
 }
 
 void Ingest::watch_bus() {
@@ -221,7 +248,12 @@ void Ingest::watch_bus() {
 }
 
 void Ingest::stop() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(watch_mutex_);
+    stopping_ = true;
+  }
+  watch_cv_.notify_all();
+  if (track_watch_.joinable()) track_watch_.join();
   if (bus_thread_.joinable()) bus_thread_.join();
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
 }

@@ -4,6 +4,9 @@
 #include <gst/gst.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -43,6 +46,7 @@ class Ingest {
   void on_unknown_type(GstCaps* caps);
   void on_no_more_pads();
   void unsupported(const std::string& message);
+  void watch_tracks();
   void link_video(GstPad* pad);
   void link_audio(GstPad* pad);
   void watch_bus();
@@ -64,6 +68,14 @@ class Ingest {
   // Audio flowing this long with no video track means an audio-only publisher, also where the
   // demuxer never signals that it has found all its tracks.
   std::atomic<GstClockTime> first_audio_pts_{GST_CLOCK_TIME_NONE};
+  // Bytes arriving for this long with no H.264 track linked: a codec the demuxer or decoder
+  // drops without a word (MPEG-4 Part 2 in FLV: flvdemux never exposes it, and decodebin then
+  // exposes nothing at all, audio included).
+  std::atomic<bool> input_seen_{false};
+  std::chrono::steady_clock::time_point input_seen_at_;  // set once, before input_seen_
+  std::mutex watch_mutex_;
+  std::condition_variable watch_cv_;
+  std::thread track_watch_;
 };
 
 }  // namespace livedub::worker

@@ -123,7 +123,10 @@ void WorkerSupervisor::reap_exited_workers(TimePoint now) {
         std::ifstream in(worker_exit_reason_path(*launch_.run_dir, stream_id));
         std::getline(in, why);
       }
-      reason = "unsupported input: " + (why.empty() ? "see the worker log" : why.substr(0, 300));
+      why = why.substr(0, 300);
+      // The worker's own line usually says it already.
+      reason = why.rfind("unsupported input", 0) == 0 ? why
+                                                      : "unsupported input: " + (why.empty() ? "see the worker log" : why);
     }
     table_.worker_exited(stream_id, reason, now, refused);
   }
