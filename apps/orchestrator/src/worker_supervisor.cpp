@@ -15,6 +15,24 @@ namespace livedub::orchestrator {
 namespace {
 // How often exited workers are noticed; timers (restarts, SIGKILL) may wake the thread sooner.
 constexpr Millis kPollInterval{50};
+// A stream's output timeline restarts from 0 only when its origin is older than this: RTMP
+// timestamps are 32-bit milliseconds (24.8 days).
+constexpr std::chrono::hours kTimelineReset{24 * 20};
+
+// The stream's output timeline origin (wall clock), kept in the run dir so that it survives an
+// orchestrator restart: a worker started by the next orchestrator continues the timeline the
+// players that stayed connected are on. Returns how far the timeline has got.
+Millis timeline_from_origin_file(const std::filesystem::path& file) {
+  const auto now = std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch());
+  std::int64_t origin = 0;
+  {
+    std::ifstream in(file);
+    in >> origin;
+  }
+  if (origin > 0 && now.count() >= origin && now - Millis(origin) < kTimelineReset) return now - Millis(origin);
+  std::ofstream(file, std::ios::trunc) << now.count() << "\n";
+  return Millis(0);
+}
 }  // namespace
 
 WorkerSupervisor::WorkerSupervisor(SupervisionPolicy policy, WorkerLaunchConfig launch,
@@ -68,11 +86,14 @@ void WorkerSupervisor::shutdown() {
 pid_t WorkerSupervisor::start_worker(const std::string& stream_id, StartReason reason, Millis timeline) {
   try {
     ChildProcess::Options options = worker_process_options(launch_, stream_id);
+    if (launch_.run_dir) {
+      std::filesystem::create_directories(*launch_.run_dir / "logs");
+      timeline = timeline_from_origin_file(*launch_.run_dir / "logs" / ("worker-" + stream_id + ".origin"));
+    }
     if (timeline.count() > 0) {
       options.env_overrides["LIVEDUB_OUTPUT_TIMESTAMP_OFFSET_MS"] = std::to_string(timeline.count());
     }
     if (launch_.run_dir) {
-      std::filesystem::create_directories(*launch_.run_dir / "logs");
       std::error_code ignored;  // a reason left by an earlier worker is no longer true
       std::filesystem::remove(worker_exit_reason_path(*launch_.run_dir, stream_id), ignored);
     }
