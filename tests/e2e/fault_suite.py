@@ -288,9 +288,11 @@ def run_scenario(stack, fault, build_dir):
               "leftover_workers": len(leftover_workers),
               "leftover_entries": None if leftover_entries is None else len(leftover_entries),
               "fallback_fragments": fallbacks(stack.run_dir, stream_id)}
-    # Gaps over the window in which output is expected: from the first packet to the fault + 20 s.
-    window = [p for p in data if p[0] <= fault_time + 20.0] if fault_time else data
-    gaps = [(b[0] - a[0], a[0], b[0]) for a, b in zip(window, window[1:])]
+    # Gaps over the window in which output is expected: from the first packet to the fault + 20 s
+    # (output that stops for good counts as a gap up to the window's end).
+    window_end = fault_time + 20.0 if fault_time else (data[-1][0] if data else 0)
+    arrivals = [p[0] for p in data if p[0] <= window_end] + [window_end]
+    gaps = [(b - a, a, b) for a, b in zip(arrivals, arrivals[1:])]
     longest = max(gaps, default=(None, None, None))
     result["longest_gap_s"] = None if longest[0] is None else round(longest[0], 2)
     # Output back after the fault: the end of the stall the fault caused (none under a second).
@@ -302,7 +304,8 @@ def run_scenario(stack, fault, build_dir):
     except OSError:
         result["viewer_non_monotonic_warnings"] = None
     result["first_output_after_s"] = round(data[0][0] - started, 2) if data else None
-    result["output_after_fault"] = bool(fault_time and any(p[0] > fault_time + 1 for p in data))
+    # Back and running: output in the last 5 s of the window (a stopping worker's drain is not it).
+    result["output_after_fault"] = bool(fault_time and any(fault_time + 15 <= p[0] <= fault_time + 20 for p in data))
     return result
 
 
