@@ -1,6 +1,7 @@
 #include "orchestrator/media_status.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -9,18 +10,32 @@
 namespace livedub::orchestrator {
 namespace {
 
-// The text between <tag> and </tag> from `from`; npos-safe. Enough for rtmp_stat's output,
-// which is flat, machine-written XML without attributes or CDATA.
-std::string_view element(std::string_view xml, std::string_view tag, std::size_t from, std::size_t* end) {
+// Calls `each` with the text between every <tag> and </tag> of `xml` in turn. Enough for
+// rtmp_stat's output: flat, machine-written XML without attributes or CDATA.
+template <typename Each>
+void for_each_element(std::string_view xml, std::string_view tag, Each each) {
   const std::string open = "<" + std::string(tag) + ">";
   const std::string close = "</" + std::string(tag) + ">";
-  const auto start = xml.find(open, from);
-  if (start == std::string_view::npos) return {};
-  const auto content = start + open.size();
-  const auto stop = xml.find(close, content);
-  if (stop == std::string_view::npos) return {};
-  if (end) *end = stop + close.size();
-  return xml.substr(content, stop - content);
+  for (std::size_t at = 0;;) {
+    const auto start = xml.find(open, at);
+    if (start == std::string_view::npos) return;
+    const auto content = start + open.size();
+    const auto stop = xml.find(close, content);
+    if (stop == std::string_view::npos) return;
+    each(xml.substr(content, stop - content));
+    at = stop + close.size();
+  }
+}
+
+// The first <tag>'s text, "" when there is none.
+std::string_view first_element(std::string_view xml, std::string_view tag) {
+  std::string_view found;
+  bool seen = false;
+  for_each_element(xml, tag, [&](std::string_view text) {
+    if (!seen) found = text;
+    seen = true;
+  });
+  return found;
 }
 
 void add_if_input(std::vector<PublishedStream>& out, std::string_view path, std::string session) {
@@ -31,36 +46,16 @@ void add_if_input(std::vector<PublishedStream>& out, std::string_view path, std:
 
 std::vector<PublishedStream> parse_nginx_stat(std::string_view xml) {
   std::vector<PublishedStream> out;
-  std::size_t at = 0;
-  while (true) {
-    std::size_t app_end = 0;
-    const auto application = element(xml, "application", at, &app_end);
-    if (application.empty()) break;
-    at = app_end;
-    const auto app_name = element(application, "name", 0, nullptr);
-    std::size_t stream_at = 0;
-    while (true) {
-      std::size_t stream_end = 0;
-      const auto stream = element(application, "stream", stream_at, &stream_end);
-      if (stream.empty()) break;
-      stream_at = stream_end;
-      const auto name = element(stream, "name", 0, nullptr);
-      std::string session;
-      bool publishing = false;
-      std::size_t client_at = 0;
-      while (true) {
-        std::size_t client_end = 0;
-        const auto client = element(stream, "client", client_at, &client_end);
-        if (client.empty()) break;
-        client_at = client_end;
-        if (client.find("<publishing/>") != std::string_view::npos) {
-          publishing = true;
-          session = std::string(element(client, "id", 0, nullptr));
-        }
-      }
-      if (publishing) add_if_input(out, std::string(app_name) + "/" + std::string(name), session);
-    }
-  }
+  for_each_element(xml, "application", [&](std::string_view application) {
+    const auto app_name = first_element(application, "name");
+    for_each_element(application, "stream", [&](std::string_view stream) {
+      std::optional<std::string> publisher;  // the publishing client's id
+      for_each_element(stream, "client", [&](std::string_view client) {
+        if (client.find("<publishing/>") != std::string_view::npos) publisher = std::string(first_element(client, "id"));
+      });
+      if (publisher) add_if_input(out, std::string(app_name) + "/" + std::string(first_element(stream, "name")), *publisher);
+    });
+  });
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "livedub/logging.hpp"
+#include "livedub/secrets.hpp"
 #include "sts/engine.hpp"  // DeadlineExpired
 
 #if LIVEDUB_HAVE_WHISPER
@@ -103,13 +104,7 @@ std::string sha1_hex(const std::filesystem::path& path) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> sum{};
   unsigned int length = 0;
   EVP_DigestFinal_ex(digest.get(), sum.data(), &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[sum[i] >> 4];
-    hex += kHex[sum[i] & 15];
-  }
-  return hex;
+  return to_hex(std::span(sum.data(), length));
 }
 
 }  // namespace

@@ -77,7 +77,10 @@ std::string redact_url(std::string_view url) {
       out.replace(out.size() - endpoint->stream.size(), endpoint->stream.size(), kMask);
     }
   }
-  if (has_query) out += "?" + redact_query(query);
+  if (has_query) {
+    out += '?';
+    out += redact_query(query);
+  }
   return out;
 }
 
@@ -87,11 +90,16 @@ std::string sha256_hex(std::string_view text) {
   if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
+  return to_hex(std::span(digest.data(), length));
+}
+
+std::string to_hex(std::span<const unsigned char> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 0xf];
   }
   return hex;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Credentials: comparing them without a timing leak, and keeping them out of anything printed
 // (logs, API replies, metric labels).
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,9 @@ bool bearer_token_matches(std::string_view authorization_header, std::string_vie
 // destination's key ("live2/<key>") does not. Text that is not a URL comes back unchanged
 // apart from a query part.
 std::string redact_url(std::string_view url);
+
+// Lower-case hex of `bytes` (digests).
+std::string to_hex(std::span<const unsigned char> bytes);
 
 // Hex SHA-256 of `text`, for deriving one secret from another without revealing it.
 std::string sha256_hex(std::string_view text);
