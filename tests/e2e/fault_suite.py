@@ -127,7 +127,7 @@ class Restartable(threading.Thread):
 
 
 class Stack:
-    def __init__(self, build_dir, repo=REPO):
+    def __init__(self, build_dir, repo=REPO, keep_sts=False):
         self.run_dir = tempfile.mkdtemp(prefix="livedub-faults-")
         self.rtmp_port, self.orch_port, self.sts_port = free_port(), free_port(), free_port()
         env = dict(os.environ)
@@ -138,7 +138,8 @@ class Stack:
             "LIVEDUB_VAD": "off", "LIVEDUB_BED_MODE": "off", "LIVEDUB_LOG_LEVEL": "info",
             "LIVEDUB_WORKER_STOP_GRACE_MS": "8000", "LIVEDUB_RECONCILE_MS": "1000",
         })
-        env.pop("STS_SERVICE_URL", None)
+        if not keep_sts:
+            env.pop("STS_SERVICE_URL", None)  # the stack starts its own
         self.log = open(os.path.join(self.run_dir, "stack.out"), "w")
         self.proc = subprocess.Popen(["/bin/bash", os.path.join(repo, "scripts/stack")], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

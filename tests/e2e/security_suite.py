@@ -4,13 +4,16 @@
   forged hooks      start/stop hooks and API calls without the orchestrator's credential
   wrong publisher   publishing live/<id>/in without the publish password (LIVEDUB_PUBLISH_PASS)
   output hijack     publishing live/<id>/out while the worker runs, and while it restarts
-  secrets           the orchestrator token and the publish/worker passwords in any log
+  secrets           the orchestrator token, the publish/worker passwords and a third-party
+                    destination's stream key (LIVEDUB_EXTRA_OUTPUT_URL) in any log
+  wrong STS token   a worker whose LIVEDUB_STS_TOKEN the STS service refuses reports unhealthy
 
   tests/e2e/security_suite.py --build-dir build [--assert]
 """
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,9 +22,10 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fault_suite import Restartable, Stack, _environ  # noqa: E402
+from fault_suite import Restartable, Stack, _environ, free_port  # noqa: E402
 
 PUBLISH_PASS = "pub-secret-7f3a9c"
+DESTINATION_KEY = "live2key-9d1e77"  # a third party's stream key: never in a log
 
 
 def post(url, body, headers=None):
@@ -53,7 +57,17 @@ def main():
     args = parser.parse_args()
     os.environ["LIVEDUB_PUBLISH_USER"] = "studio"
     os.environ["LIVEDUB_PUBLISH_PASS"] = PUBLISH_PASS
-    stack = Stack(os.path.abspath(args.build_dir))
+    # A destination nobody listens on: the worker keeps retrying it, and logging that.
+    os.environ["LIVEDUB_EXTRA_OUTPUT_URL"] = f"rtmp://127.0.0.1:{free_port()}/live2/{DESTINATION_KEY}"
+    # An STS service that wants another token than the workers send.
+    sts_port = free_port()
+    sts = subprocess.Popen([os.path.join(os.path.abspath(args.build_dir), "apps/sts-service/sts-service")],
+                           env=dict(os.environ, LIVEDUB_STS_HOST="127.0.0.1", LIVEDUB_STS_PORT=str(sts_port),
+                                    LIVEDUB_STS_MODE="mock-tone", LIVEDUB_STS_TOKEN="the-right-sts-token"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ["STS_SERVICE_URL"] = f"http://127.0.0.1:{sts_port}"
+    os.environ["LIVEDUB_STS_TOKEN"] = "a-wrong-sts-token"
+    stack = Stack(os.path.abspath(args.build_dir), keep_sts=True)
     results, failures = {}, []
 
     def check(name, ok, detail):
@@ -78,6 +92,21 @@ def main():
         worker = stack.workers("victim")
         check("right_publish_password_accepted", len(worker) == 1, f"workers {worker}")
         time.sleep(8)  # the dubbed output is up
+
+        # The worker cannot authenticate to STS: its /healthz says so.
+        health = None
+        with open(os.path.join(stack.run_dir, "logs", "worker-victim.log")) as f:
+            match = re.search(r"health and metrics on (http://127\.0\.0\.1:\d+)", f.read())
+        if match:
+            try:
+                urllib.request.urlopen(match.group(1) + "/healthz", timeout=3)
+                health = (200, "")
+            except urllib.error.HTTPError as e:
+                health = (e.code, e.read().decode(errors="replace"))
+            except OSError as e:
+                health = (None, str(e))
+        check("wrong_sts_token_reported_unhealthy", bool(health) and health[0] == 503 and "LIVEDUB_STS_TOKEN" in health[1],
+              f"worker /healthz: {health}")
 
         # Forged hooks and API calls: refused, the stream keeps running.
         statuses = [post(hooks, "call=publish_done&app=live&name=victim%2Fin"),
@@ -112,19 +141,25 @@ def main():
                 if item.startswith("LIVEDUB_OUTPUT_URL=") and "pass=" in item:
                     worker_pass = item.split("pass=", 1)[1].split("&")[0]
         publisher.stop()
-        secrets = {"orchestrator token": stack.token, "publish password": PUBLISH_PASS, "worker password": worker_pass}
+        secrets = {"orchestrator token": stack.token, "publish password": PUBLISH_PASS, "worker password": worker_pass,
+                   "destination stream key": DESTINATION_KEY, "STS token": "a-wrong-sts-token"}
         found = []
+        destination_logged = False  # the redacted destination: proves the key had its chance to leak
         for root, _, files in os.walk(stack.run_dir):
             if os.path.basename(root) in ("secrets", "nginx"):
                 continue  # the secrets themselves and nginx's config (mode 600) hold them by design
             for name in files:
                 with open(os.path.join(root, name), errors="replace") as f:
                     text = f.read()
+                destination_logged = destination_logged or "live2/***" in text
                 found += [f"{what} in {os.path.relpath(os.path.join(root, name), stack.run_dir)}"
                           for what, value in secrets.items() if value and value in text]
-        check("no_secrets_in_logs", bool(worker_pass) and not found, f"found {found}; worker password known: {bool(worker_pass)}")
+        check("no_secrets_in_logs", bool(worker_pass) and destination_logged and not found,
+              f"found {found}; worker password known: {bool(worker_pass)}; destination logged redacted: {destination_logged}")
     finally:
         stack.stop()
+        sts.terminate()
+        sts.wait(20)
     print("logs kept in " + stack.run_dir if failures else "all attacks refused", file=sys.stderr)
     for failure in failures:
         print("FAIL " + failure, file=sys.stderr)

@@ -76,7 +76,7 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
     segmenter_.emplace(config_.segmenter, format_, detector_block_frames(config_.sample_rate));
   }
   metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
-  for (const auto& url : config_.sts_urls) metrics_.sts_endpoint_up.Add({{"endpoint", url}}).Set(1);
+  for (const auto& url : config_.sts_urls) metrics_.sts_endpoint_up.Add({{"endpoint", redact_url(url)}}).Set(1);
 }
 
 StreamWorker::~StreamWorker() {
@@ -321,7 +321,7 @@ StsResult StreamWorker::call_any_endpoint(HttpClient& http, const StsRequest& re
     sts_unauthorized_.reset();
   }
   if (sts_endpoints_.release(*endpoint, outcome, took, timeout)) {
-    metrics_.sts_endpoint_up.Add({{"endpoint", sts_endpoints_.url(*endpoint)}}).Set(0);
+    metrics_.sts_endpoint_up.Add({{"endpoint", redact_url(sts_endpoints_.url(*endpoint))}}).Set(0);
     logging::write(spdlog::level::warn, log_.with_seq(request.metadata.sequence), "STS endpoint taken out of service",
                    {{"event", "sts_endpoint_ejected"},
                     {"endpoint", sts_endpoints_.url(*endpoint)},
@@ -349,7 +349,7 @@ void StreamWorker::sts_health_loop() {
       } catch (const HttpTransportError&) {
       }
       if (sts_endpoints_.health_checked(index, ready)) {
-        metrics_.sts_endpoint_up.Add({{"endpoint", sts_endpoints_.url(index)}}).Set(1);
+        metrics_.sts_endpoint_up.Add({{"endpoint", redact_url(sts_endpoints_.url(index))}}).Set(1);
         log_info(log_, "STS endpoint {} is ready again: back in service ({} of {})", sts_endpoints_.url(index),
                  sts_endpoints_.healthy_count(), sts_endpoints_.size());
       }

@@ -36,8 +36,6 @@ json status_json(const StreamStatus& status) {
   return body;
 }
 
-// Parses a hook, applies it and replies: 400 for anything unparseable or invalid (which makes
-// nginx refuse such a publish), 503 while shutting down, else 200.
 // A refused start: 429 for the bounds, so nginx-rtmp refuses the publish and the client sees
 // its connection end rather than a stream nobody dubs.
 int ready_refusal_status(ReadyOutcome outcome) {
@@ -52,6 +50,9 @@ int ready_refusal_status(ReadyOutcome outcome) {
   }
 }
 
+// Parses a hook, checks its publish credentials, applies it and replies: 400 for anything
+// unparseable or invalid and 403 for a refused publish (either makes nginx refuse it), 429/503
+// for a refused start, else 200.
 void handle_hook(const std::string& source, const std::function<HookEvent()>& parse,
                  const PublishCredentials& credentials, WorkerSupervisor& supervisor,
                  OrchestratorMetrics& metrics, HttpReply& res) {
