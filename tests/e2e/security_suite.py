@@ -57,8 +57,11 @@ def main():
     args = parser.parse_args()
     os.environ["LIVEDUB_PUBLISH_USER"] = "studio"
     os.environ["LIVEDUB_PUBLISH_PASS"] = PUBLISH_PASS
-    # A destination nobody listens on: the worker keeps retrying it, and logging that.
-    os.environ["LIVEDUB_EXTRA_OUTPUT_URL"] = f"rtmp://127.0.0.1:{free_port()}/live2/{DESTINATION_KEY}"
+    # A third-party destination (ffmpeg as an RTMP server) the worker publishes to as well.
+    destination_url = f"rtmp://127.0.0.1:{free_port()}/live2/{DESTINATION_KEY}"
+    destination = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-listen", "1", "-i", destination_url,
+                                    "-f", "null", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ["LIVEDUB_EXTRA_OUTPUT_URL"] = destination_url
     # An STS service that wants another token than the workers send.
     sts_port = free_port()
     sts = subprocess.Popen([os.path.join(os.path.abspath(args.build_dir), "apps/sts-service/sts-service")],
@@ -158,8 +161,9 @@ def main():
               f"found {found}; worker password known: {bool(worker_pass)}; destination logged redacted: {destination_logged}")
     finally:
         stack.stop()
-        sts.terminate()
-        sts.wait(20)
+        for helper in (sts, destination):
+            helper.terminate()
+            helper.wait(20)
     print("logs kept in " + stack.run_dir if failures else "all attacks refused", file=sys.stderr)
     for failure in failures:
         print("FAIL " + failure, file=sys.stderr)
