@@ -69,8 +69,11 @@ void handle_hook(const std::string& source, const std::function<HookEvent()>& pa
   if (auto refusal = publish_refusal(event, credentials)) {
     // 403 makes nginx-rtmp drop the publisher; its log names the refused stream.
     metrics.count_hook(source, event.kind, "refused");
-    log_warn(ctx, "refused {} {} of live/{}/{}: {}", source, event.kind, event.stream_id,
-             event.action == HookAction::authorize_output ? "out" : "in", *refusal);
+    logging::write(spdlog::level::warn, ctx, "publish refused: " + *refusal,
+                   {{"event", "publish_refused"},
+                    {"source", source},
+                    {"path", event.action == HookAction::authorize_output ? "out" : "in"},
+                    {"credentials_given", event.pass.has_value()}});
     send_error(res, 403, "publish_refused", *refusal);
     return;
   }
@@ -137,8 +140,9 @@ void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& c
     const bool given = req.has_header("authorization") || by_query.has_value();
     metrics.count_unauthorized();
     // The path only: the query may hold a (wrong) token.
-    log_warn({}, "refused {} {}: {}", req.method, req.path,
-             given ? "wrong credential" : "no credential");
+    logging::write(spdlog::level::warn, {}, "refused " + req.method + " " + req.path + ": " +
+                                               (given ? "wrong credential" : "no credential"),
+                   {{"event", "unauthorized"}, {"method", req.method}, {"path", req.path}});
     res.set_header("WWW-Authenticate", R"(Bearer realm="livedub-orchestrator")");
     send_error(res, 401, "unauthorized",
                given ? "the credential does not match LIVEDUB_ORCHESTRATOR_TOKEN"
