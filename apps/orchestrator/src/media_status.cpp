@@ -14,8 +14,11 @@ namespace {
 // rtmp_stat's output: flat, machine-written XML without attributes or CDATA.
 template <typename Each>
 void for_each_element(std::string_view xml, std::string_view tag, Each each) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
+  // Built by appending: GCC 12's -Wrestrict misfires on "literal" + std::string at -O3.
+  std::string open = "<";
+  open.append(tag).append(">");
+  std::string close = "</";
+  close.append(tag).append(">");
   for (std::size_t at = 0;;) {
     const auto start = xml.find(open, at);
     if (start == std::string_view::npos) return;
@@ -53,7 +56,10 @@ std::vector<PublishedStream> parse_nginx_stat(std::string_view xml) {
       for_each_element(stream, "client", [&](std::string_view client) {
         if (client.find("<publishing/>") != std::string_view::npos) publisher = std::string(first_element(client, "id"));
       });
-      if (publisher) add_if_input(out, std::string(app_name) + "/" + std::string(first_element(stream, "name")), *publisher);
+      if (!publisher) return;
+      std::string path(app_name);
+      path.append("/").append(first_element(stream, "name"));
+      add_if_input(out, path, *publisher);
     });
   });
   return out;
