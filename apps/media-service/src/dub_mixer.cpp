@@ -141,10 +141,14 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
 
   // Voice reduction where the bed is ducked: weight 1 at full duck depth, 0 at full level.
   std::optional<AudioBuffer> reduced;
-  if ((config.mode == BedMode::reduce || config.mode == BedMode::separator) && input.remover != nullptr) {
+  if (input.bed_source == nullptr && (config.mode == BedMode::reduce || config.mode == BedMode::separator) &&
+      input.remover != nullptr) {
     reduced = input.remover->process(original, reduction_weight(envelope, config));
   }
-  const auto& bed_source = reduced ? *reduced : original;
+  if (input.bed_source != nullptr && input.bed_source->samples.size() != original.samples.size()) {
+    throw std::invalid_argument("bed source and original differ in length");
+  }
+  const auto& bed_source = input.bed_source != nullptr ? *input.bed_source : reduced ? *reduced : original;
   const auto fade = std::min<std::int64_t>(to_frames(config.voice_fade), frames / 2);
   result.audio.samples.resize(original.samples.size());
   result.bed = AudioBuffer{original.format, original.start_frame, std::vector<std::int16_t>(original.samples.size())};

@@ -49,6 +49,9 @@ struct MixInput {
   std::optional<SpeechSpan> voice_span;       // where the dub speaks inside `voice`
   double start_gain = 1.0;                    // bed gain at the end of the previous fragment
   BedVoiceRemover* remover = nullptr;         // reduce/separator: the stream's voice remover
+  // The bed to use instead of calling `remover`: its output for this fragment, computed once
+  // for every language of the stream (or the original, for a language that falls back).
+  const AudioBuffer* bed_source = nullptr;
 };
 
 struct MixResult {

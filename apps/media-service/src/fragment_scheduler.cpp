@@ -54,14 +54,18 @@ std::optional<Dispatch> FragmentScheduler::take_for_dispatch(TimePoint now) {
 }
 
 void FragmentScheduler::complete(std::int64_t seq, AudioBuffer dubbed, std::optional<SpeechSpan> voice_span,
-                                 std::string sts_metadata) {
+                                 std::string sts_metadata, DubExtras extras) {
   in_flight_.erase(seq);
   auto it = entries_.find(seq);
   if (it == entries_.end() || it->second.resolved) return;
   auto& fragment = it->second.fragment;
   dubbed.start_frame = fragment.audio.start_frame;
   it->second.resolved = ResolvedFragment{seq,           std::move(dubbed),      FragmentOutcome::dubbed, "",
-                                         fragment.audio, fragment.speech, voice_span,  std::move(sts_metadata)};
+                                         fragment.audio, fragment.speech, voice_span,  std::move(sts_metadata),
+                                         std::move(extras)};
+  for (auto& track : it->second.resolved->texts.extra) {
+    if (track.dubbed) track.audio.start_frame = fragment.audio.start_frame;
+  }
 }
 
 void FragmentScheduler::fail(std::int64_t seq, FragmentOutcome reason, std::string detail) {
@@ -110,7 +114,7 @@ void FragmentScheduler::advance_deadlines(std::chrono::nanoseconds by) {
 void FragmentScheduler::resolve_with_original(Entry& entry, FragmentOutcome reason,
                                               std::string detail) {
   const auto& f = entry.fragment;
-  entry.resolved = ResolvedFragment{f.seq, f.audio, reason, std::move(detail), f.audio, f.speech, std::nullopt, {}};
+  entry.resolved = ResolvedFragment{f.seq, f.audio, reason, std::move(detail), f.audio, f.speech, std::nullopt, {}, {}};
 }
 
 }  // namespace livedub::worker

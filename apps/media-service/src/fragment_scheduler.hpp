@@ -27,6 +27,23 @@ enum class FragmentOutcome {
 };
 const char* to_string(FragmentOutcome outcome);
 
+// A further target language's dub of a fragment (LIVEDUB_TARGET_LANGS beyond the first).
+struct ExtraTrack {
+  bool dubbed = false;                   // false: this language falls back to the original alone
+  AudioBuffer audio;                     // dubbed: mono, the fragment's rate and frames
+  std::optional<SpeechSpan> voice_span;  // dubbed: where the dub speaks inside `audio`
+  std::string translation;
+  std::string detail;  // why not dubbed
+};
+
+// What came with a dub besides the first language's audio: the texts for captions and the
+// further languages.
+struct DubExtras {
+  std::string transcript;
+  std::string translation;
+  std::vector<ExtraTrack> extra;
+};
+
 struct ResolvedFragment {
   std::int64_t seq = 0;
   AudioBuffer audio;  // dubbed: the STS audio; otherwise the original input
@@ -36,6 +53,7 @@ struct ResolvedFragment {
   std::vector<SpeechSpan> speech;        // where the source speaker talks
   std::optional<SpeechSpan> voice_span;  // dubbed: where the dub speaks inside `audio`
   std::string sts_metadata;              // dubbed: the STS response's metadata (JSON), for debugging
+  DubExtras texts;                       // dubbed: transcript, translation, further languages
 };
 
 struct Dispatch {
@@ -58,7 +76,7 @@ class FragmentScheduler {
   // STS result for `seq`. Ignored for the output if the fragment already fell back, but the
   // in-flight slot is released either way.
   void complete(std::int64_t seq, AudioBuffer dubbed, std::optional<SpeechSpan> voice_span = std::nullopt,
-                std::string sts_metadata = {});
+                std::string sts_metadata = {}, DubExtras extras = {});
   void fail(std::int64_t seq, FragmentOutcome reason, std::string detail);
   // Falls back to original audio for every unresolved fragment whose deadline is <= now.
   void expire(TimePoint now);

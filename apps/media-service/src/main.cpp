@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
                  "Dubs one live stream. Configuration comes from the environment:\n"
                  "  LIVEDUB_STREAM_ID, LIVEDUB_INPUT_URL, LIVEDUB_OUTPUT_URL (required),\n"
                  "  LIVEDUB_EXTRA_OUTPUT_URL, STS_SERVICE_URL, LIVEDUB_FRAGMENT_MS, LIVEDUB_MAX_IN_FLIGHT,\n"
-                 "  LIVEDUB_OUTPUT_DELAY_MS, LIVEDUB_SOURCE_LANG, LIVEDUB_TARGET_LANG, LIVEDUB_VOICE ...\n"
+                 "  LIVEDUB_OUTPUT_DELAY_MS, LIVEDUB_SOURCE_LANG, LIVEDUB_TARGET_LANGS, LIVEDUB_VOICE ...\n"
                  "See .env.example for every variable and its default.\n";
     return 0;
   }

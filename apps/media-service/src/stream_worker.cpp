@@ -2,8 +2,11 @@
 
 #include <gst/app/gstappsrc.h>
 
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 
+#include "livedub/captions.hpp"
 #include "livedub/http_client.hpp"
 #include "livedub/secrets.hpp"
 #include "livedub/worker_protocol.hpp"
@@ -59,7 +62,9 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
           prometheus::BuildGauge()
               .Name("livedub_worker_sts_endpoint_up")
               .Help("1 while an STS endpoint takes fragments, 0 while it is out of service")
-              .Register(registry)},
+              .Register(registry),
+          counter_family(registry, "livedub_worker_language_fallbacks_total",
+                         "Fragments with speech that an output language played as the original audio, by language")},
       clock_(config_.output_delay),
       detector_(make_voice_detector(config_.vad, config_.vad_model)),
       cutter_(format_, detector_ ? detector_block_frames(config_.sample_rate)
@@ -77,6 +82,18 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
   }
   metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
   for (const auto& url : config_.sts_urls) metrics_.sts_endpoint_up.Add({{"endpoint", redact_url(url)}}).Set(1);
+  for (const auto& lang : config_.target_langs) {
+    auto output = std::make_unique<Output>();
+    output->lang = lang;
+    metrics_.language_fallbacks.Add({{"lang", lang}});
+    outputs_.push_back(std::move(output));
+  }
+  if (config_.captions_file) {
+    // A restarted worker continues its predecessor's timeline, and so its captions.
+    const auto mode = config_.output_timestamp_offset_ms > 0 ? std::ios::app : std::ios::trunc;
+    captions_journal_.open(*config_.captions_file, std::ios::out | mode);
+    if (!captions_journal_) log_warn(log_, "cannot write captions to {}: captions are off", *config_.captions_file);
+  }
 }
 
 StreamWorker::~StreamWorker() {
@@ -86,8 +103,7 @@ StreamWorker::~StreamWorker() {
   }
   if (sts_health_.joinable()) sts_health_.join();
   ingest_.reset();
-  egress_.reset();
-  publishers_.clear();
+  outputs_.clear();
 }
 
 nlohmann::json StreamWorker::health() const {
@@ -101,7 +117,15 @@ nlohmann::json StreamWorker::health() const {
           {"sts_endpoints", sts_endpoints_.size()},
           {"output_delay_ms", config_.output_delay.count()},
           {"vad", detector_ ? detector_->name() : "off"},
-          {"bed", to_string(config_.mix.mode)}};
+          {"bed", to_string(config_.mix.mode)},
+          {"source_lang", config_.source_lang}};
+  nlohmann::json outputs = nlohmann::json::array();
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    outputs.push_back({{"lang", outputs_[i]->lang},
+                       {"path", "live/" + config_.stream_id + "/" + output_leaf_for_language(outputs_[i]->lang, i == 0)},
+                       {"fallbacks", outputs_[i]->fallbacks}});
+  }
+  body["outputs"] = std::move(outputs);
   // A non-"ok" status makes /healthz answer 503.
   if (sts_unauthorized_) {
     body["status"] = "unhealthy";
@@ -210,7 +234,23 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
   GstClockTime dts = GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
   anchor_locked(dts);
   if (!clock_.anchored()) return;
-  if (!egress_->has_video_caps()) egress_->set_video_caps(caps);
+  if (!outputs_.front()->egress->has_video_caps()) {
+    for (auto& output : outputs_) output->egress->set_video_caps(caps);
+    // Captions ride in SEI NAL units, which needs the AVC NAL length size of the stream.
+    const GstStructure* structure = gst_caps_get_structure(caps, 0);
+    const GValue* codec_data = structure ? gst_structure_get_value(structure, "codec_data") : nullptr;
+    if (config_.rtmp_captions && codec_data && G_VALUE_HOLDS(codec_data, GST_TYPE_BUFFER)) {
+      GstBuffer* record = gst_value_get_buffer(codec_data);
+      GstMapInfo map;
+      if (gst_buffer_map(record, &map, GST_MAP_READ)) {
+        nal_length_size_ = avcc_nal_length_size({map.data, map.size});
+        gst_buffer_unmap(record, &map);
+      }
+    }
+    if (config_.rtmp_captions && !nal_length_size_) {
+      log_warn(log_, "input H.264 has no AVC configuration record: no CEA-608 captions in the RTMP output");
+    }
+  }
   GstBuffer* out = gst_buffer_copy(buffer);  // shares the memory; only metadata is copied
   auto shift = [&](GstClockTime t) -> GstClockTime {
     if (!GST_CLOCK_TIME_IS_VALID(t)) return t;
@@ -253,10 +293,12 @@ void StreamWorker::dispatch_loop() {
     }
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(job->deadline - SteadyClock::now());
     sts::DubRequestMetadata metadata{config_.stream_id,  job->seq,      config_.source_lang,
-                                     config_.target_lang, config_.voice,
+                                     config_.target_langs.front(), config_.voice,
                                      static_cast<double>(job->audio.duration_ns()) / 1e6};
     // The service drops the job once this passes: a dub that comes too late is never played.
     metadata.deadline_ms = static_cast<double>(std::clamp<std::int64_t>(remaining.count(), 1, 60000));
+    // One request for every language: the service recognises the fragment once.
+    for (std::size_t i = 1; i < config_.target_langs.size(); ++i) metadata.extra_targets.push_back({config_.target_langs[i], "default"});
     if (detector_) {
       // The phrases and the room after them: the dub starts where the speaker started.
       const double ms_per_frame = 1000.0 / config_.sample_rate;
@@ -271,8 +313,19 @@ void StreamWorker::dispatch_loop() {
     {
       std::lock_guard lock(mutex_);
       if (result.audio) {
+        DubExtras extras{result.response.transcript, result.response.translation, {}};
+        for (auto& extra : result.extra) {
+          ExtraTrack track;
+          track.dubbed = extra.audio.has_value();
+          if (extra.audio) track.audio = std::move(*extra.audio);
+          track.voice_span = extra.voice_span;
+          track.translation = std::move(extra.translation);
+          track.detail = std::move(extra.error);
+          extras.extra.push_back(std::move(track));
+        }
         scheduler_.complete(job->seq, std::move(*result.audio), result.voice_span,
-                            config_.debug_artifacts ? sts::to_json(result.response).dump() : std::string());
+                            config_.debug_artifacts ? sts::to_json(result.response).dump() : std::string(),
+                            std::move(extras));
       } else {
         scheduler_.fail(job->seq, result.timed_out ? FragmentOutcome::fallback_timeout : FragmentOutcome::fallback_error,
                         result.error);
@@ -379,21 +432,42 @@ void StreamWorker::pace_loop() {
       done = true;
     }
     lock.unlock();
+    std::vector<std::size_t> language_fallbacks;  // output indexes, one entry per fallback
     for (auto& fragment : ready) {
-      egress_->push_audio(mix(fragment));
+      auto mixed = mix(fragment);
+      for (std::size_t i = 0; i < outputs_.size(); ++i) outputs_[i]->egress->push_audio(mixed[i]);
+      caption(fragment);
       metrics_.fragments.Add({{"outcome", to_string(fragment.outcome)}}).Increment();
       auto ctx = log_.with_seq(fragment.seq);
-      if (fragment.outcome == FragmentOutcome::fallback_error || fragment.outcome == FragmentOutcome::fallback_timeout) {
+      const bool fell_back =
+          fragment.outcome == FragmentOutcome::fallback_error || fragment.outcome == FragmentOutcome::fallback_timeout;
+      if (fell_back) {
         log_warn(ctx, "fragment falls back to original audio ({}): {}", to_string(fragment.outcome), fragment.detail);
+        for (std::size_t i = 0; i < outputs_.size(); ++i) language_fallbacks.push_back(i);
       } else {
         log_debug(ctx, "fragment output ({})", to_string(fragment.outcome));
       }
+      for (std::size_t i = 0; fragment.outcome == FragmentOutcome::dubbed && i < fragment.texts.extra.size(); ++i) {
+        const auto& track = fragment.texts.extra[i];
+        if (track.dubbed || i + 1 >= outputs_.size()) continue;
+        logging::write(spdlog::level::warn, ctx, "one language falls back to the original audio",
+                       {{"event", "language_fallback"}, {"lang", outputs_[i + 1]->lang}, {"error", track.detail}});
+        language_fallbacks.push_back(i + 1);
+      }
     }
     for (auto& buffer : due_video) {
-      egress_->push_video(buffer.release());
+      for (auto& output : outputs_) output->egress->push_video(video_for(buffer.get(), *output));
       metrics_.video_frames.Increment();
     }
+    if (config_.status_file && now - status_written_ >= std::chrono::seconds(1)) {
+      status_written_ = now;
+      write_status_file();
+    }
     lock.lock();
+    for (auto i : language_fallbacks) {
+      ++outputs_[i]->fallbacks;
+      metrics_.language_fallbacks.Add({{"lang", outputs_[i]->lang}}).Increment();
+    }
     for (auto& fragment : ready) {
       ++fragments_done_;
       if (fragment.outcome == FragmentOutcome::fallback_error || fragment.outcome == FragmentOutcome::fallback_timeout) {
@@ -408,55 +482,171 @@ void StreamWorker::pace_loop() {
   }
 }
 
-AudioBuffer StreamWorker::mix(const ResolvedFragment& fragment) {
+std::vector<AudioBuffer> StreamWorker::mix(const ResolvedFragment& fragment) {
   const bool dubbed = fragment.outcome == FragmentOutcome::dubbed;
-  MixInput input{&fragment.original, fragment.speech, dubbed ? &fragment.audio : nullptr, fragment.voice_span, bed_gain_,
-                 remover_.get()};
-  auto mixed = mix_fragment(input, config_.mix);
-  bed_gain_ = mixed.end_gain;
-  if (debug_) {
-    nlohmann::json meta = {{"seq", fragment.seq},
-                           {"outcome", to_string(fragment.outcome)},
-                           {"detail", fragment.detail},
-                           {"start_ms", fragment.original.start_ns() / 1'000'000},
-                           {"duration_ms", fragment.original.duration_ns() / 1'000'000},
-                           {"voice_gain_db", mixed.voice_gain_db},
-                           {"sts", fragment.sts_metadata.empty() ? nlohmann::json() : nlohmann::json::parse(fragment.sts_metadata, nullptr, false)}};
-    for (const auto& s : fragment.speech) meta["speech_frames"].push_back({s.begin, s.end});
-    const bool with_bed = config_.mix.mode != BedMode::off;
-    debug_->write({fragment.seq, &fragment.original, with_bed ? &mixed.bed : nullptr, dubbed ? &fragment.audio : nullptr,
-                   &mixed.audio, meta.dump()});
+  // Each language's voice, where it has one for this fragment.
+  std::vector<const AudioBuffer*> voices(outputs_.size(), nullptr);
+  std::vector<std::optional<SpeechSpan>> voice_spans(outputs_.size());
+  if (dubbed) {
+    voices[0] = &fragment.audio;
+    voice_spans[0] = fragment.voice_span;
+    for (std::size_t i = 0; i < fragment.texts.extra.size() && i + 1 < outputs_.size(); ++i) {
+      if (!fragment.texts.extra[i].dubbed) continue;
+      voices[i + 1] = &fragment.texts.extra[i].audio;
+      voice_spans[i + 1] = fragment.texts.extra[i].voice_span;
+    }
   }
-  return std::move(mixed.audio);
+  const bool any_voice = std::any_of(voices.begin(), voices.end(), [](const AudioBuffer* v) { return v != nullptr; });
+  // One bed for every language: the voice remover runs once per fragment (it also learns the
+  // background from it), over where the source speaker or any language's dub speaks.
+  std::optional<AudioBuffer> reduced;
+  if (remover_ && (config_.mix.mode == BedMode::reduce || config_.mix.mode == BedMode::separator)) {
+    std::vector<SpeechSpan> regions;
+    if (any_voice) {
+      regions.assign(fragment.speech.begin(), fragment.speech.end());
+      for (const auto& span : voice_spans) {
+        if (span) regions.push_back(*span);
+      }
+    }
+    double start_gain = 1.0;
+    for (const auto& output : outputs_) start_gain = std::min(start_gain, output->bed_gain);
+    const int rate = fragment.original.format.sample_rate;
+    const auto to_frames = [rate](std::chrono::milliseconds d) { return d.count() * rate / 1000; };
+    const auto envelope = duck_envelope(fragment.original.frames(), regions, std::pow(10.0, config_.mix.duck_db / 20.0),
+                                        to_frames(config_.mix.ramp_down), to_frames(config_.mix.ramp_up), start_gain);
+    reduced = remover_->process(fragment.original, reduction_weight(envelope, config_.mix));
+  }
+  std::vector<AudioBuffer> out;
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    auto& output = *outputs_[i];
+    // A language that falls back while others are dubbed plays the original, unreduced.
+    const AudioBuffer* bed = reduced && (voices[i] != nullptr || !any_voice) ? &*reduced : &fragment.original;
+    MixInput input{&fragment.original, fragment.speech, voices[i], voice_spans[i], output.bed_gain, nullptr, bed};
+    auto mixed = mix_fragment(input, config_.mix);
+    output.bed_gain = mixed.end_gain;
+    if (debug_ && i == 0) {
+      nlohmann::json meta = {{"seq", fragment.seq},
+                             {"outcome", to_string(fragment.outcome)},
+                             {"detail", fragment.detail},
+                             {"start_ms", fragment.original.start_ns() / 1'000'000},
+                             {"duration_ms", fragment.original.duration_ns() / 1'000'000},
+                             {"voice_gain_db", mixed.voice_gain_db},
+                             {"sts", fragment.sts_metadata.empty() ? nlohmann::json() : nlohmann::json::parse(fragment.sts_metadata, nullptr, false)}};
+      for (const auto& s : fragment.speech) meta["speech_frames"].push_back({s.begin, s.end});
+      const bool with_bed = config_.mix.mode != BedMode::off;
+      debug_->write({fragment.seq, &fragment.original, with_bed ? &mixed.bed : nullptr, dubbed ? &fragment.audio : nullptr,
+                     &mixed.audio, meta.dump()});
+    }
+    out.push_back(std::move(mixed.audio));
+  }
+  return out;
+}
+
+void StreamWorker::caption(const ResolvedFragment& fragment) {
+  if (fragment.outcome != FragmentOutcome::dubbed) return;  // no text from a fallback, ever
+  const int rate = fragment.original.format.sample_rate;
+  const auto start_ns = fragment.original.start_ns();
+  const auto shift_ns = outputs_.front()->egress->video_shift_ns();
+  std::vector<CaptionCue> cues;
+  const auto add = [&](const std::string& lang, bool source, const std::string& text, std::optional<SpeechSpan> span,
+                       Output* output) {
+    if (!span) return;
+    auto cue = cue_for_placed_phrase(fragment.seq, lang, source, text, start_ns + shift_ns, span->begin, span->end, rate,
+                                     config_.output_timestamp_offset_ms);
+    if (!cue) return;
+    if (output && nal_length_size_) {
+      // The encoder works on the video's own timeline (before the egress shift and offset).
+      output->captions.add(start_ns + samples_to_ns(span->begin, rate), start_ns + samples_to_ns(span->end, rate),
+                           cue->text);
+    }
+    cues.push_back(std::move(*cue));
+  };
+  // The source line where the speaker spoke; each translation where its dub plays.
+  std::optional<SpeechSpan> spoken = fragment.voice_span;
+  if (!fragment.speech.empty()) spoken = SpeechSpan{fragment.speech.front().begin, fragment.speech.back().end};
+  add(config_.source_lang, true, fragment.texts.transcript, spoken, nullptr);
+  add(outputs_[0]->lang, false, fragment.texts.translation, fragment.voice_span, outputs_[0].get());
+  for (std::size_t i = 0; i < fragment.texts.extra.size() && i + 1 < outputs_.size(); ++i) {
+    const auto& track = fragment.texts.extra[i];
+    if (track.dubbed) add(outputs_[i + 1]->lang, false, track.translation, track.voice_span, outputs_[i + 1].get());
+  }
+  if (!captions_journal_.is_open() || cues.empty()) return;
+  for (const auto& cue : cues) captions_journal_ << to_json(cue).dump() << '\n';
+  captions_journal_.flush();
+}
+
+GstBuffer* StreamWorker::video_for(GstBuffer* buffer, Output& output) {
+  if (nal_length_size_ && GST_BUFFER_PTS_IS_VALID(buffer)) {
+    if (auto pair = output.captions.next_pair(static_cast<std::int64_t>(GST_BUFFER_PTS(buffer)))) {
+      GstMapInfo map;
+      if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+        const auto sei = make_cc_sei_nal(pair);
+        auto au = insert_nal_before_first_slice({map.data, map.size}, *nal_length_size_, sei);
+        gst_buffer_unmap(buffer, &map);
+        if (au) {
+          GstBuffer* out = gst_buffer_new_allocate(nullptr, au->size(), nullptr);
+          gst_buffer_fill(out, 0, au->data(), au->size());
+          gst_buffer_copy_into(out, buffer, GST_BUFFER_COPY_METADATA, 0, static_cast<gsize>(-1));
+          return out;
+        }
+      }
+    }
+  }
+  return gst_buffer_copy(buffer);  // shares the memory; each output shifts its own timestamps
+}
+
+void StreamWorker::write_status_file() {
+  const auto body = health().dump();
+  const std::string tmp = *config_.status_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << body << '\n';
+    if (!out) return;
+  }
+  std::rename(tmp.c_str(), config_.status_file->c_str());
 }
 
 void StreamWorker::finish_output() {
-  egress_->end_of_stream();
-  if (!egress_->wait_finished(std::chrono::seconds(5))) log_warn(log_, "output did not drain within 5 s");
-  for (auto& p : publishers_) p->end_of_stream();
-  for (auto& p : publishers_) {
-    if (!p->wait_finished(std::chrono::seconds(3))) log_warn(log_, "output {} did not close within 3 s", p->name());
+  for (auto& output : outputs_) output->egress->end_of_stream();
+  for (auto& output : outputs_) {
+    if (!output->egress->wait_finished(std::chrono::seconds(5))) log_warn(log_, "output {} did not drain within 5 s", output->lang);
   }
+  for (auto& output : outputs_) {
+    for (auto& p : output->publishers) p->end_of_stream();
+  }
+  for (auto& output : outputs_) {
+    for (auto& p : output->publishers) {
+      if (!p->wait_finished(std::chrono::seconds(3))) log_warn(log_, "output {} did not close within 3 s", p->name());
+    }
+  }
+  if (config_.status_file) write_status_file();
 }
 
 int StreamWorker::run() {
-  publishers_.push_back(std::make_unique<Publisher>("main", *parse_rtmp_url(config_.output_url), log_,
-                                                    [this] { metrics_.reconnects.Increment(); },
-                                                    config_.output_timestamp_offset_ms));
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    auto& output = *outputs_[i];
+    const auto url = i == 0 ? config_.output_url : *output_url_for_language(config_.output_url, output.lang);
+    std::string name = "main";
+    if (i > 0) name.append("-").append(output.lang);
+    output.publishers.push_back(std::make_unique<Publisher>(name, *parse_rtmp_url(url),
+                                                            log_, [this] { metrics_.reconnects.Increment(); },
+                                                            config_.output_timestamp_offset_ms));
+    // The third-party destination gets the first language.
+    if (i == 0 && config_.extra_output_url) {
+      output.publishers.push_back(std::make_unique<Publisher>("extra", *parse_rtmp_url(*config_.extra_output_url), log_,
+                                                              [this] { metrics_.reconnects.Increment(); }));
+    }
+    output.egress = std::make_unique<Egress>(
+        format_, config_.audio_bitrate,
+        Egress::Callbacks{[&output](GstSample* tag) {
+                            for (auto& p : output.publishers) p->push(tag);
+                          },
+                          [this](const std::string& message) { fail(message); }},
+        log_);
+  }
   if (config_.output_timestamp_offset_ms > 0) {
     log_info(log_, "restarted worker: output timestamps continue at +{} ms", config_.output_timestamp_offset_ms);
   }
-  if (config_.extra_output_url) {
-    publishers_.push_back(std::make_unique<Publisher>("extra", *parse_rtmp_url(*config_.extra_output_url), log_,
-                                                      [this] { metrics_.reconnects.Increment(); }));
-  }
-  egress_ = std::make_unique<Egress>(
-      format_, config_.audio_bitrate,
-      Egress::Callbacks{[this](GstSample* tag) {
-                          for (auto& p : publishers_) p->push(tag);
-                        },
-                        [this](const std::string& message) { fail(message); }},
-      log_);
   ingest_ = std::make_unique<Ingest>(
       config_.input_url, format_,
       Ingest::Callbacks{[this](GstBuffer* b, GstCaps* c) { on_video(b, c); },
@@ -479,13 +669,18 @@ int StreamWorker::run() {
                         }},
       log_);
 
-  egress_->start();
+  for (auto& output : outputs_) output->egress->start();
   const auto fragments = detector_ ? fmt::format("phrases of {}-{} ms found by {}", config_.segmenter.min_fragment.count(),
                                                   config_.segmenter.max_fragment.count(), detector_->name())
                                    : fmt::format("fixed fragments of {} ms", config_.fragment.count());
-  log_info(log_, "pulling {} -> pushing {}{}; {}, up to {} in flight to {}; bed {}", redact_url(config_.input_url),
-           redact_url(config_.output_url), config_.extra_output_url ? " (+ extra destination)" : "", fragments,
-           config_.max_in_flight, join_urls(config_.sts_urls), to_string(config_.mix.mode));
+  std::string languages;
+  for (const auto& lang : config_.target_langs) {
+    if (!languages.empty()) languages += ',';
+    languages += lang;
+  }
+  log_info(log_, "pulling {} -> pushing {}{} ({} -> {}); {}, up to {} in flight to {}; bed {}", redact_url(config_.input_url),
+           redact_url(config_.output_url), config_.extra_output_url ? " (+ extra destination)" : "", config_.source_lang,
+           languages, fragments, config_.max_in_flight, join_urls(config_.sts_urls), to_string(config_.mix.mode));
   ingest_->start();
   for (std::size_t i = 0; i < config_.max_in_flight; ++i) dispatchers_.emplace_back([this] { dispatch_loop(); });
   sts_health_ = std::thread([this] { sts_health_loop(); });

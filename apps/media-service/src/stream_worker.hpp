@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "cea608.hpp"
 #include "debug_artifacts.hpp"
 #include "dub_mixer.hpp"
 #include "egress.hpp"
@@ -50,6 +52,15 @@ class StreamWorker {
     GstBufferPtr buffer;
     std::int64_t relative_ns;  // due time = clock_.due(relative_ns)
   };
+  // One per target language: its own encoder, RTMP destinations, bed gain and captions.
+  struct Output {
+    std::string lang;
+    std::unique_ptr<Egress> egress;
+    std::vector<std::unique_ptr<Publisher>> publishers;
+    Cea608Encoder captions;  // pacer thread only
+    double bed_gain = 1.0;   // pacer thread only: the bed gain where the last output ended
+    std::int64_t fallbacks = 0;  // fragments with speech this language did not dub (mutex_)
+  };
   struct Metrics {
     prometheus::Family<prometheus::Counter>& fragments;
     prometheus::Histogram& sts_seconds;
@@ -59,6 +70,7 @@ class StreamWorker {
     prometheus::Counter& late_video_frames;
     prometheus::Counter& reconnects;
     prometheus::Family<prometheus::Gauge>& sts_endpoint_up;
+    prometheus::Family<prometheus::Counter>& language_fallbacks;
   };
 
   void end_input_locked(const char* why);
@@ -67,7 +79,14 @@ class StreamWorker {
   void submit_locked(std::vector<Fragment> fragments);
   // Cutter output -> fragments: as they are (no VAD), or blocks classified and segmented.
   std::vector<Fragment> segment_locked(std::vector<Fragment> cut);
-  AudioBuffer mix(const ResolvedFragment& fragment);
+  // The fragment's output audio for each language, in outputs_ order.
+  std::vector<AudioBuffer> mix(const ResolvedFragment& fragment);
+  // Caption cues of a fragment: to the journal (LIVEDUB_CAPTIONS_FILE) and each output's
+  // CEA-608 encoder. Pacer thread.
+  void caption(const ResolvedFragment& fragment);
+  // A copy of `buffer` for `output`, with a caption SEI when the encoder has bytes to send.
+  GstBuffer* video_for(GstBuffer* buffer, Output& output);
+  void write_status_file();
   void anchor_locked(GstClockTime ts);
   void wait_while_ahead_of_real_time(GstClockTime ts);
   void observe_arrival_locked(std::int64_t relative_ns);
@@ -93,7 +112,6 @@ class StreamWorker {
   std::optional<SpeechSegmenter> segmenter_;
   FragmentCutter cutter_;  // fixed-length fragments, or the detector's blocks
   FragmentScheduler scheduler_;
-  double bed_gain_ = 1.0;  // pacer thread only: the bed gain where the last output ended
   std::optional<DebugArtifacts> debug_;  // pacer thread only
   std::unique_ptr<BedVoiceRemover> remover_;  // pacer thread only; reduce/separator
   StsEndpointPool sts_endpoints_;
@@ -110,8 +128,10 @@ class StreamWorker {
   std::int64_t fragments_fallback_ = 0;
   std::string state_ = "waiting_for_input";
 
-  std::vector<std::unique_ptr<Publisher>> publishers_;
-  std::unique_ptr<Egress> egress_;
+  std::vector<std::unique_ptr<Output>> outputs_;  // [0]: the first target language
+  std::optional<int> nal_length_size_;  // from the H.264 caps; unset: no caption SEI
+  std::ofstream captions_journal_;      // pacer thread only
+  TimePoint status_written_{};          // pacer thread only
   std::unique_ptr<Ingest> ingest_;
   std::vector<std::thread> dispatchers_;
   std::thread sts_health_;

@@ -7,6 +7,35 @@
 
 namespace livedub::worker {
 
+namespace {
+struct DecodedVoice {
+  std::optional<AudioBuffer> audio;
+  std::optional<SpeechSpan> span;
+  std::string error;
+};
+
+// One language's dub from the answer: mono at the fragment's rate and length, and where it speaks.
+DecodedVoice decode_voice(const std::string& wav_base64, double speech_start_ms, double speech_end_ms,
+                          const AudioBuffer& fragment) {
+  DecodedVoice out;
+  auto wav_bytes = sts::base64_decode(wav_base64);
+  auto decoded = decode_wav(std::span(reinterpret_cast<const std::uint8_t*>(wav_bytes.data()), wav_bytes.size()));
+  const auto want = fragment.frames();
+  const auto got_at_our_rate = decoded.frames() * fragment.format.sample_rate / std::max(1, decoded.format.sample_rate);
+  // More than 5% off means the service ignored duration_ms: that is a bug worth surfacing.
+  if (std::llabs(got_at_our_rate - want) > want / 20 + 1) {
+    out.error = "STS returned " + std::to_string(got_at_our_rate) + " frames, expected " + std::to_string(want);
+    return out;
+  }
+  // The dub is one voice: mono here, placed in the centre of the bed by the mixer.
+  const int rate = fragment.format.sample_rate;
+  out.audio = conform_audio(decoded, {rate, 1}, want);
+  const auto to_frame = [&](double ms) { return std::clamp<std::int64_t>(std::llround(ms * rate / 1000.0), 0, want); };
+  if (speech_end_ms > speech_start_ms) out.span = SpeechSpan{to_frame(speech_start_ms), to_frame(speech_end_ms)};
+  return out;
+}
+}  // namespace
+
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                    const StsRequest& request, std::chrono::milliseconds timeout) {
   StsResult result;
@@ -42,23 +71,34 @@ StsResult call_sts(HttpClient& http, const std::string& base_url, const std::opt
   }
   try {
     result.response = sts::parse_response(response.body);
-    auto wav_bytes = sts::base64_decode(result.response.audio_wav_base64);
+    auto voice = decode_voice(result.response.audio_wav_base64, result.response.speech_start_ms,
+                              result.response.speech_end_ms, *request.audio);
     result.response.audio_wav_base64.clear();
-    auto decoded = decode_wav(std::span(reinterpret_cast<const std::uint8_t*>(wav_bytes.data()), wav_bytes.size()));
-    const auto want = request.audio->frames();
-    const auto got_at_our_rate =
-        decoded.frames() * request.audio->format.sample_rate / std::max(1, decoded.format.sample_rate);
-    // More than 5% off means the service ignored duration_ms: that is a bug worth surfacing.
-    if (std::llabs(got_at_our_rate - want) > want / 20 + 1) {
-      result.error = "STS returned " + std::to_string(got_at_our_rate) + " frames, expected " + std::to_string(want);
+    if (!voice.error.empty()) {
+      result.error = std::move(voice.error);
       return result;
     }
-    // The dub is one voice: mono here, placed in the centre of the bed by the mixer.
-    const int rate = request.audio->format.sample_rate;
-    result.audio = conform_audio(decoded, {rate, 1}, want);
-    const auto to_frame = [&](double ms) { return std::clamp<std::int64_t>(std::llround(ms * rate / 1000.0), 0, want); };
-    if (result.response.speech_end_ms > result.response.speech_start_ms) {
-      result.voice_span = SpeechSpan{to_frame(result.response.speech_start_ms), to_frame(result.response.speech_end_ms)};
+    result.audio = std::move(voice.audio);
+    result.voice_span = voice.span;
+    for (const auto& target : request.metadata.extra_targets) {
+      ExtraStsResult extra{target.target_lang, std::nullopt, std::nullopt, {}, {}};
+      auto it = std::find_if(result.response.extra.begin(), result.response.extra.end(),
+                             [&](const sts::ExtraDub& e) { return e.target_lang == target.target_lang; });
+      if (it == result.response.extra.end()) {
+        extra.error = "STS answered without target language " + target.target_lang;
+      } else if (!it->error_code.empty()) {
+        extra.error = "STS could not dub " + target.target_lang + " (" + it->error_code + "): " + it->error;
+      } else {
+        auto decoded = decode_voice(it->audio_wav_base64, it->speech_start_ms, it->speech_end_ms, *request.audio);
+        it->audio_wav_base64.clear();
+        extra.error = std::move(decoded.error);
+        if (extra.error.empty()) {
+          extra.audio = std::move(decoded.audio);
+          extra.voice_span = decoded.span;
+          extra.translation = it->translation;
+        }
+      }
+      result.extra.push_back(std::move(extra));
     }
   } catch (const std::exception& e) {
     result.error = std::string("unusable STS response: ") + e.what();

@@ -17,13 +17,23 @@ struct StsRequest {
   const AudioBuffer* audio = nullptr;
 };
 
+// A further target language's share of the answer (sts::DubRequestMetadata::extra_targets).
+struct ExtraStsResult {
+  std::string lang;
+  std::optional<AudioBuffer> audio;      // set on success, like StsResult::audio
+  std::optional<SpeechSpan> voice_span;
+  std::string translation;
+  std::string error;                     // set on failure: this language falls back alone
+};
+
 struct StsResult {
   std::optional<AudioBuffer> audio;  // set on success: mono, the fragment's rate and frames
   std::optional<SpeechSpan> voice_span;  // where the dub speaks in `audio` (frames)
   std::string error;                 // set on failure
   bool timed_out = false;
   int http_status = 0;               // 0 when no HTTP answer came
-  sts::DubResponse response;         // metadata (audio field cleared)
+  sts::DubResponse response;         // metadata (audio fields cleared)
+  std::vector<ExtraStsResult> extra;  // one per request extra target, in its order
 };
 
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,

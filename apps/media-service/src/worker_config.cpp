@@ -5,6 +5,8 @@
 #include "livedub/stream_id.hpp"
 #include "livedub/sts_protocol.hpp"
 #include "livedub/rtmp_url.hpp"
+#include "livedub/captions.hpp"
+#include "livedub/secrets.hpp"
 
 namespace livedub::worker {
 namespace {
@@ -101,8 +103,18 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   }
   c.source_lang = env.string("LIVEDUB_SOURCE_LANG", "en");
   if (!sts::is_valid_language_tag(c.source_lang)) throw ConfigError("LIVEDUB_SOURCE_LANG", "expected a language tag like 'en'");
-  c.target_lang = env.string("LIVEDUB_TARGET_LANG", "es");
-  if (!sts::is_valid_language_tag(c.target_lang)) throw ConfigError("LIVEDUB_TARGET_LANG", "expected a language tag like 'es'");
+  try {
+    c.target_langs = parse_language_list(env.string("LIVEDUB_TARGET_LANGS", "es"), c.source_lang);
+  } catch (const LanguageListError& e) {
+    throw ConfigError("LIVEDUB_TARGET_LANGS", e.what());
+  }
+  if (c.target_langs.size() > 1 && !output_url_for_language(c.output_url, c.target_langs[1])) {
+    throw ConfigError("LIVEDUB_OUTPUT_URL", "with several LIVEDUB_TARGET_LANGS the output URL must end in /out "
+                                            "(further languages publish to .../out-<lang>), got '" + redact_url(c.output_url) + "'");
+  }
+  c.captions_file = env.raw("LIVEDUB_CAPTIONS_FILE");
+  c.rtmp_captions = env.boolean("LIVEDUB_RTMP_CAPTIONS", c.rtmp_captions);
+  c.status_file = env.raw("LIVEDUB_WORKER_STATUS_FILE");
   c.voice = env.string("LIVEDUB_VOICE", "default");
   if (!sts::is_valid_voice_name(c.voice)) throw ConfigError("LIVEDUB_VOICE", "expected 1-64 characters of [A-Za-z0-9_.+-]");
   c.sample_rate = static_cast<int>(std::stoi(env.one_of("LIVEDUB_AUDIO_SAMPLE_RATE", "48000", {"16000", "22050", "24000", "32000", "44100", "48000"})));

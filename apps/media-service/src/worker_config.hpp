@@ -37,7 +37,9 @@ struct WorkerConfig {
   // Audio must be handed to the encoder this long before the video it accompanies.
   std::chrono::milliseconds output_margin{250};
   std::string source_lang = "en";
-  std::string target_lang = "es";
+  // LIVEDUB_TARGET_LANGS: the first language goes to output_url, each further one to
+  // output_url_for_language() (".../out-<lang>"); one recognition per fragment for all.
+  std::vector<std::string> target_langs{"es"};
   std::string voice = "default";
   int sample_rate = 48000;
   int audio_bitrate = 128000;
@@ -47,6 +49,13 @@ struct WorkerConfig {
   std::optional<std::string> exit_reason_file;
   // Set by the orchestrator on a restart: where the stream's output timeline has got to.
   std::uint32_t output_timestamp_offset_ms = 0;
+  // Set by the orchestrator: where captions go (JSON lines, livedub/captions.hpp) and where
+  // the worker's status (its /healthz body) is kept for the status page. Unset: neither.
+  std::optional<std::string> captions_file;
+  // LIVEDUB_RTMP_CAPTIONS: CEA-608 captions (each output's language) in the H.264 of every
+  // output, as YouTube and Twitch ingest them.
+  bool rtmp_captions = true;
+  std::optional<std::string> status_file;
 };
 
 // Reads and validates every LIVEDUB_* / STS_* variable the worker uses (see .env.example).

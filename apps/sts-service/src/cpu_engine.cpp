@@ -149,14 +149,16 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
                                 const DubContext& context) {
   DubResult result;
   auto started = Clock::now();
-  {
+  if (context.known_transcript) {
+    result.transcript = *context.known_transcript;
+  } else {
     RecognizerLease recognizer(*this);
     check_deadline(context, kStageAsr);  // waiting for a recogniser may have used it up
     const RecognitionRequest asr_request{request.source_lang, context.has_previous ? context.previous_transcript : "",
                                          options_.glossary.recognition_hints(request.source_lang), context.deadline};
     result.transcript = (*recognizer).recognize(speech_region(input, request), asr_request).text;
+    result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
   }
-  result.stage_timings_ms[kStageAsr] = elapsed_ms(started);
 
   check_deadline(context, kStageMt);
   started = Clock::now();

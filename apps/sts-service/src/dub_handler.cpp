@@ -84,6 +84,50 @@ double elapsed_ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
+}  // namespace
+
+std::vector<ExtraOutcome> dub_extra_targets(DubbingEngine& engine, const DubRequestMetadata& metadata,
+                                            const AudioBuffer& input, const DubContext& context,
+                                            const std::string& transcript) {
+  std::vector<ExtraOutcome> out;
+  for (const auto& target : metadata.extra_targets) {
+    ExtraOutcome outcome;
+    outcome.dub.target_lang = target.target_lang;
+    outcome.dub.voice = target.voice;
+    try {
+      if (!engine.supports(metadata.source_lang, target.target_lang)) {
+        throw Rejection{400, "unsupported_language_pair",
+                        "engine " + engine.name() + " cannot dub " + metadata.source_lang + " -> " + target.target_lang};
+      }
+      if (!engine.supports_voice(target.voice)) {
+        throw Rejection{400, "unsupported_voice", "engine " + engine.name() + " has no voice '" + target.voice + "'"};
+      }
+      check_deadline(context, kStageMt);
+      auto request = metadata;
+      request.target_lang = target.target_lang;
+      request.voice = target.voice;
+      request.extra_targets.clear();
+      auto extra_context = context;
+      extra_context.known_transcript = transcript;  // one recognition for every language
+      outcome.result = engine.dub(request, input, extra_context);
+      if (outcome.result.audio.format != input.format) throw std::runtime_error("returned audio in a different format");
+    } catch (const Rejection& r) {
+      outcome.dub.error_code = r.code;
+      outcome.dub.error = r.message;
+    } catch (const DeadlineExpired& e) {
+      outcome.dub.error_code = "deadline_exceeded";
+      outcome.dub.error = e.what();
+    } catch (const std::exception& e) {
+      outcome.dub.error_code = "engine_error";
+      outcome.dub.error = engine.name() + ": " + e.what();
+    }
+    out.push_back(std::move(outcome));
+  }
+  return out;
+}
+
+namespace {
+
 nlohmann::json error_body(const std::string& code, const std::string& message) {
   return {{"error", {{"code", code}, {"message", message}}}};
 }
@@ -247,8 +291,9 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     AudioBuffer input;
     DubContext context;
     DubResult result;
+    std::vector<ExtraOutcome> extra;  // one per metadata.extra_targets
   };
-  auto job = std::make_shared<Job>(Job{metadata, std::move(input), sessions_.context_for(metadata.stream_id, metadata.sequence), {}});
+  auto job = std::make_shared<Job>(Job{metadata, std::move(input), sessions_.context_for(metadata.stream_id, metadata.sequence), {}, {}});
   // The service's own limit, or the client's sooner one: past it the dub would never be played,
   // so the job is dropped from the queue, and a running engine stops at its next check.
   const auto arrived = request.arrived == Clock::time_point{} ? started : request.arrived;
@@ -257,8 +302,12 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     deadline = std::min(deadline, arrived + std::chrono::microseconds(static_cast<std::int64_t>(*metadata.deadline_ms * 1000)));
   }
   job->context.deadline = deadline;
-  auto ticket = pool_.submit([job, engine] { job->result = engine->dub(job->metadata, job->input, job->context); },
-                             deadline);
+  auto ticket = pool_.submit(
+      [job, engine] {
+        job->result = engine->dub(job->metadata, job->input, job->context);
+        job->extra = dub_extra_targets(*engine, job->metadata, job->input, job->context, job->result.transcript);
+      },
+      deadline);
   if (!ticket) {
     double average = 1.0;
     {
@@ -332,6 +381,26 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
       std::clamp(static_cast<double>(result.speech_end) * ms_per_frame, response.speech_start_ms, metadata.duration_ms);
   const double total_ms = elapsed_ms(started);
   response.timings_ms["total"] = total_ms;
+  for (auto& outcome : job->extra) {
+    auto& extra = outcome.dub;
+    if (outcome.dub.error_code.empty()) {
+      fit_to_frames(outcome.result.audio.samples, outcome.result.audio.format.channels, expected_frames);
+      const auto extra_wav = encode_wav(outcome.result.audio);
+      extra.audio_wav_base64 = base64_encode({reinterpret_cast<const char*>(extra_wav.data()), extra_wav.size()});
+      extra.translation = std::move(outcome.result.translation);
+      extra.tts_engine = outcome.result.tts_engine;
+      extra.stretch_ratio = outcome.result.stretch_ratio;
+      extra.time_fit = outcome.result.time_fit;
+      extra.timings_ms = std::move(outcome.result.stage_timings_ms);
+      extra.speech_start_ms = std::clamp(static_cast<double>(outcome.result.speech_begin) * ms_per_frame, 0.0, metadata.duration_ms);
+      extra.speech_end_ms = std::clamp(static_cast<double>(outcome.result.speech_end) * ms_per_frame, extra.speech_start_ms,
+                                       metadata.duration_ms);
+    } else {
+      logging::write(spdlog::level::warn, ctx, "further target language not dubbed: it falls back alone",
+                     {{"target_lang", extra.target_lang}, {"code", extra.error_code}, {"error", extra.error}});
+    }
+    response.extra.push_back(std::move(extra));
+  }
 
   const double input_seconds = static_cast<double>(input_audio.frames()) / input_audio.format.sample_rate;
   outcome_counter("ok").Increment();

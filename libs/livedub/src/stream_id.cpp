@@ -1,6 +1,9 @@
 #include "livedub/stream_id.hpp"
 
+#include <algorithm>
 #include <cctype>
+
+#include "livedub/sts_protocol.hpp"
 
 namespace livedub {
 
@@ -23,8 +26,14 @@ std::optional<StreamPath> parse_stream_path(std::string_view path) {
   auto id = path.substr(0, slash);
   auto leaf = path.substr(slash + 1);
   if (!is_valid_stream_id(id)) return std::nullopt;
-  if (leaf == "in") return StreamPath{std::string(id), StreamDirection::in};
-  if (leaf == "out") return StreamPath{std::string(id), StreamDirection::out};
+  if (leaf == "in") return StreamPath{std::string(id), StreamDirection::in, {}};
+  if (leaf == "out") return StreamPath{std::string(id), StreamDirection::out, {}};
+  constexpr std::string_view out_prefix = "out-";
+  if (leaf.substr(0, out_prefix.size()) == out_prefix) {
+    const auto lang = leaf.substr(out_prefix.size());
+    const bool lower = std::none_of(lang.begin(), lang.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
+    if (lower && sts::is_valid_language_tag(lang)) return StreamPath{std::string(id), StreamDirection::out, std::string(lang)};
+  }
   return std::nullopt;
 }
 

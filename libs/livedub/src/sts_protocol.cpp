@@ -1,5 +1,6 @@
 #include "livedub/sts_protocol.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -76,6 +77,10 @@ nlohmann::json to_json(const DubRequestMetadata& m) {
   }
   if (m.slot_end_ms) j["slot_end_ms"] = *m.slot_end_ms;
   if (m.deadline_ms) j["deadline_ms"] = *m.deadline_ms;
+  if (!m.extra_targets.empty()) {
+    j["extra_targets"] = nlohmann::json::array();
+    for (const auto& t : m.extra_targets) j["extra_targets"].push_back({{"target_lang", t.target_lang}, {"voice", t.voice}});
+  }
   return j;
 }
 
@@ -144,11 +149,33 @@ DubRequestMetadata parse_request_metadata(std::string_view json_text) {
     }
     m.deadline_ms = deadline;
   }
+  if (j.contains("extra_targets") && !j.at("extra_targets").is_null()) {
+    const auto& list = j.at("extra_targets");
+    if (!list.is_array()) throw ProtocolError("field 'extra_targets' must be an array of {target_lang, voice}");
+    if (list.size() > kMaxExtraTargets) {
+      throw ProtocolError("field 'extra_targets' has more than " + std::to_string(kMaxExtraTargets) + " entries");
+    }
+    for (const auto& item : list) {
+      if (!item.is_object()) throw ProtocolError("field 'extra_targets' must be an array of {target_lang, voice}");
+      DubTarget target{field<std::string>(item, "target_lang"), optional_field<std::string>(item, "voice", "default")};
+      if (!is_valid_language_tag(target.target_lang)) {
+        throw ProtocolError("field 'extra_targets[].target_lang' is not a language tag like 'ca'");
+      }
+      if (!is_valid_voice_name(target.voice)) {
+        throw ProtocolError("field 'extra_targets[].voice' must be 1-64 characters of [A-Za-z0-9_.+-]");
+      }
+      const bool repeated = target.target_lang == m.target_lang ||
+                            std::any_of(m.extra_targets.begin(), m.extra_targets.end(),
+                                        [&](const DubTarget& t) { return t.target_lang == target.target_lang; });
+      if (repeated) throw ProtocolError("field 'extra_targets' repeats target language '" + target.target_lang + "'");
+      m.extra_targets.push_back(std::move(target));
+    }
+  }
   return m;
 }
 
 nlohmann::json to_json(const DubResponse& r) {
-  return {{"stream_id", r.stream_id},
+  nlohmann::json j = {{"stream_id", r.stream_id},
           {"sequence", r.sequence},
           {"duration_ms", r.duration_ms},
           {"sample_rate", r.sample_rate},
@@ -164,6 +191,26 @@ nlohmann::json to_json(const DubResponse& r) {
           {"timings_ms", r.timings_ms},
           {"speech_start_ms", r.speech_start_ms},
           {"speech_end_ms", r.speech_end_ms}};
+  if (!r.extra.empty()) {
+    auto& list = j["extra"] = nlohmann::json::array();
+    for (const auto& e : r.extra) {
+      nlohmann::json item = {{"target_lang", e.target_lang}, {"voice", e.voice}};
+      if (!e.error_code.empty()) {
+        item["error"] = {{"code", e.error_code}, {"message", e.error}};
+      } else {
+        item.update({{"audio_wav_base64", e.audio_wav_base64},
+                     {"translation", e.translation},
+                     {"tts_engine", e.tts_engine},
+                     {"stretch_ratio", e.stretch_ratio},
+                     {"time_fit", e.time_fit},
+                     {"speech_start_ms", e.speech_start_ms},
+                     {"speech_end_ms", e.speech_end_ms},
+                     {"timings_ms", e.timings_ms}});
+      }
+      list.push_back(std::move(item));
+    }
+  }
+  return j;
 }
 
 DubResponse parse_response(std::string_view json_text) {
@@ -194,6 +241,36 @@ DubResponse parse_response(std::string_view json_text) {
   if (!std::isfinite(r.speech_start_ms) || !std::isfinite(r.speech_end_ms) || r.speech_start_ms < 0 ||
       r.speech_end_ms < r.speech_start_ms || r.speech_end_ms > r.duration_ms + 1) {
     throw ProtocolError("fields 'speech_start_ms'/'speech_end_ms' must satisfy 0 <= start <= end <= duration_ms");
+  }
+  if (j.contains("extra") && !j.at("extra").is_null()) {
+    if (!j.at("extra").is_array()) throw ProtocolError("field 'extra' must be an array");
+    for (const auto& item : j.at("extra")) {
+      if (!item.is_object()) throw ProtocolError("field 'extra' must be an array of objects");
+      ExtraDub e;
+      e.target_lang = field<std::string>(item, "target_lang");
+      e.voice = optional_field<std::string>(item, "voice", "");
+      if (item.contains("error") && !item.at("error").is_null()) {
+        const auto& error = item.at("error");
+        if (!error.is_object()) throw ProtocolError("field 'extra[].error' must be {code, message}");
+        e.error_code = optional_field<std::string>(error, "code", "error");
+        e.error = optional_field<std::string>(error, "message", "");
+        if (e.error_code.empty()) e.error_code = "error";
+      } else {
+        e.audio_wav_base64 = field<std::string>(item, "audio_wav_base64");
+        e.translation = optional_field<std::string>(item, "translation", "");
+        e.tts_engine = optional_field<std::string>(item, "tts_engine", "");
+        e.stretch_ratio = optional_field<double>(item, "stretch_ratio", 1.0);
+        e.time_fit = optional_field<std::string>(item, "time_fit", "");
+        e.speech_start_ms = optional_field<double>(item, "speech_start_ms", 0.0);
+        e.speech_end_ms = optional_field<double>(item, "speech_end_ms", e.speech_start_ms);
+        e.timings_ms = optional_field<std::map<std::string, double>>(item, "timings_ms", {});
+        if (!std::isfinite(e.speech_start_ms) || !std::isfinite(e.speech_end_ms) || e.speech_start_ms < 0 ||
+            e.speech_end_ms < e.speech_start_ms || e.speech_end_ms > r.duration_ms + 1) {
+          throw ProtocolError("fields 'extra[].speech_start_ms'/'speech_end_ms' must satisfy 0 <= start <= end <= duration_ms");
+        }
+      }
+      r.extra.push_back(std::move(e));
+    }
   }
   return r;
 }

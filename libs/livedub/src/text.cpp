@@ -1,5 +1,7 @@
 #include "livedub/text.hpp"
 
+#include <cctype>
+
 namespace livedub {
 
 std::string trim(std::string_view s) {
@@ -7,6 +9,12 @@ std::string trim(std::string_view s) {
   const auto first = s.find_first_not_of(kSpace);
   if (first == std::string_view::npos) return "";
   return std::string(s.substr(first, s.find_last_not_of(kSpace) - first + 1));
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 void replace_all(std::string& text, std::string_view from, std::string_view to) {

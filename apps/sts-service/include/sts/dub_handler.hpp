@@ -36,6 +36,19 @@ struct HandlerReply {
   std::map<std::string, std::string> headers;  // e.g. Retry-After on 503
 };
 
+// A further target language of one request: its wire entry (error_code set when it failed)
+// and, on success, the engine's result.
+struct ExtraOutcome {
+  ExtraDub dub;
+  DubResult result;
+};
+// Dubs `metadata.extra_targets` after the first target was recognised as `transcript`: MT and
+// TTS per language, no second recognition. A language that fails (unsupported pair or voice,
+// engine error, deadline) gets its error and the others go on. Runs on the work pool.
+std::vector<ExtraOutcome> dub_extra_targets(DubbingEngine& engine, const DubRequestMetadata& metadata,
+                                            const AudioBuffer& input, const DubContext& context,
+                                            const std::string& transcript);
+
 class DubHandler {
  public:
   // Registers the STS metrics in `registry`, which must outlive the handler. Starts

@@ -7,6 +7,7 @@
 #include <map>
 #include <stdexcept>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,10 @@ struct DubContext {
   // stages and, where they can, inside one (whisper's abort callback), and throw
   // DeadlineExpired. Default: none.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Set for a further target language of a request already recognised: the engine skips
+  // recognition and translates this text (one recognition per fragment, whatever the number
+  // of languages).
+  std::optional<std::string> known_transcript;
 };
 
 // Throws DeadlineExpired naming `stage` when `context`'s deadline has passed.

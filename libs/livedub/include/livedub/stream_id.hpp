@@ -17,10 +17,14 @@ enum class StreamDirection { in, out };
 struct StreamPath {
   std::string stream_id;
   StreamDirection direction = StreamDirection::in;
+  // "live/<id>/out-<lang>": a further language's output (livedub/captions.hpp); empty for
+  // "live/<id>/out", the first language's.
+  std::string output_lang;
 };
 
-// Parses "live/<id>/in" or "live/<id>/out" (a leading '/' and a "?query" suffix are tolerated,
-// as MediaMTX and RTMP clients send them). Returns nullopt for anything else.
+// Parses "live/<id>/in", "live/<id>/out" or "live/<id>/out-<lang>" (lower-case language tag;
+// a leading '/' and a "?query" suffix are tolerated, as MediaMTX and RTMP clients send them).
+// Returns nullopt for anything else.
 std::optional<StreamPath> parse_stream_path(std::string_view path);
 
 }  // namespace livedub

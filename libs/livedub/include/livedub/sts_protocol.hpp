@@ -39,6 +39,16 @@ struct TimeSpanMs {
   bool operator==(const TimeSpanMs&) const = default;
 };
 
+// Most further targets one request may name (DubRequestMetadata::extra_targets).
+inline constexpr std::size_t kMaxExtraTargets = 3;
+
+// A further language to dub the same fragment into: one recognition, MT and TTS per target.
+struct DubTarget {
+  std::string target_lang;
+  std::string voice = "default";
+  bool operator==(const DubTarget&) const = default;
+};
+
 struct DubRequestMetadata {
   // The v1 fields in order; speech spans and slot are set by name.
   DubRequestMetadata(std::string stream_id_ = "", std::int64_t sequence_ = 0, std::string source_lang_ = "en",
@@ -67,6 +77,26 @@ struct DubRequestMetadata {
   // request (relative, so clocks need not agree). The service drops the job once it passes:
   // a late dub is never played. Unset: the service's own LIVEDUB_STS_DEADLINE_MS.
   std::optional<double> deadline_ms;
+  // Further languages, each answered in DubResponse::extra (same order). Distinct from
+  // target_lang and from each other; at most kMaxExtraTargets.
+  std::vector<DubTarget> extra_targets;
+};
+
+// One further language's dub (DubRequestMetadata::extra_targets). A target that failed
+// carries error_code/error and no audio: that language falls back alone.
+struct ExtraDub {
+  std::string target_lang;
+  std::string voice;
+  std::string audio_wav_base64;  // empty when failed
+  std::string translation;
+  std::string tts_engine;
+  double stretch_ratio = 1.0;
+  std::string time_fit;
+  double speech_start_ms = 0;
+  double speech_end_ms = 0;
+  std::map<std::string, double> timings_ms;  // mt, tts, stretch
+  std::string error_code;  // empty on success
+  std::string error;
 };
 
 struct DubResponse {
@@ -90,6 +120,7 @@ struct DubResponse {
   // Where the dubbed speech sits in the returned audio (both 0 when it is silent).
   double speech_start_ms = 0;
   double speech_end_ms = 0;
+  std::vector<ExtraDub> extra;  // one per request extra_targets entry, same order
 };
 
 nlohmann::json to_json(const DubRequestMetadata& m);

@@ -9,6 +9,9 @@ namespace livedub {
 // `s` without leading and trailing spaces, tabs, CR and LF.
 std::string trim(std::string_view s);
 
+// `s` with ASCII letters lower-cased (language tags, header names, media types).
+std::string lower_ascii(std::string_view s);
+
 // Every occurrence of `from` in `text` replaced by `to`, left to right; the replacement text
 // itself is never searched again.
 void replace_all(std::string& text, std::string_view from, std::string_view to);
