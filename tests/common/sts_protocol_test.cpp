@@ -237,3 +237,65 @@ TEST(Response, MissingFieldsAreNamed) {
 
 }  // namespace
 }  // namespace livedub::sts
+
+namespace livedub::sts {
+namespace {
+
+TEST(RequestMetadata, ExtraTargetsRoundTripAndAreValidated) {
+  DubRequestMetadata m("s1", 3, "en", "es", "default", 1000);
+  m.extra_targets = {{"ca", "default"}, {"pt-BR", "alice"}};
+  auto parsed = parse_request_metadata(to_json(m).dump());
+  EXPECT_EQ(parsed.extra_targets, m.extra_targets);
+  auto with = [](nlohmann::json extra) {
+    nlohmann::json j = {{"stream_id", "s"}, {"sequence", 1}, {"target_lang", "es"}, {"duration_ms", 100},
+                        {"extra_targets", std::move(extra)}};
+    try {
+      parse_request_metadata(j.dump());
+    } catch (const ProtocolError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(with(nlohmann::json::array({{{"target_lang", "ca"}}})), "");
+  EXPECT_THAT(with("ca"), HasSubstr("'extra_targets'"));
+  EXPECT_THAT(with(nlohmann::json::array({{{"target_lang", "es"}}})), HasSubstr("repeats target language 'es'"));
+  EXPECT_THAT(with(nlohmann::json::array({{{"target_lang", "ca"}}, {{"target_lang", "ca"}}})), HasSubstr("repeats"));
+  EXPECT_THAT(with(nlohmann::json::array({{{"target_lang", "Catalan"}}})), HasSubstr("target_lang"));
+  EXPECT_THAT(with(nlohmann::json::array({{{"target_lang", "ca"}, {"voice", "a b"}}})), HasSubstr("voice"));
+  EXPECT_THAT(with(nlohmann::json::array({{{"target_lang", "ca"}}, {{"target_lang", "fr"}}, {{"target_lang", "it"}},
+                                          {{"target_lang", "de"}}})),
+              HasSubstr("more than 3"));
+}
+
+TEST(Response, ExtraDubsRoundTripWithPerLanguageErrors) {
+  DubResponse r;
+  r.stream_id = "s";
+  r.duration_ms = 1000;
+  r.sample_rate = 16000;
+  r.channels = 1;
+  r.audio_wav_base64 = "AAAA";
+  ExtraDub ok;
+  ok.target_lang = "ca";
+  ok.audio_wav_base64 = "BBBB";
+  ok.translation = "bon dia";
+  ok.speech_start_ms = 10;
+  ok.speech_end_ms = 900;
+  ExtraDub failed;
+  failed.target_lang = "fr";
+  failed.error_code = "engine_error";
+  failed.error = "no voice";
+  r.extra = {ok, failed};
+  auto parsed = parse_response(to_json(r).dump());
+  ASSERT_EQ(parsed.extra.size(), 2u);
+  EXPECT_EQ(parsed.extra[0].translation, "bon dia");
+  EXPECT_EQ(parsed.extra[0].audio_wav_base64, "BBBB");
+  EXPECT_DOUBLE_EQ(parsed.extra[0].speech_end_ms, 900);
+  EXPECT_EQ(parsed.extra[1].error_code, "engine_error");
+  EXPECT_EQ(parsed.extra[1].error, "no voice");
+  auto j = to_json(r);
+  j["extra"][0]["speech_end_ms"] = 5000;  // past the fragment
+  EXPECT_THROW(parse_response(j.dump()), ProtocolError);
+}
+
+}  // namespace
+}  // namespace livedub::sts

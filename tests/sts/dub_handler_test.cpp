@@ -1,5 +1,6 @@
 #include "sts/dub_handler.hpp"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -290,6 +291,75 @@ TEST_F(DubHandlerTest, CapabilitiesDescribeModeEngineAndLimits) {
   EXPECT_EQ(caps["max_duration_ms"], kMaxDurationMs);
   EXPECT_EQ(caps["audio"]["encoding"], "wav-pcm16");
   EXPECT_EQ(caps["audio"]["max_channels"], 8);
+}
+
+}  // namespace
+}  // namespace livedub::sts
+
+namespace livedub::sts {
+namespace {
+
+// Recognises "hello world" (counting recognitions), "translates" to "<lang>: hello world" and
+// speaks a tone; fails for target language "xx".
+class MultilingualEngine final : public DubbingEngine {
+ public:
+  std::atomic<int> recognitions{0};
+  using DubbingEngine::dub;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override {
+    if (request.target_lang == "xx") throw std::runtime_error("no voice for xx");
+    DubResult result;
+    if (context.known_transcript) {
+      result.transcript = *context.known_transcript;
+    } else {
+      ++recognitions;
+      result.transcript = "hello world";
+    }
+    result.translation = request.target_lang + ": " + result.transcript;
+    result.audio = input;
+    result.voice = request.voice;
+    result.speech_begin = 0;
+    result.speech_end = input.frames() / (request.target_lang == "ca" ? 2 : 1);
+    return result;
+  }
+  std::string name() const override { return "multilingual"; }
+  EngineCapabilities capabilities() const override {
+    EngineCapabilities c;
+    c.any_language_pair = true;
+    c.any_voice = true;
+    return c;
+  }
+};
+
+TEST(DubHandlerExtraTargets, OneRecognitionForEveryLanguageAndEachFailsAlone) {
+  auto engine = std::make_shared<MultilingualEngine>();
+  auto registry = std::make_shared<prometheus::Registry>();
+  DubHandler handler(ServiceConfig{}, engine, *registry);
+  auto meta = metadata(500);
+  meta["extra_targets"] = {{{"target_lang", "ca"}}, {{"target_lang", "xx"}, {"voice", "default"}}};
+  auto reply = handler.dub(dub_request(meta.dump(), wav_bytes(sine_audio(16000, 1, 8000))));
+  ASSERT_EQ(reply.status, 200) << reply.body.dump();
+  auto response = parse_response(reply.body.dump());
+  EXPECT_EQ(engine->recognitions.load(), 1);
+  EXPECT_EQ(response.translation, "es: hello world");
+  ASSERT_EQ(response.extra.size(), 2u);
+  EXPECT_EQ(response.extra[0].target_lang, "ca");
+  EXPECT_EQ(response.extra[0].translation, "ca: hello world");
+  EXPECT_TRUE(response.extra[0].error_code.empty());
+  EXPECT_NEAR(response.extra[0].speech_end_ms, 250, 1);  // its own placement, not the first language's
+  EXPECT_EQ(decode_wav_string(base64_decode(response.extra[0].audio_wav_base64)).frames(), 8000);
+  EXPECT_EQ(response.extra[1].target_lang, "xx");
+  EXPECT_EQ(response.extra[1].error_code, "engine_error");
+  EXPECT_THAT(response.extra[1].error, HasSubstr("no voice for xx"));
+  EXPECT_TRUE(response.extra[1].audio_wav_base64.empty());
+}
+
+TEST(DubHandlerExtraTargets, RequestsWithoutThemAnswerAsBefore) {
+  auto engine = std::make_shared<MultilingualEngine>();
+  auto registry = std::make_shared<prometheus::Registry>();
+  DubHandler handler(ServiceConfig{}, engine, *registry);
+  auto reply = handler.dub(dub_request(metadata(500).dump(), wav_bytes(sine_audio(16000, 1, 8000))));
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_FALSE(reply.body.contains("extra"));
 }
 
 }  // namespace

@@ -101,10 +101,10 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
                           std::to_string(min_delay.count()) + " ms): a fragment is only complete " +
                           "once all of its audio has arrived, and STS needs time to answer");
   }
-  c.source_lang = env.string("LIVEDUB_SOURCE_LANG", "en");
+  c.source_lang = env.string("LIVEDUB_SOURCE_LANG", kDefaultSourceLang);
   if (!sts::is_valid_language_tag(c.source_lang)) throw ConfigError("LIVEDUB_SOURCE_LANG", "expected a language tag like 'en'");
   try {
-    c.target_langs = parse_language_list(env.string("LIVEDUB_TARGET_LANGS", "es"), c.source_lang);
+    c.target_langs = parse_language_list(env.string("LIVEDUB_TARGET_LANGS", kDefaultTargetLangs), c.source_lang);
   } catch (const LanguageListError& e) {
     throw ConfigError("LIVEDUB_TARGET_LANGS", e.what());
   }

@@ -2,17 +2,62 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 
+#include "livedub/captions.hpp"
 #include "livedub/logging.hpp"
 #include "livedub/secrets.hpp"
 #include "livedub/stream_id.hpp"
 #include "orchestrator/hook_events.hpp"
+#include "orchestrator/stream_outputs.hpp"
+#include "status_page.hpp"
 
 namespace livedub::orchestrator {
 namespace {
 
 using nlohmann::json;
+
+namespace fs = std::filesystem;
+
+// The last `tail_bytes` of a file (all of it when 0), from the first whole line; nullopt when
+// it cannot be read.
+std::optional<std::string> read_file(const fs::path& path, std::uintmax_t tail_bytes = 0) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return std::nullopt;
+  const bool cut = tail_bytes > 0 && size > tail_bytes;
+  if (cut) in.seekg(static_cast<std::streamoff>(size - tail_bytes));
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto body = text.str();
+  if (cut) {
+    const auto newline = body.find('\n');
+    body.erase(0, newline == std::string::npos ? body.size() : newline + 1);
+  }
+  return body;
+}
+
+// What the worker last wrote about itself (its /healthz body), with how old that is.
+json worker_status_json(const std::optional<fs::path>& run_dir, const std::string& stream_id) {
+  if (!run_dir) return nullptr;
+  const auto path = worker_status_path(*run_dir, stream_id);
+  auto text = read_file(path);
+  if (!text) return nullptr;
+  auto body = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return nullptr;
+  std::error_code ec;
+  const auto written = fs::last_write_time(path, ec);
+  if (!ec) {
+    const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(fs::file_time_type::clock::now() - written);
+    body["updated_ms_ago"] = std::max<std::int64_t>(0, age.count());
+  }
+  return body;
+}
 
 json status_json(const StreamStatus& status) {
   // The table keeps steady-clock times; the API shows wall-clock ones.
@@ -123,6 +168,38 @@ void handle_hook(const std::string& source, const std::function<HookEvent()>& pa
   send_json(res, 200, body);
 }
 
+
+// The caption journal's cues for a stream; nullopt (and an error reply) when there is none.
+std::optional<std::vector<CaptionCue>> caption_cues(const OrchestratorConfig& config, const std::string& stream_id,
+                                                    std::uintmax_t tail_bytes, HttpReply& res) {
+  if (!config.launch.run_dir) {
+    send_error(res, 404, "no_captions", "captions are kept in LIVEDUB_RUN_DIR, which is not set");
+    return std::nullopt;
+  }
+  auto text = read_file(worker_captions_path(*config.launch.run_dir, stream_id), tail_bytes);
+  if (!text) {
+    send_error(res, 404, "no_captions", "no captions for stream " + stream_id + " (it has not been dubbed yet)");
+    return std::nullopt;
+  }
+  return parse_caption_journal(*text);
+}
+
+// The stream's languages: the source and each target (anything else is no caption track).
+bool known_language(const OrchestratorConfig& config, const std::string& lang) {
+  const auto& targets = config.languages.target_langs;
+  return lang == config.languages.source_lang || std::find(targets.begin(), targets.end(), lang) != targets.end();
+}
+
+bool valid_stream_id_or_reply(const std::string& stream_id, HttpReply& res) {
+  if (is_valid_stream_id(stream_id)) return true;
+  send_error(res, 400, "invalid_stream_id",
+             "a stream id is 1-" + std::to_string(kMaxStreamIdLength) + " characters [A-Za-z0-9_-]");
+  return false;
+}
+
+// Tail read for the live forms: a long stream's journal is never read whole every poll.
+constexpr std::uintmax_t kLiveCaptionTailBytes = 256 * 1024;
+
 }  // namespace
 
 void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& config,
@@ -169,25 +246,77 @@ void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& c
         res);
   });
 
-  http.route("GET", "/v1/streams", [&](const HttpRequest&, HttpReply& res) {
+  // A stream's entry: supervision state, every output (path, captions) and what its worker
+  // last reported (delay, fallbacks, STS endpoints).
+  const auto stream_json = [&config](const StreamStatus& status) {
+    auto body = status_json(status);
+    body["outputs"] = outputs_json(status.stream_id, config.languages);
+    body["worker"] = worker_status_json(config.launch.run_dir, status.stream_id);
+    return body;
+  };
+  http.route("GET", "/v1/streams", [&, stream_json](const HttpRequest&, HttpReply& res) {
     json list = json::array();
-    for (const auto& status : supervisor.streams()) list.push_back(status_json(status));
+    for (const auto& status : supervisor.streams()) list.push_back(stream_json(status));
     send_json(res, 200, list);
   });
-  http.route("GET", R"(/v1/streams/(.*))", [&](const HttpRequest& req, HttpReply& res) {
+  http.route("GET", R"(/v1/streams/([^/]*))", [&, stream_json](const HttpRequest& req, HttpReply& res) {
     const std::string stream_id = req.matches[1];
-    if (!is_valid_stream_id(stream_id)) {
-      send_error(
-          res, 400, "invalid_stream_id",
-          "a stream id is 1-" + std::to_string(kMaxStreamIdLength) + " characters [A-Za-z0-9_-]");
-      return;
-    }
+    if (!valid_stream_id_or_reply(stream_id, res)) return;
     auto status = supervisor.stream(stream_id);
     if (!status) {
       send_error(res, 404, "unknown_stream", "no worker is supervised for stream " + stream_id);
       return;
     }
-    send_json(res, 200, status_json(*status));
+    send_json(res, 200, stream_json(*status));
+  });
+  // Captions: the source transcript and each translation, timed on the output's timeline.
+  http.route("GET", R"(/v1/streams/([^/]*)/captions)", [&](const HttpRequest& req, HttpReply& res) {
+    const std::string stream_id = req.matches[1];
+    if (!valid_stream_id_or_reply(stream_id, res)) return;
+    auto cues = caption_cues(config, stream_id, kLiveCaptionTailBytes, res);
+    if (!cues) return;
+    json recent = json::object();
+    for (const auto& output : outputs_json(stream_id, config.languages)) {
+      const auto lang = output["lang"].get<std::string>();
+      auto lines = recent_cues(*cues, lang, kLiveCaptionWindowMs);
+      json list = json::array();
+      // The newest few: what the status page shows as heard and said.
+      for (std::size_t i = lines.size() > 8 ? lines.size() - 8 : 0; i < lines.size(); ++i) list.push_back(to_json(lines[i]));
+      recent[lang] = std::move(list);
+    }
+    send_json(res, 200, {{"stream_id", stream_id}, {"languages", outputs_json(stream_id, config.languages)}, {"recent", recent}});
+  });
+  const auto vtt_route = [&](bool live) {
+    return [&, live](const HttpRequest& req, HttpReply& res) {
+      const std::string stream_id = req.matches[1];
+      const std::string lang = req.matches[2];
+      if (!valid_stream_id_or_reply(stream_id, res)) return;
+      if (!known_language(config, lang)) {
+        send_error(res, 404, "unknown_language",
+                   "stream " + stream_id + " has captions in LIVEDUB_SOURCE_LANG and LIVEDUB_TARGET_LANGS only");
+        return;
+      }
+      auto cues = caption_cues(config, stream_id, live ? kLiveCaptionTailBytes : 0, res);
+      if (!cues) return;
+      res.status = 200;
+      res.content_type = "text/vtt; charset=utf-8";
+      res.set_header("Cache-Control", "no-cache");
+      res.body = live ? format_webvtt(recent_cues(*cues, lang, kLiveCaptionWindowMs), lang) : format_webvtt(*cues, lang);
+    };
+  };
+  http.route("GET", R"(/v1/streams/([^/]*)/captions/([^/]+)\.vtt)", vtt_route(false));
+  http.route("GET", R"(/v1/streams/([^/]*)/captions/([^/]+)/live\.vtt)", vtt_route(true));
+
+  // The status page: static HTML and script; its data comes from /v1/ with the token the
+  // user gives it, so the page itself holds no secret.
+  http.route("GET", "/", [](const HttpRequest&, HttpReply& res) {
+    res.status = 200;
+    res.content_type = "text/html; charset=utf-8";
+    res.body = std::string(status_page_html());
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
   });
 
   http.set_health([&] { return json{{"workers", supervisor.worker_count()}}; });

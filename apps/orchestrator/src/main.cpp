@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "http_api.hpp"
+#include "language_check.hpp"
 #include "media_status_poller.hpp"
 #include "livedub/config.hpp"
 #include "livedub/logging.hpp"
@@ -45,11 +46,12 @@ void write_port_file(const fs::path& path, int port) {
 
 void prepare_run_dir(const WorkerLaunchConfig& launch) {
   if (!launch.run_dir) return;
-  std::error_code ec;
-  fs::create_directories(*launch.run_dir / "logs", ec);
-  if (ec) {
-    throw ConfigError("LIVEDUB_RUN_DIR",
-                      "cannot create " + (*launch.run_dir / "logs").string() + ": " + ec.message());
+  for (const char* sub : {"logs", "captions"}) {
+    std::error_code ec;
+    fs::create_directories(*launch.run_dir / sub, ec);
+    if (ec) {
+      throw ConfigError("LIVEDUB_RUN_DIR", "cannot create " + (*launch.run_dir / sub).string() + ": " + ec.message());
+    }
   }
 }
 
@@ -69,6 +71,7 @@ int main() {
     config = load_orchestrator_config(env, fs::read_symlink("/proc/self/exe"));
     http_limits = load_http_limits(env, http_limits);
     prepare_run_dir(config.launch);
+    check_languages_against_sts(config);
   } catch (const ConfigError& e) {
     log_error({}, "{}", e.what());
     return 2;

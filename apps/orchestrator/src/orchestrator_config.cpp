@@ -1,6 +1,9 @@
 #include "orchestrator/orchestrator_config.hpp"
 
+#include "livedub/captions.hpp"
 #include "livedub/secrets.hpp"
+#include "livedub/sts_protocol.hpp"
+#include "livedub/text.hpp"
 
 namespace livedub::orchestrator {
 
@@ -64,6 +67,22 @@ OrchestratorConfig load_orchestrator_config(const EnvConfig& env, const fs::path
   config.launch.output_url_template =
       url_template(env, "LIVEDUB_OUTPUT_URL_TEMPLATE", kDefaultOutputUrlTemplate);
   if (auto run_dir = env.raw("LIVEDUB_RUN_DIR")) config.launch.run_dir = fs::absolute(*run_dir);
+
+  config.languages.source_lang = env.string("LIVEDUB_SOURCE_LANG", kDefaultSourceLang);
+  if (!sts::is_valid_language_tag(config.languages.source_lang)) {
+    throw ConfigError("LIVEDUB_SOURCE_LANG", "expected a language tag like 'en'");
+  }
+  try {
+    config.languages.target_langs =
+        parse_language_list(env.string("LIVEDUB_TARGET_LANGS", kDefaultTargetLangs), config.languages.source_lang);
+  } catch (const LanguageListError& e) {
+    throw ConfigError("LIVEDUB_TARGET_LANGS", e.what());
+  }
+  if (auto sts = env.raw("STS_SERVICE_URL")) {
+    const auto first = trim(std::string_view(*sts).substr(0, sts->find(',')));
+    if (!first.empty()) config.sts_url = first;
+  }
+  config.sts_token = env.raw("LIVEDUB_STS_TOKEN");
 
   auto token = secret(env, "LIVEDUB_ORCHESTRATOR_TOKEN", kMinTokenLength);
   if (!token) {

@@ -39,6 +39,16 @@ fs::path worker_exit_reason_path(const fs::path& run_dir, std::string_view strea
   return run_dir / "logs" / ("worker-" + std::string(stream_id) + ".exit");
 }
 
+fs::path worker_captions_path(const fs::path& run_dir, std::string_view stream_id) {
+  require_valid_stream_id(stream_id);
+  return run_dir / "captions" / (std::string(stream_id) + ".jsonl");
+}
+
+fs::path worker_status_path(const fs::path& run_dir, std::string_view stream_id) {
+  require_valid_stream_id(stream_id);
+  return run_dir / "logs" / ("worker-" + std::string(stream_id) + ".status.json");
+}
+
 ChildProcess::Options worker_process_options(const WorkerLaunchConfig& config,
                                              const std::string& stream_id) {
   ChildProcess::Options options;
@@ -57,6 +67,8 @@ ChildProcess::Options worker_process_options(const WorkerLaunchConfig& config,
     options.stdout_path = worker_log_path(*config.run_dir, stream_id).string();
     options.env_overrides["LIVEDUB_WORKER_EXIT_REASON_FILE"] =
         worker_exit_reason_path(*config.run_dir, stream_id).string();
+    options.env_overrides["LIVEDUB_CAPTIONS_FILE"] = worker_captions_path(*config.run_dir, stream_id).string();
+    options.env_overrides["LIVEDUB_WORKER_STATUS_FILE"] = worker_status_path(*config.run_dir, stream_id).string();
   }
   return options;
 }

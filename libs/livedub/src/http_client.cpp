@@ -93,10 +93,13 @@ static CurlSlist make_headers(const std::vector<std::string>& lines) {
   return CurlSlist(list);
 }
 
-HttpResponse HttpClient::get(const std::string& url, std::chrono::milliseconds timeout) {
+HttpResponse HttpClient::get(const std::string& url, std::chrono::milliseconds timeout,
+                             const std::vector<std::string>& extra_headers) {
   curl_easy_reset(impl_->easy.get());
   curl_easy_setopt(impl_->easy.get(), CURLOPT_HTTPGET, 1L);
-  return impl_->perform(url, timeout, nullptr);
+  if (extra_headers.empty()) return impl_->perform(url, timeout, nullptr);
+  auto headers = make_headers(extra_headers);
+  return impl_->perform(url, timeout, headers.get());
 }
 
 HttpResponse HttpClient::post(const std::string& url, const std::string& body,

@@ -6,6 +6,7 @@
 
 #include "livedub/config.hpp"
 #include "orchestrator/hook_events.hpp"
+#include "orchestrator/stream_outputs.hpp"
 #include "orchestrator/supervision.hpp"
 #include "orchestrator/worker_launch.hpp"
 
@@ -25,6 +26,11 @@ struct OrchestratorConfig {
   // polled every reconcile_interval; unset: hooks alone drive the streams.
   std::optional<std::string> media_status_url;
   std::chrono::milliseconds reconcile_interval{3000};
+  // What the workers dub into (the same variables the workers read), checked at start against
+  // the STS service at sts_url (STS_SERVICE_URL's first endpoint; unset: not checked).
+  LanguageSettings languages;
+  std::optional<std::string> sts_url;
+  std::optional<std::string> sts_token;
 };
 
 // The shortest LIVEDUB_ORCHESTRATOR_TOKEN accepted: a guessable token is no credential.

@@ -34,11 +34,17 @@ std::filesystem::path worker_log_path(const std::filesystem::path& run_dir,
 std::filesystem::path worker_exit_reason_path(const std::filesystem::path& run_dir,
                                               std::string_view stream_id);
 
+// The worker's caption journal (livedub/captions.hpp), served as WebVTT by the orchestrator.
+std::filesystem::path worker_captions_path(const std::filesystem::path& run_dir, std::string_view stream_id);
+// The worker's /healthz body, rewritten every second: the status page's view of the worker.
+std::filesystem::path worker_status_path(const std::filesystem::path& run_dir, std::string_view stream_id);
+
 // argv [worker_bin]; environment overrides LIVEDUB_STREAM_ID, LIVEDUB_INPUT_URL,
 // LIVEDUB_OUTPUT_URL (with the credential query), LIVEDUB_WORKER_EXIT_REASON_FILE (when run_dir
 // is set) and LIVEDUB_WORKER_PARENT_PID (the worker dies with the orchestrator: a restarted
-// orchestrator never finds an orphan publishing the stream); stdout+stderr to the log file
-// when run_dir is set.
+// orchestrator never finds an orphan publishing the stream), LIVEDUB_CAPTIONS_FILE and
+// LIVEDUB_WORKER_STATUS_FILE (when run_dir is set); stdout+stderr to the log file when run_dir
+// is set.
 // Throws std::invalid_argument for an invalid id.
 ChildProcess::Options worker_process_options(const WorkerLaunchConfig& config,
                                              const std::string& stream_id);

@@ -15,6 +15,10 @@
 
 namespace livedub {
 
+// LIVEDUB_SOURCE_LANG and LIVEDUB_TARGET_LANGS when unset (worker and orchestrator alike).
+inline constexpr const char* kDefaultSourceLang = "en";
+inline constexpr const char* kDefaultTargetLangs = "es";
+
 // Most target languages one stream may be dubbed into at once: each costs MT + TTS per
 // fragment and an AAC encoder (README: "Several languages").
 inline constexpr std::size_t kMaxTargetLanguages = 4;

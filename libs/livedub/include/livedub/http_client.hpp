@@ -41,7 +41,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  HttpResponse get(const std::string& url, std::chrono::milliseconds timeout);
+  HttpResponse get(const std::string& url, std::chrono::milliseconds timeout,
+                   const std::vector<std::string>& extra_headers = {});
   HttpResponse post(const std::string& url, const std::string& body,
                     const std::string& content_type, std::chrono::milliseconds timeout,
                     const std::vector<std::string>& extra_headers = {});
