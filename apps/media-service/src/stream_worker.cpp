@@ -119,6 +119,8 @@ nlohmann::json StreamWorker::health() const {
           {"vad", detector_ ? detector_->name() : "off"},
           {"bed", to_string(config_.mix.mode)},
           {"source_lang", config_.source_lang}};
+  // Where the output is now, on the captions' timeline: what a viewer sees is the cue around it.
+  if (output_position_ms_) body["output_position_ms"] = *output_position_ms_;
   nlohmann::json outputs = nlohmann::json::array();
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     outputs.push_back({{"lang", outputs_[i]->lang},
@@ -455,9 +457,18 @@ void StreamWorker::pace_loop() {
         language_fallbacks.push_back(i + 1);
       }
     }
+    std::optional<std::int64_t> position_ms;
     for (auto& buffer : due_video) {
+      if (GST_BUFFER_PTS_IS_VALID(buffer.get())) {
+        position_ms = (static_cast<std::int64_t>(GST_BUFFER_PTS(buffer.get())) + outputs_.front()->egress->video_shift_ns()) /
+                          1'000'000 + config_.output_timestamp_offset_ms;
+      }
       for (auto& output : outputs_) output->egress->push_video(video_for(buffer.get(), *output));
       metrics_.video_frames.Increment();
+    }
+    if (position_ms) {
+      std::lock_guard position_lock(mutex_);
+      output_position_ms_ = position_ms;
     }
     if (config_.status_file && now - status_written_ >= std::chrono::seconds(1)) {
       status_written_ = now;

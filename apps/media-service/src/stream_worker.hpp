@@ -124,6 +124,7 @@ class StreamWorker {
   bool input_unsupported_ = false;
   std::optional<std::string> sts_unauthorized_;  // the last 401/403 from STS, until a dub succeeds  // fatal_error_ says why; run() exits kWorkerExitUnsupportedInput
   std::int64_t last_video_relative_ns_ = 0;
+  std::optional<std::int64_t> output_position_ms_;  // the output timeline (captions' clock) at the last video frame out
   std::int64_t fragments_done_ = 0;
   std::int64_t fragments_fallback_ = 0;
   std::string state_ = "waiting_for_input";
