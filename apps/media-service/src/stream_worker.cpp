@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "fragment_captions.hpp"
 #include "livedub/captions.hpp"
 #include "livedub/http_client.hpp"
 #include "livedub/secrets.hpp"
@@ -554,35 +555,15 @@ std::vector<AudioBuffer> StreamWorker::mix(const ResolvedFragment& fragment) {
 }
 
 void StreamWorker::caption(const ResolvedFragment& fragment) {
-  if (fragment.outcome != FragmentOutcome::dubbed) return;  // no text from a fallback, ever
-  const int rate = fragment.original.format.sample_rate;
-  const auto start_ns = fragment.original.start_ns();
-  const auto shift_ns = outputs_.front()->egress->video_shift_ns();
-  std::vector<CaptionCue> cues;
-  const auto add = [&](const std::string& lang, bool source, const std::string& text, std::optional<SpeechSpan> span,
-                       Output* output) {
-    if (!span) return;
-    auto cue = cue_for_placed_phrase(fragment.seq, lang, source, text, start_ns + shift_ns, span->begin, span->end, rate,
-                                     config_.output_timestamp_offset_ms);
-    if (!cue) return;
-    if (output && nal_length_size_) {
-      // The encoder works on the video's own timeline (before the egress shift and offset).
-      output->captions.add(start_ns + samples_to_ns(span->begin, rate), start_ns + samples_to_ns(span->end, rate),
-                           cue->text);
+  auto captions = captions_for_fragment(fragment, config_.source_lang, config_.target_langs,
+                                        outputs_.front()->egress->video_shift_ns(), config_.output_timestamp_offset_ms);
+  for (std::size_t i = 0; i < outputs_.size() && i < captions.rtmp.size(); ++i) {
+    if (captions.rtmp[i] && nal_length_size_) {
+      outputs_[i]->captions.add(captions.rtmp[i]->start_ns, captions.rtmp[i]->end_ns, captions.rtmp[i]->text);
     }
-    cues.push_back(std::move(*cue));
-  };
-  // The source line where the speaker spoke; each translation where its dub plays.
-  std::optional<SpeechSpan> spoken = fragment.voice_span;
-  if (!fragment.speech.empty()) spoken = SpeechSpan{fragment.speech.front().begin, fragment.speech.back().end};
-  add(config_.source_lang, true, fragment.texts.transcript, spoken, nullptr);
-  add(outputs_[0]->lang, false, fragment.texts.translation, fragment.voice_span, outputs_[0].get());
-  for (std::size_t i = 0; i < fragment.texts.extra.size() && i + 1 < outputs_.size(); ++i) {
-    const auto& track = fragment.texts.extra[i];
-    if (track.dubbed) add(outputs_[i + 1]->lang, false, track.translation, track.voice_span, outputs_[i + 1].get());
   }
-  if (!captions_journal_.is_open() || cues.empty()) return;
-  for (const auto& cue : cues) captions_journal_ << to_json(cue).dump() << '\n';
+  if (!captions_journal_.is_open() || captions.cues.empty()) return;
+  for (const auto& cue : captions.cues) captions_journal_ << to_json(cue).dump() << '\n';
   captions_journal_.flush();
 }
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <numbers>
 #include <stdexcept>
@@ -260,6 +261,8 @@ nlohmann::json CheckReport::to_json() const {
   put("delay_max_ms", delay_max_ms);
   put("passthrough_correlation", passthrough_correlation);
   put("bed_lag_ms", bed_lag_ms);
+  put("pts_offset_ms", pts_offset_ms);
+  for (const auto& other : other_outputs) j["other_outputs"].push_back(other.to_json());
   j["max_sample_jump"] = max_sample_jump;
   j["input_max_sample_jump"] = input_max_sample_jump;
   for (const auto& w : bed) {
@@ -391,24 +394,9 @@ void analyse_bed(CheckReport& report, std::span<const std::int16_t> audio, std::
   }
 }
 
-CheckReport run_av_check(const CheckOptions& options) {
-  const auto& spec = options.pattern;
-  std::vector<std::int16_t> speech, music;
-  if (options.speech_wav) speech = load_speech(*options.speech_wav, spec.sample_rate);
-  if (options.music_wav) {
-    music = load_speech(*options.music_wav, spec.sample_rate);
-    for (auto& s : music) s = static_cast<std::int16_t>(std::lround(s * options.music_gain));
-  }
-  Reader reader(spec, options.output_url, options.record_path);
-  Publisher publisher(spec, options.input_url, speech, music);
-  reader.start();
-  publisher.run_for(options.duration, options.on_tick);
-  for (std::int64_t s = 0; s < options.drain.count(); ++s) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    if (options.on_tick) options.on_tick(static_cast<double>(options.duration.count() + s + 1));
-  }
-  reader.stop();
-
+// What one output delivered, measured against what was published.
+CheckReport analyse_output(Reader& reader, std::int64_t publish_start_wall_ns, const PatternSpec& spec,
+                           const std::vector<std::int16_t>& speech, const std::vector<std::int16_t>& music) {
   CheckReport report;
   std::lock_guard lock(reader.mutex);
   const auto& frames = reader.frames;
@@ -419,7 +407,7 @@ CheckReport run_av_check(const CheckOptions& options) {
   if (frames.empty()) return report;
 
   report.output_duration_s = static_cast<double>(frames.back().pts_ns - frames.front().pts_ns) / kNs;
-  report.first_output_after_publish_s = static_cast<double>(frames.front().arrival_ns - publisher.start_wall_ns) / kNs;
+  report.first_output_after_publish_s = static_cast<double>(frames.front().arrival_ns - publish_start_wall_ns) / kNs;
   std::vector<double> delays, pts_offsets;
   std::int64_t first_number = -1, last_number = -1, readable = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -435,7 +423,7 @@ CheckReport run_av_check(const CheckOptions& options) {
     if (first_number < 0) first_number = f.frame_number;
     last_number = f.frame_number;
     const auto input_ts = f.frame_number * kNs / spec.fps;
-    delays.push_back(static_cast<double>(f.arrival_ns - (publisher.start_wall_ns + input_ts)) / 1e6);
+    delays.push_back(static_cast<double>(f.arrival_ns - (publish_start_wall_ns + input_ts)) / 1e6);
     pts_offsets.push_back(static_cast<double>(f.pts_ns - input_ts));
   }
   if (readable > 0) {
@@ -458,6 +446,7 @@ CheckReport run_av_check(const CheckOptions& options) {
   if (report.has_audio && !pts_offsets.empty()) {
     // Output pts = input time + offset (the worker rebases timestamps); map audio back to input time.
     const auto offset_ns = static_cast<std::int64_t>(median(pts_offsets));
+    report.pts_offset_ms = static_cast<double>(offset_ns) / 1e6;
     const auto rate = spec.sample_rate;
     const auto audio_start_input_ns = *reader.audio_start_pts - offset_ns;
     const std::span<const std::int16_t> audio(reader.audio);
@@ -482,6 +471,33 @@ CheckReport run_av_check(const CheckOptions& options) {
         report.passthrough_correlation = envelope_correlation(audio, expected, rate);
       }
     }
+  }
+  return report;
+}
+
+CheckReport run_av_check(const CheckOptions& options) {
+  const auto& spec = options.pattern;
+  std::vector<std::int16_t> speech, music;
+  if (options.speech_wav) speech = load_speech(*options.speech_wav, spec.sample_rate);
+  if (options.music_wav) {
+    music = load_speech(*options.music_wav, spec.sample_rate);
+    for (auto& s : music) s = static_cast<std::int16_t>(std::lround(s * options.music_gain));
+  }
+  std::vector<std::unique_ptr<Reader>> readers;
+  readers.push_back(std::make_unique<Reader>(spec, options.output_url, options.record_path));
+  for (const auto& other : options.other_outputs) readers.push_back(std::make_unique<Reader>(spec, other.url, other.record_path));
+  Publisher publisher(spec, options.input_url, speech, music);
+  for (auto& reader : readers) reader->start();
+  publisher.run_for(options.duration, options.on_tick);
+  for (std::int64_t s = 0; s < options.drain.count(); ++s) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (options.on_tick) options.on_tick(static_cast<double>(options.duration.count() + s + 1));
+  }
+  for (auto& reader : readers) reader->stop();
+
+  auto report = analyse_output(*readers[0], publisher.start_wall_ns, spec, speech, music);
+  for (std::size_t i = 1; i < readers.size(); ++i) {
+    report.other_outputs.push_back(analyse_output(*readers[i], publisher.start_wall_ns, spec, speech, music));
   }
   return report;
 }

@@ -23,6 +23,12 @@ struct CheckOptions {
   std::optional<std::string> music_wav;    // the bed: mixed under everything, looped
   double music_gain = 0.25;                // of the music file's own level
   PatternSpec pattern;
+  // Further outputs of the same stream (other languages), read and measured alongside.
+  struct OtherOutput {
+    std::string url;
+    std::optional<std::string> record_path;
+  };
+  std::vector<OtherOutput> other_outputs;
   // Called about once per second with seconds since publishing started (for fault injection).
   std::function<void(double)> on_tick;
 };
@@ -61,6 +67,11 @@ struct CheckReport {
   std::optional<double> bed_lag_ms;    // output audio vs. video clock, found by correlation
   double max_sample_jump = 0;          // largest |x[n] - x[n-1]| in the output (full scale 1)
   double input_max_sample_jump = 0;    // the same in what was published
+  // Output pts - input time (median over the readable frames): maps the output's timeline
+  // (as this reader sees it) back to the input's.
+  std::optional<double> pts_offset_ms;
+  // CheckOptions::other_outputs, in order, each measured like this one.
+  std::vector<CheckReport> other_outputs;
 
   nlohmann::json to_json() const;
 };
