@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <map>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -128,6 +132,7 @@ class LiveStack : public ::testing::Test {
 std::string summary(const probe::CheckReport& r) {
   auto j = r.to_json();
   j.erase("windows");
+  j.erase("other_outputs");  // summarised on their own
   return j.dump();
 }
 
@@ -412,19 +417,141 @@ TEST_F(LiveStack, PhrasesAreDubbedWhereSpokenOverTheDuckedMusic) {
   EXPECT_LE(report.max_sample_jump, 2 * report.input_max_sample_jump);
 }
 
-// One stack, one 40 s stream of human speech over music through the real engines: the speech
-// is dubbed into Spanish where it was spoken, the music is kept, nothing is dubbed over music.
-TEST_F(LiveStack, RealEnginesDubSpeechOverMusicAndKeepTheMusic) {
-  start_stack("cpu");
+// Caption helpers for the two-language case.
+struct TimedText {
+  double start_s = 0, end_s = 0;
+  std::string text;
+};
+
+double parse_clock(const std::string& hh_mm_ss_mmm, char decimal) {
+  // "01:02:03.004" (WebVTT) or "01:02:03,004" (SRT)
+  int h = 0, m = 0, sec = 0, ms = 0;
+  const std::string format = std::string("%d:%d:%d") + decimal + "%d";
+  if (std::sscanf(hh_mm_ss_mmm.c_str(), format.c_str(), &h, &m, &sec, &ms) != 4) return -1;
+  return h * 3600.0 + m * 60.0 + sec + ms / 1000.0;
+}
+
+// Cues of a WebVTT or SRT text: a timing line, then text lines until a blank one.
+std::vector<TimedText> parse_timed_text(const std::string& text, char decimal) {
+  std::vector<TimedText> cues;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto arrow = line.find(" --> ");
+    if (arrow == std::string::npos) continue;
+    TimedText cue{parse_clock(line.substr(0, arrow), decimal), parse_clock(line.substr(arrow + 5), decimal), ""};
+    while (std::getline(in, line) && !line.empty() && line != "\r") {
+      if (!cue.text.empty()) cue.text += ' ';
+      cue.text += line;
+    }
+    cues.push_back(std::move(cue));
+  }
+  return cues;
+}
+
+// Lower-case words, markup and punctuation dropped (608 decoders add font tags and {\an7}).
+std::vector<std::string> words_of(std::string text) {
+  for (std::string tag : {"<font face=\"Monospace\">", "</font>", "{\\an7}"}) {
+    for (auto at = text.find(tag); at != std::string::npos; at = text.find(tag)) text.erase(at, tag.size());
+  }
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : text + " ") {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || u >= 0x80 || c == '\'') {
+      word += static_cast<char>(std::tolower(u));
+    } else if (!word.empty()) {
+      words.push_back(word);
+      word.clear();
+    }
+  }
+  return words;
+}
+
+// The CEA-608 captions in a recorded FLV, decoded by FFmpeg (lavfi movie, +subcc) into SRT, on
+// the FLV's own timeline.
+std::vector<TimedText> rtmp_captions(const std::filesystem::path& flv) {
+  auto start = test_support::run_command({"/usr/bin/ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of",
+                                          "csv=p=0", flv.string()});
+  EXPECT_EQ(start.exit_code, 0) << start.output;
+  auto srt = test_support::run_command({"/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                                        "movie=" + flv.string() + "[out0+subcc]", "-map", "0:s", "-f", "srt", "-"},
+                                       {}, 60s);
+  EXPECT_EQ(srt.exit_code, 0) << srt.output;
+  auto cues = parse_timed_text(srt.output, ',');
+  const double offset = std::atof(start.output.c_str());
+  for (auto& cue : cues) {
+    cue.start_s += offset;
+    cue.end_s += offset;
+  }
+  return cues;
+}
+
+// Mono 16 kHz PCM of a recorded FLV's audio and the time of its first sample.
+std::pair<std::vector<std::int16_t>, double> flv_audio(const std::filesystem::path& flv) {
+  auto start = test_support::run_command({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "a", "-show_entries",
+                                          "stream=start_time", "-of", "csv=p=0", flv.string()});
+  const auto wav = flv.string() + ".wav";
+  auto decode = test_support::run_command({"/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i",
+                                           flv.string(), "-vn", "-ac", "1", "-ar", "16000", wav},
+                                          {}, 60s);
+  EXPECT_EQ(decode.exit_code, 0) << decode.output;
+  return {read_wav_file(wav).samples, std::atof(start.output.c_str())};
+}
+
+// One stack, one 40 s stream of human speech over music through the real engines, dubbed into
+// Spanish and Catalan at once (LIVEDUB_TARGET_LANGS=es,ca): both outputs live, each with its
+// own dub over the one bed, in sync and at the constant delay; captions for the source and both
+// languages timed to the phrases; CEA-608 captions in each RTMP output; the status page in a
+// real browser shows the stream and its lines.
+TEST_F(LiveStack, RealEnginesDubOneStreamIntoTwoLanguagesWithCaptions) {
+  start_stack("cpu", std::nullopt, {{"LIVEDUB_TARGET_LANGS", "es,ca"}});
   const auto loop = make_speech_loop(run_dir_ / "speech-en.wav");
   auto options = check("e2ecpu", 40s);
   options.speech_wav = (run_dir_ / "speech-en.wav").string();
   options.music_wav = decode_music(run_dir_ / "music.wav").string();
   options.music_gain = 0.1;
   options.pattern.beep_amplitude = 0;  // the recogniser hears only the speech (and the music)
+  options.record_path = (run_dir_ / "out-es.flv").string();
+  options.other_outputs.push_back({options.output_url + "-ca", (run_dir_ / "out-ca.flv").string()});
+  const std::string token = [&] {
+    std::ifstream in(run_dir_ / "secrets" / "orchestrator-token");
+    std::string t;
+    std::getline(in, t);
+    return t;
+  }();
+  const std::string orchestrator = "http://127.0.0.1:" + std::to_string(orchestrator_port_);
+  // The status page in headless Chromium while the stream is live (DOM after its scripts ran,
+  // and a screenshot kept as a test artifact).
+  const auto artifacts = std::filesystem::path(LIVEDUB_BUILD_DIR) / "test-artifacts";
+  std::filesystem::create_directories(artifacts);
+  const auto screenshot = artifacts / "status-page.png";
+  std::filesystem::remove(screenshot);
+  std::future<test_support::CommandResult> dom, shot;
+  const auto chromium = [&](const std::string& what) {
+    return test_support::run_command({"/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+                                      "--hide-scrollbars", "--window-size=1200,800", "--virtual-time-budget=6000",
+                                      "--user-data-dir=" + (run_dir_ / ("chromium-" + what.substr(2, 4))).string(), what,
+                                      orchestrator + "/#token=" + token},
+                                     {}, 60s);
+  };
+  options.on_tick = [&](double t) {
+    if (t >= 28 && !dom.valid()) {
+      dom = std::async(std::launch::async, chromium, "--dump-dom");
+      shot = std::async(std::launch::async, chromium, "--screenshot=" + screenshot.string());
+    }
+  };
   auto report = probe::run_av_check(options);
-  std::cout << "e2e cpu report: " << summary(report) << std::endl;
+  std::cout << "e2e cpu report (es): " << summary(report) << std::endl;
+  ASSERT_EQ(report.other_outputs.size(), 1u);
+  const auto& catalan = report.other_outputs[0];
+  std::cout << "e2e cpu report (ca): " << summary(catalan) << std::endl;
+  // Both outputs: tracks, no stall, the constant delay; each as a single-language stream is.
   expect_common(report, 40, kPhraseDelayS);
+  expect_common(catalan, 40, kPhraseDelayS);
+  std::cout << "e2e two languages: delay es " << *report.delay_median_ms << " ms, ca " << *catalan.delay_median_ms
+            << " ms; audio against video (bed lag) es " << report.bed_lag_ms.value_or(NAN) << " ms, ca "
+            << catalan.bed_lag_ms.value_or(NAN) << " ms" << std::endl;
 
   // What the STS service made of this stream: Spanish text for the English speech.
   HttpClient http;
@@ -446,28 +573,179 @@ TEST_F(LiveStack, RealEnginesDubSpeechOverMusicAndKeepTheMusic) {
     if (spanish.find(word) != std::string::npos) ++content_words;
   }
   EXPECT_GE(content_words, 2) << "expected Spanish content words in:" << spanish;
-  // 40 s hold 4 phrases (2 per 22.3 s loop, each under the 4 s maximum): one request each.
-  // Fixed 2 s fragments made 20; a detector hearing the music as speech would make more.
+  // 40 s hold 4 phrases (2 per 22.3 s loop, each under the 4 s maximum): one request each, for
+  // both languages (one recognition). Fixed 2 s fragments made 20; a detector hearing the
+  // music as speech would make more.
   EXPECT_GE(dubbed_with_speech, 3) << "phrases were not dubbed";
   EXPECT_LE(requests, 5) << "music-only audio was sent to STS";
 
-  // The bed, window by window on the input timeline (the video's clock): where nobody spoke
-  // for a while, the output is the music itself. A shift of the audio against the video, or a
-  // dub of the music, would show here.
+  // The bed, window by window on the input timeline (the video's clock), in both outputs: where
+  // nobody spoke for a while, the output is the music itself.
   expect_music_kept_in_pauses(report, loop);
-  // Joins: no click. The output's largest step between two samples stays within twice the
-  // input's own (music + speech), whatever the dub adds.
+  expect_music_kept_in_pauses(catalan, loop);
   EXPECT_LE(report.max_sample_jump, 2 * report.input_max_sample_jump);
-
-  // The dub is where the speech was: windows inside a phrase carry sound above the ducked bed.
-  int speech_expected = 0, speech_ok = 0;
-  for (const auto& w : report.windows) {
-    if (loop.speech_within(w.input_time_s, w.input_time_s + 1) < 0.99) continue;
-    ++speech_expected;
-    if (w.level > 0.01) ++speech_ok;
+  EXPECT_LE(catalan.max_sample_jump, 2 * catalan.input_max_sample_jump);
+  for (const probe::CheckReport* r : {static_cast<const probe::CheckReport*>(&report), &catalan}) {
+    int speech_expected = 0, speech_ok = 0;
+    for (const auto& w : r->windows) {
+      if (loop.speech_within(w.input_time_s, w.input_time_s + 1) < 0.99) continue;
+      ++speech_expected;
+      if (w.level > 0.01) ++speech_ok;
+    }
+    ASSERT_GE(speech_expected, 3);
+    EXPECT_GE(speech_ok * 2, speech_expected);
   }
-  ASSERT_GE(speech_expected, 3);
-  EXPECT_GE(speech_ok * 2, speech_expected);
+
+  // Each output has its own dub: inside phrases the two outputs differ (two voices), in the
+  // pauses they are the same bed. Compared second by second on the outputs' shared timeline.
+  ASSERT_TRUE(report.pts_offset_ms.has_value());
+  const double offset_s = *report.pts_offset_ms / 1000.0;  // output time = input time + offset
+  const auto [es_audio, es_start] = flv_audio(run_dir_ / "out-es.flv");
+  const auto [ca_audio, ca_start] = flv_audio(run_dir_ / "out-ca.flv");
+  int phrase_windows = 0, phrase_different = 0, pause_windows = 0, pause_same = 0;
+  for (double t = 2; t + 1 < 40; t += 1) {  // input time
+    const auto at_es = static_cast<std::int64_t>(std::llround((t + offset_s - es_start) * 16000));
+    const auto at_ca = static_cast<std::int64_t>(std::llround((t + offset_s - ca_start) * 16000));
+    if (at_es < 0 || at_ca < 0 || at_es + 16000 > static_cast<std::int64_t>(es_audio.size()) ||
+        at_ca + 16000 > static_cast<std::int64_t>(ca_audio.size())) {
+      continue;
+    }
+    double ab = 0, aa = 0, bb = 0;
+    for (std::int64_t i = 0; i < 16000; ++i) {
+      const double a = es_audio[static_cast<std::size_t>(at_es + i)], b = ca_audio[static_cast<std::size_t>(at_ca + i)];
+      ab += a * b;
+      aa += a * a;
+      bb += b * b;
+    }
+    const double correlation = aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 1.0;
+    if (loop.speech_within(t, t + 1) >= 0.99) {
+      ++phrase_windows;
+      phrase_different += correlation < 0.5 ? 1 : 0;
+    } else if (loop.speech_within(t - 1.5, t + 2.5) == 0) {
+      ++pause_windows;
+      pause_same += correlation > 0.95 ? 1 : 0;
+    }
+  }
+  std::cout << "e2e two languages: outputs differ in " << phrase_different << "/" << phrase_windows
+            << " phrase windows, match in " << pause_same << "/" << pause_windows << " pause windows" << std::endl;
+  ASSERT_GE(phrase_windows, 3);
+  EXPECT_GE(phrase_different * 2, phrase_windows) << "the two outputs carry the same dub";
+  ASSERT_GE(pause_windows, 8);
+  EXPECT_GE(pause_same, pause_windows - 1) << "the outputs do not share one bed";
+
+  // Captions, over HTTP as a player fetches them: the source and both languages, each cue
+  // inside the phrase it belongs to (+-250 ms) on the output's timeline.
+  const auto vtt = [&](const std::string& path) {
+    auto r = http.get(orchestrator + path, 5s, {"Authorization: Bearer " + token});
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(r.body.rfind("WEBVTT\n", 0), 0u) << r.body;
+    return r.body;
+  };
+  std::map<std::string, std::vector<TimedText>> cues;
+  for (const char* lang : {"en", "es", "ca"}) cues[lang] = parse_timed_text(vtt(std::string("/v1/streams/e2ecpu/captions/") + lang + ".vtt"), '.');
+  const auto live = parse_timed_text(vtt("/v1/streams/e2ecpu/captions/ca/live.vtt"), '.');
+  EXPECT_FALSE(live.empty());
+  EXPECT_LE(live.size(), cues["ca"].size());
+  std::string catalan_text;
+  for (const auto& cue : cues["ca"]) catalan_text += " " + cue.text;
+  int catalan_words = 0;
+  for (const char* word : {"home", "jove", "podria", "haver", "fet", "amable"}) {
+    if (catalan_text.find(word) != std::string::npos) ++catalan_words;
+  }
+  EXPECT_GE(catalan_words, 2) << "expected Catalan content words in:" << catalan_text;
+  double worst_start = 0, worst_end = 0;
+  std::map<std::string, std::vector<double>> from_phrase_start;  // cue start - phrase start, ms
+  for (const auto& [lang, list] : cues) {
+    EXPECT_GE(list.size(), 3u) << lang;
+    for (const auto& cue : list) {
+      const double start = cue.start_s - offset_s, end = cue.end_s - offset_s;  // input time
+      const double loop_start = std::floor(start / loop.period_s) * loop.period_s;
+      // The phrase holding the cue's start (or the nearest after it).
+      std::optional<std::pair<double, double>> phrase;
+      for (const auto& [a, b] : loop.segments) {
+        if (start <= loop_start + b + 0.25) {
+          phrase = {loop_start + a, loop_start + b};
+          break;
+        }
+      }
+      ASSERT_TRUE(phrase) << lang << " cue at " << start << " s belongs to no phrase: " << cue.text;
+      const double start_error = start < phrase->first ? phrase->first - start : start > phrase->second ? start - phrase->second : 0;
+      // The source line ends with the speech; a dub may run on into the pause after it.
+      const double end_error = lang == "en" ? std::max(0.0, end - phrase->second) : 0.0;
+      from_phrase_start[lang].push_back((start - phrase->first) * 1000);
+      worst_start = std::max(worst_start, start_error);
+      worst_end = std::max(worst_end, end_error);
+      EXPECT_LE(start_error, 0.25) << lang << " cue [" << start << ", " << end << "] vs phrase [" << phrase->first
+                                   << ", " << phrase->second << "]: " << cue.text;
+      EXPECT_LE(end_error, 0.25) << lang << " cue [" << start << ", " << end << "] vs phrase [" << phrase->first
+                                 << ", " << phrase->second << "]: " << cue.text;
+      EXPECT_LE(end, phrase->second + 4.0) << lang << ": a cue runs on past its phrase's room";
+    }
+  }
+  std::cout << "e2e captions: " << cues["en"].size() << " en, " << cues["es"].size() << " es, " << cues["ca"].size()
+            << " ca cues; worst start outside its phrase " << worst_start * 1000 << " ms, worst source end "
+            << worst_end * 1000 << " ms" << std::endl;
+  for (const auto& [lang, list] : from_phrase_start) {
+    std::cout << "  " << lang << " cue starts after their phrase's start (ms):";
+    for (double ms : list) std::cout << " " << std::lround(ms);
+    std::cout << std::endl;
+  }
+
+  // The captions inside each RTMP output (CEA-608 in the H.264), read back with FFmpeg: the
+  // output's own language, in step with its WebVTT cues.
+  for (const auto& [lang, flv] : std::vector<std::pair<std::string, std::string>>{{"es", "out-es.flv"}, {"ca", "out-ca.flv"}}) {
+    const auto embedded = rtmp_captions(run_dir_ / flv);
+    ASSERT_GE(embedded.size(), 2u) << lang << ": no CEA-608 captions in the RTMP output";
+    std::vector<double> lags;
+    int words_found = 0, words_total = 0;
+    for (const auto& caption : embedded) {
+      // The WebVTT cue this caption (or its part of a long cue) shows.
+      const TimedText* best = nullptr;
+      for (const auto& cue : cues[lang]) {
+        if (cue.start_s <= caption.start_s + 0.5 && caption.start_s < cue.end_s) best = &cue;
+      }
+      ASSERT_TRUE(best) << lang << " caption at " << caption.start_s << " s matches no cue: " << caption.text;
+      const auto cue_words = words_of(best->text);
+      for (const auto& word : words_of(caption.text)) {
+        ++words_total;
+        words_found += std::find(cue_words.begin(), cue_words.end(), word) != cue_words.end() ? 1 : 0;
+      }
+      // A long cue is split over several captions; only the first starts with the cue.
+      if (words_of(caption.text).front() == cue_words.front()) lags.push_back(caption.start_s - best->start_s);
+    }
+    std::sort(lags.begin(), lags.end());
+    ASSERT_FALSE(lags.empty());
+    const double median_lag = lags[lags.size() / 2];
+    std::cout << "e2e RTMP captions (" << lang << "): " << embedded.size() << " captions, words matching the cues "
+              << words_found << "/" << words_total << ", lag behind the cue median " << median_lag * 1000 << " ms, max "
+              << lags.back() * 1000 << " ms" << std::endl;
+    EXPECT_GE(words_found * 10, words_total * 9) << lang;
+    EXPECT_LE(std::abs(median_lag), 0.25) << lang;
+  }
+
+  // The status page as a browser shows it, while the stream was live.
+  ASSERT_TRUE(dom.valid()) << "the browser was never started";
+  const auto page = dom.get();
+  const auto picture = shot.get();
+  ASSERT_EQ(page.exit_code, 0) << page.output.substr(0, 2000);
+  EXPECT_EQ(picture.exit_code, 0) << picture.output.substr(0, 2000);
+  std::ofstream(artifacts / "status-page.html") << page.output;
+  for (const char* expected : {"data-stream-id=\"e2ecpu\"", "class=\"state state-running\"", "6.5 s",
+                               "1 of 1 in service", "live/e2ecpu/out-ca", "class=\"heard\" data-lang=\"en\"",
+                               "class=\"said\" data-lang=\"es\"", "class=\"said\" data-lang=\"ca\""}) {
+    EXPECT_NE(page.output.find(expected), std::string::npos) << "status page lacks " << expected;
+  }
+  // Lines heard and said: the page lists caption text, not the "nothing yet" placeholder.
+  for (const char* section : {"class=\"heard\"", "data-lang=\"ca\"><h3>"}) {
+    const auto at = page.output.find(section);
+    ASSERT_NE(at, std::string::npos) << section;
+    const auto list = page.output.substr(at, page.output.find("</ol>", at) - at);
+    EXPECT_EQ(list.find("nothing yet"), std::string::npos) << "no lines in " << list;
+    EXPECT_NE(list.find("<li>"), std::string::npos) << list;
+  }
+  ASSERT_TRUE(std::filesystem::exists(screenshot));
+  EXPECT_GT(std::filesystem::file_size(screenshot), 10'000u);
+  std::cout << "e2e status page: screenshot " << screenshot << std::endl;
 }
 
 // The seed's URLs from every kind of RTMP client, through rtmp-front: ffmpeg, GStreamer's
