@@ -65,9 +65,9 @@ print("       STS per fragment (mean of %d, ms): " % len(frags) + ", ".join("%s 
   stop_stack
 }
 
-stop_stack() {  # Ctrl-C, as a user stops it; killed after 20 s
-  kill -INT -- "-$stack_pid" 2>/dev/null || true
-  for _ in $(seq 40); do kill -0 "$stack_pid" 2>/dev/null || break; sleep 0.5; done
+stop_stack() {  # TERM, as a service manager stops it (a background job ignores INT); killed after 30 s
+  kill -TERM "$stack_pid" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$stack_pid" 2>/dev/null || break; sleep 0.5; done
   kill -KILL -- "-$stack_pid" 2>/dev/null || true
   stack_pid=""
 }

@@ -31,8 +31,8 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FAULT_AT = 14.0
-RUN_FOR = 42.0
+FAULT_AT = 12.0
+RUN_FOR = 34.0  # the fault, its 20 s window and 2 s to spare
 OUTPUT_DELAY = 4.5  # fixed 2 s fragments + 2.5 s (the stack's default with LIVEDUB_VAD=off)
 
 # Longest output gap allowed per fault (seconds). Physics first: a restarted worker must wait

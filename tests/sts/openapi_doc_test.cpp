@@ -36,10 +36,22 @@ TEST(OpenApiDocument, DocumentsEveryWireField) {
   DubRequestMetadata metadata;
   metadata.speech = {{100, 900}};
   metadata.slot_end_ms = 1500;
-  expect_documented_keys(doc, to_json(metadata), "DubRequestMetadata");
+  metadata.extra_targets = {{"ca", "default"}};
+  auto request_json = to_json(metadata);
+  expect_documented_keys(doc, request_json, "DubRequestMetadata");
+  expect_documented_keys(doc, request_json["extra_targets"][0], "DubRequestMetadata.extra_targets[]");
   DubResponse response;
   response.timings_ms = {{"total", 0}, {kStageAsr, 0}, {kStageMt, 0}, {kStageTts, 0}, {kStageStretch, 0}};
-  expect_documented_keys(doc, to_json(response), "DubResponse");
+  ExtraDub dubbed;
+  dubbed.target_lang = "ca";
+  ExtraDub failed;
+  failed.target_lang = "fr";
+  failed.error_code = "engine_error";
+  response.extra = {dubbed, failed};
+  auto response_json = to_json(response);
+  expect_documented_keys(doc, response_json, "DubResponse");
+  expect_documented_keys(doc, response_json["extra"][0], "DubResponse.extra[]");
+  expect_documented_keys(doc, response_json["extra"][1], "DubResponse.extra[] (failed)");
 
   prometheus::Registry registry;
   DubHandler handler(ServiceConfig{}, std::make_shared<PassthroughEngine>(), registry);

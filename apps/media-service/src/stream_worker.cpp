@@ -246,11 +246,11 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
       GstBuffer* record = gst_value_get_buffer(codec_data);
       GstMapInfo map;
       if (gst_buffer_map(record, &map, GST_MAP_READ)) {
-        nal_length_size_ = avcc_nal_length_size({map.data, map.size});
+        nal_length_size_ = avcc_nal_length_size({map.data, map.size}).value_or(0);
         gst_buffer_unmap(record, &map);
       }
     }
-    if (config_.rtmp_captions && !nal_length_size_) {
+    if (config_.rtmp_captions && nal_length_size_ == 0) {
       log_warn(log_, "input H.264 has no AVC configuration record: no CEA-608 captions in the RTMP output");
     }
   }
@@ -558,7 +558,7 @@ void StreamWorker::caption(const ResolvedFragment& fragment) {
   auto captions = captions_for_fragment(fragment, config_.source_lang, config_.target_langs,
                                         outputs_.front()->egress->video_shift_ns(), config_.output_timestamp_offset_ms);
   for (std::size_t i = 0; i < outputs_.size() && i < captions.rtmp.size(); ++i) {
-    if (captions.rtmp[i] && nal_length_size_) {
+    if (captions.rtmp[i] && nal_length_size_ != 0) {
       outputs_[i]->captions.add(captions.rtmp[i]->start_ns, captions.rtmp[i]->end_ns, captions.rtmp[i]->text);
     }
   }
@@ -568,12 +568,13 @@ void StreamWorker::caption(const ResolvedFragment& fragment) {
 }
 
 GstBuffer* StreamWorker::video_for(GstBuffer* buffer, Output& output) {
-  if (nal_length_size_ && GST_BUFFER_PTS_IS_VALID(buffer)) {
+  const int nal_length_size = nal_length_size_;
+  if (nal_length_size != 0 && GST_BUFFER_PTS_IS_VALID(buffer)) {
     if (auto pair = output.captions.next_pair(static_cast<std::int64_t>(GST_BUFFER_PTS(buffer)))) {
       GstMapInfo map;
       if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
         const auto sei = make_cc_sei_nal(pair);
-        auto au = insert_nal_before_first_slice({map.data, map.size}, *nal_length_size_, sei);
+        auto au = insert_nal_before_first_slice({map.data, map.size}, nal_length_size, sei);
         gst_buffer_unmap(buffer, &map);
         if (au) {
           GstBuffer* out = gst_buffer_new_allocate(nullptr, au->size(), nullptr);

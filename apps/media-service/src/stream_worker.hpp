@@ -130,7 +130,8 @@ class StreamWorker {
   std::string state_ = "waiting_for_input";
 
   std::vector<std::unique_ptr<Output>> outputs_;  // [0]: the first target language
-  std::optional<int> nal_length_size_;  // from the H.264 caps; unset: no caption SEI
+  // From the H.264 caps (input thread), read by the pacer: 0 until known, and when no caption SEI.
+  std::atomic<int> nal_length_size_{0};
   std::ofstream captions_journal_;      // pacer thread only
   TimePoint status_written_{};          // pacer thread only
   std::unique_ptr<Ingest> ingest_;
