@@ -128,3 +128,77 @@ TEST(BedMode, ParsesItsNames) {
   EXPECT_EQ(parse_bed_mode("off"), BedMode::off);
   EXPECT_FALSE(parse_bed_mode("loud"));
 }
+
+namespace {
+// A dubbed voice: `value` inside [begin, end), silence elsewhere.
+AudioBuffer voice_at(std::int64_t begin, std::int64_t end, std::int16_t value) {
+  auto v = constant(1000, 1, 0);
+  for (auto n = begin; n < end; ++n) v.samples[static_cast<std::size_t>(n)] = value;
+  return v;
+}
+
+// Counts its calls and zeroes whatever it is weighted to reduce: "the voice removed".
+class CountingRemover final : public BedVoiceRemover {
+ public:
+  int calls = 0;
+  AudioBuffer process(const AudioBuffer& audio, std::span<const float> weight, std::span<AudioBuffer* const>) override {
+    ++calls;
+    AudioBuffer out = audio;
+    const auto channels = static_cast<std::size_t>(audio.format.channels);
+    for (std::size_t n = 0; n < weight.size(); ++n) {
+      for (std::size_t c = 0; c < channels; ++c) {
+        auto& s = out.samples[n * channels + c];
+        s = static_cast<std::int16_t>(std::lround(s * (1.0 - weight[n])));
+      }
+    }
+    return out;
+  }
+};
+}  // namespace
+
+TEST(MixLanguages, OneBedForEveryLanguageEachWithItsOwnVoice) {
+  auto original = tone(1000, 2, 0.5);
+  auto spanish = voice_at(300, 700, 3000);
+  auto catalan = voice_at(300, 650, -3000);
+  const SpeechSpan speech[] = {{300, 700}};
+  const LanguageVoice voices[] = {{&spanish, SpeechSpan{300, 700}}, {&catalan, SpeechSpan{300, 650}}};
+  std::vector<double> gains{1.0, 1.0};
+  CountingRemover remover;
+  auto c = config();
+  c.match_loudness = false;
+  auto out = mix_languages(original, speech, voices, gains, &remover, c);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(remover.calls, 1) << "the voice remover runs once per fragment, whatever the languages";
+  // Where nobody speaks both are the same bed; under speech each carries its own voice.
+  EXPECT_EQ(out[0].audio.samples[50 * 2], out[1].audio.samples[50 * 2]);
+  EXPECT_EQ(out[0].audio.samples[500 * 2], 3000) << "Spanish voice over the removed voice";
+  EXPECT_EQ(out[1].audio.samples[500 * 2], -3000);
+  EXPECT_NEAR(gains[0], out[0].end_gain, 1e-9);
+}
+
+TEST(MixLanguages, ALanguageThatFellBackAlonePlaysTheOriginal) {
+  auto original = tone(1000, 2, 0.5);
+  auto spanish = voice_at(300, 1000, 3000);  // runs to the fragment's end: it ends ducked
+  const SpeechSpan speech[] = {{300, 700}};
+  const LanguageVoice voices[] = {{&spanish, SpeechSpan{300, 1000}}, {nullptr, std::nullopt}};
+  std::vector<double> gains{1.0, 1.0};
+  CountingRemover remover;
+  auto out = mix_languages(original, speech, voices, gains, &remover, config());
+  EXPECT_EQ(out[1].audio.samples, original.samples) << "the Catalan output hears the speaker, unreduced";
+  EXPECT_DOUBLE_EQ(gains[1], 1.0);
+  EXPECT_LT(gains[0], 0.5) << "Spanish ends its fragment ducked";
+  // Next fragment nobody is dubbed: Spanish eases back from its own duck, Catalan stays at 1.
+  auto next = tone(1000, 2, 0.5);
+  const LanguageVoice none[] = {{nullptr, std::nullopt}, {nullptr, std::nullopt}};
+  auto after = mix_languages(next, {}, none, gains, &remover, config());
+  EXPECT_EQ(remover.calls, 2) << "the remover still hears every fragment (it learns the background)";
+  EXPECT_LT(std::abs(after[0].audio.samples[1 * 2]), std::abs(next.samples[1 * 2]) + 1);
+  EXPECT_EQ(after[1].audio.samples, next.samples);
+}
+
+TEST(MixLanguages, NeedsOneGainPerLanguage) {
+  auto original = tone(100, 2, 0.5);
+  const LanguageVoice voices[] = {{nullptr, std::nullopt}};
+  std::vector<double> gains;
+  EXPECT_THROW(mix_languages(original, {}, voices, gains, nullptr, config()), std::invalid_argument);
+}

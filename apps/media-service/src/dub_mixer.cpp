@@ -170,4 +170,38 @@ MixResult mix_fragment(const MixInput& input, const MixConfig& config) {
   return result;
 }
 
+std::vector<MixResult> mix_languages(const AudioBuffer& original, std::span<const SpeechSpan> source_speech,
+                                     std::span<const LanguageVoice> voices, std::vector<double>& bed_gains,
+                                     BedVoiceRemover* remover, const MixConfig& config) {
+  if (bed_gains.size() != voices.size()) throw std::invalid_argument("one bed gain per language");
+  const bool any_voice = std::any_of(voices.begin(), voices.end(), [](const LanguageVoice& v) { return v.voice != nullptr; });
+  std::optional<AudioBuffer> reduced;
+  if (remover != nullptr && (config.mode == BedMode::reduce || config.mode == BedMode::separator)) {
+    std::vector<SpeechSpan> regions;
+    if (any_voice) {
+      regions.assign(source_speech.begin(), source_speech.end());
+      for (const auto& v : voices) {
+        if (v.voice != nullptr && v.span) regions.push_back(*v.span);
+      }
+    }
+    const double start_gain = bed_gains.empty() ? 1.0 : *std::min_element(bed_gains.begin(), bed_gains.end());
+    const int rate = original.format.sample_rate;
+    const auto to_frames = [rate](std::chrono::milliseconds d) { return d.count() * rate / 1000; };
+    const auto envelope = duck_envelope(original.frames(), regions, db_to_gain(config.duck_db), to_frames(config.ramp_down),
+                                        to_frames(config.ramp_up), start_gain);
+    reduced = remover->process(original, reduction_weight(envelope, config));
+  }
+  std::vector<MixResult> out;
+  for (std::size_t i = 0; i < voices.size(); ++i) {
+    // The reduced bed where this language itself ducks: under its dub, or while it eases back
+    // from the previous fragment's duck. Elsewhere its listeners hear the original.
+    const bool ducks = voices[i].voice != nullptr || (!any_voice && bed_gains[i] < 1.0);
+    const AudioBuffer* bed = reduced && ducks ? &*reduced : &original;
+    MixInput input{&original, source_speech, voices[i].voice, voices[i].span, bed_gains[i], nullptr, bed};
+    out.push_back(mix_fragment(input, config));
+    bed_gains[i] = out.back().end_gain;
+  }
+  return out;
+}
+
 }  // namespace livedub::worker

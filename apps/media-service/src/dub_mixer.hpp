@@ -74,4 +74,18 @@ std::vector<float> reduction_weight(std::span<const float> envelope, const MixCo
 
 MixResult mix_fragment(const MixInput& input, const MixConfig& config);
 
+// One fragment's output for every target language of a stream (LIVEDUB_TARGET_LANGS): one
+// bed for all, the voice remover run once (it also learns the background from it) over where
+// the source speaker or any language's dub speaks, each language's dub mixed over it. A
+// language without a dub for this fragment while others have one (it fell back alone) plays
+// the original, unreduced (so does one that is back at full level). `bed_gains` holds each language's bed gain where its previous
+// fragment ended, and is updated.
+struct LanguageVoice {
+  const AudioBuffer* voice = nullptr;  // null: this language plays the original
+  std::optional<SpeechSpan> span;
+};
+std::vector<MixResult> mix_languages(const AudioBuffer& original, std::span<const SpeechSpan> source_speech,
+                                     std::span<const LanguageVoice> voices, std::vector<double>& bed_gains,
+                                     BedVoiceRemover* remover, const MixConfig& config);
+
 }  // namespace livedub::worker

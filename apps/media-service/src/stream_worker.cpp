@@ -2,7 +2,6 @@
 
 #include <gst/app/gstappsrc.h>
 
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -497,59 +496,34 @@ void StreamWorker::pace_loop() {
 std::vector<AudioBuffer> StreamWorker::mix(const ResolvedFragment& fragment) {
   const bool dubbed = fragment.outcome == FragmentOutcome::dubbed;
   // Each language's voice, where it has one for this fragment.
-  std::vector<const AudioBuffer*> voices(outputs_.size(), nullptr);
-  std::vector<std::optional<SpeechSpan>> voice_spans(outputs_.size());
+  std::vector<LanguageVoice> languages(outputs_.size());
   if (dubbed) {
-    voices[0] = &fragment.audio;
-    voice_spans[0] = fragment.voice_span;
+    languages[0] = {&fragment.audio, fragment.voice_span};
     for (std::size_t i = 0; i < fragment.texts.extra.size() && i + 1 < outputs_.size(); ++i) {
-      if (!fragment.texts.extra[i].dubbed) continue;
-      voices[i + 1] = &fragment.texts.extra[i].audio;
-      voice_spans[i + 1] = fragment.texts.extra[i].voice_span;
+      const auto& track = fragment.texts.extra[i];
+      if (track.dubbed) languages[i + 1] = {&track.audio, track.voice_span};
     }
   }
-  const bool any_voice = std::any_of(voices.begin(), voices.end(), [](const AudioBuffer* v) { return v != nullptr; });
-  // One bed for every language: the voice remover runs once per fragment (it also learns the
-  // background from it), over where the source speaker or any language's dub speaks.
-  std::optional<AudioBuffer> reduced;
-  if (remover_ && (config_.mix.mode == BedMode::reduce || config_.mix.mode == BedMode::separator)) {
-    std::vector<SpeechSpan> regions;
-    if (any_voice) {
-      regions.assign(fragment.speech.begin(), fragment.speech.end());
-      for (const auto& span : voice_spans) {
-        if (span) regions.push_back(*span);
-      }
-    }
-    double start_gain = 1.0;
-    for (const auto& output : outputs_) start_gain = std::min(start_gain, output->bed_gain);
-    const int rate = fragment.original.format.sample_rate;
-    const auto to_frames = [rate](std::chrono::milliseconds d) { return d.count() * rate / 1000; };
-    const auto envelope = duck_envelope(fragment.original.frames(), regions, std::pow(10.0, config_.mix.duck_db / 20.0),
-                                        to_frames(config_.mix.ramp_down), to_frames(config_.mix.ramp_up), start_gain);
-    reduced = remover_->process(fragment.original, reduction_weight(envelope, config_.mix));
-  }
+  std::vector<double> gains;
+  for (const auto& output : outputs_) gains.push_back(output->bed_gain);
+  auto mixed = mix_languages(fragment.original, fragment.speech, languages, gains, remover_.get(), config_.mix);
   std::vector<AudioBuffer> out;
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
-    auto& output = *outputs_[i];
-    // A language that falls back while others are dubbed plays the original, unreduced.
-    const AudioBuffer* bed = reduced && (voices[i] != nullptr || !any_voice) ? &*reduced : &fragment.original;
-    MixInput input{&fragment.original, fragment.speech, voices[i], voice_spans[i], output.bed_gain, nullptr, bed};
-    auto mixed = mix_fragment(input, config_.mix);
-    output.bed_gain = mixed.end_gain;
+    outputs_[i]->bed_gain = gains[i];
     if (debug_ && i == 0) {
       nlohmann::json meta = {{"seq", fragment.seq},
                              {"outcome", to_string(fragment.outcome)},
                              {"detail", fragment.detail},
                              {"start_ms", fragment.original.start_ns() / 1'000'000},
                              {"duration_ms", fragment.original.duration_ns() / 1'000'000},
-                             {"voice_gain_db", mixed.voice_gain_db},
+                             {"voice_gain_db", mixed[i].voice_gain_db},
                              {"sts", fragment.sts_metadata.empty() ? nlohmann::json() : nlohmann::json::parse(fragment.sts_metadata, nullptr, false)}};
       for (const auto& s : fragment.speech) meta["speech_frames"].push_back({s.begin, s.end});
       const bool with_bed = config_.mix.mode != BedMode::off;
-      debug_->write({fragment.seq, &fragment.original, with_bed ? &mixed.bed : nullptr, dubbed ? &fragment.audio : nullptr,
-                     &mixed.audio, meta.dump()});
+      debug_->write({fragment.seq, &fragment.original, with_bed ? &mixed[i].bed : nullptr, dubbed ? &fragment.audio : nullptr,
+                     &mixed[i].audio, meta.dump()});
     }
-    out.push_back(std::move(mixed.audio));
+    out.push_back(std::move(mixed[i].audio));
   }
   return out;
 }
