@@ -146,5 +146,22 @@ TEST_F(OrchestratorConfigTest, InvalidValuesNameTheirVariable) {
   }
 }
 
+TEST_F(OrchestratorConfigTest, LanguagesAndTheStsToCheckThemAgainst) {
+  auto config = load();
+  EXPECT_EQ(config.languages.source_lang, "en");
+  EXPECT_EQ(config.languages.target_langs, std::vector<std::string>{"es"});
+  EXPECT_FALSE(config.sts_url.has_value()) << "unset: not checked";
+  vars["LIVEDUB_TARGET_LANGS"] = "es, ca";
+  vars["STS_SERVICE_URL"] = "http://a:8000, http://b:8000";
+  config = load();
+  EXPECT_EQ(config.languages.target_langs, (std::vector<std::string>{"es", "ca"}));
+  EXPECT_EQ(config.sts_url, "http://a:8000");
+  vars["LIVEDUB_TARGET_LANGS"] = "es,en";
+  EXPECT_EQ(blamed_variable(), "LIVEDUB_TARGET_LANGS");
+  vars["LIVEDUB_TARGET_LANGS"] = "es";
+  vars["LIVEDUB_SOURCE_LANG"] = "English";
+  EXPECT_EQ(blamed_variable(), "LIVEDUB_SOURCE_LANG");
+}
+
 }  // namespace
 }  // namespace livedub::orchestrator

@@ -3,11 +3,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <iostream>
 #include <latch>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "livedub/http_server.hpp"
 #include "orchestrator_harness.hpp"
 
 namespace livedub::orchestrator::testing {
@@ -442,6 +444,96 @@ TEST(OrchestratorStartup, InvalidConfigurationExitsNamingTheVariable) {
   int status = process.poll().value();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << describe_wait_status(status);
   EXPECT_NE(read_file(dir.path() / "log").find("LIVEDUB_INPUT_URL_TEMPLATE"), std::string::npos);
+}
+
+TEST_F(OrchestratorProcessTest, CaptionsAreServedAsWebVttAndTheStatusPageIsOpen) {
+  start({{"LIVEDUB_TARGET_LANGS", "es,ca"}});
+  const auto journal = dir.path() / "run" / "captions" / "cap1.jsonl";
+  std::ofstream(journal) << R"({"seq":1,"lang":"en","kind":"source","start_ms":1000,"end_ms":2500,"text":"good <morning>"})" "\n"
+                         << R"({"seq":1,"lang":"es","kind":"translation","start_ms":1000,"end_ms":2700,"text":"buenos días"})" "\n"
+                         << R"({"seq":2,"lang":"es","kind":"translation","start_ms":90000,"end_ms":91000,"text":"adiós"})" "\n"
+                         << R"({"seq":3,"lang":"es","kind":"trans)";  // a torn last line, as a crash leaves it
+  auto vtt = orchestrator->get("/v1/streams/cap1/captions/es.vtt");
+  ASSERT_EQ(vtt.status, 200) << vtt.body;
+  EXPECT_EQ(vtt.content_type.rfind("text/vtt", 0), 0u) << vtt.content_type;
+  EXPECT_EQ(vtt.body,
+            "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.700\nbuenos días\n\n2\n00:01:30.000 --> 00:01:31.000\nadiós\n\n");
+  auto source = orchestrator->get("/v1/streams/cap1/captions/en.vtt");
+  EXPECT_NE(source.body.find("good &lt;morning&gt;"), std::string::npos) << source.body;
+  // The rolling form: the last 30 s of captions only.
+  auto live = orchestrator->get("/v1/streams/cap1/captions/es/live.vtt");
+  ASSERT_EQ(live.status, 200);
+  EXPECT_EQ(live.body.find("buenos"), std::string::npos) << live.body;
+  EXPECT_NE(live.body.find("adiós"), std::string::npos) << live.body;
+  auto recent = get_json("/v1/streams/cap1/captions");
+  EXPECT_EQ(recent["recent"]["es"].size(), 1u) << recent;
+  EXPECT_EQ(recent["languages"].size(), 3u);
+  EXPECT_EQ(recent["languages"][2]["path"], "live/cap1/out-ca");
+  EXPECT_EQ(orchestrator->get("/v1/streams/cap1/captions/fr.vtt").status, 404) << "not one of the stream's languages";
+  EXPECT_EQ(orchestrator->get("/v1/streams/nope/captions/es.vtt").status, 404);
+  EXPECT_EQ(orchestrator->get("/v1/streams/bad%20id/captions/es.vtt").status, 400);
+  HttpClient http;
+  EXPECT_EQ(http.get(orchestrator->url("/v1/streams/cap1/captions/es.vtt"), 5s).status, 401) << "captions need the token";
+  auto page = http.get(orchestrator->url("/"), 5s);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type.rfind("text/html", 0), 0u);
+  EXPECT_NE(page.body.find("<title>livedub status</title>"), std::string::npos);
+  EXPECT_NE(page.headers["content-security-policy"].find("default-src 'none'"), std::string::npos);
+  // A supervised stream lists every output.
+  post_ok("/v1/hooks/mediamtx/ready", mediamtx_body("live/cap1/in"));
+  auto stream = get_json("/v1/streams/cap1");
+  ASSERT_EQ(stream["outputs"].size(), 3u) << stream;
+  EXPECT_EQ(stream["outputs"][1]["path"], "live/cap1/out");
+  EXPECT_EQ(stream["outputs"][2]["captions"], "/v1/streams/cap1/captions/ca.vtt");
+}
+
+// An STS service that offers en->es only, for the start-up language check.
+class FakeSts {
+ public:
+  FakeSts() : http_("fake-sts", std::make_shared<prometheus::Registry>()) {
+    http_.route("GET", "/v1/capabilities", [](const HttpRequest&, HttpReply& res) {
+      send_json(res, 200, json::parse(R"({"languages":{"any_pair":false,"pairs":[{"source":"en","target":"es"}]}})"));
+    });
+    port_ = http_.bind("127.0.0.1", 0);
+    thread_ = std::thread([this] { http_.serve(); });
+  }
+  ~FakeSts() {
+    http_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  HttpService http_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(OrchestratorStartup, ATargetLanguageTheStsCannotDubStopsTheStart) {
+  FakeSts sts;
+  TempDir dir;
+  const auto run = [&](const std::string& languages) {
+    ChildProcess::Options options;
+    options.argv = {ORCHESTRATOR_BIN};
+    options.env_overrides = {{"LIVEDUB_WORKER_BIN", "/bin/true"},
+                             {"LIVEDUB_ORCHESTRATOR_PORT", "0"},
+                             {"LIVEDUB_ORCHESTRATOR_TOKEN", kTestToken},
+                             {"STS_SERVICE_URL", sts.url()},
+                             {"LIVEDUB_TARGET_LANGS", languages}};
+    options.stdout_path = (dir.path() / ("log-" + languages)).string();
+    return std::make_unique<ChildProcess>(options);
+  };
+  auto refused = run("es,ca");
+  ASSERT_TRUE(wait_until([&] { return !refused->running(); }, 10s));
+  const int status = refused->poll().value();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << describe_wait_status(status);
+  const auto log = read_file(dir.path() / "log-es,ca");
+  EXPECT_NE(log.find("LIVEDUB_TARGET_LANGS"), std::string::npos) << log;
+  EXPECT_NE(log.find("en->ca"), std::string::npos) << log;
+  // The pair it has: the orchestrator starts.
+  auto accepted = run("es");
+  EXPECT_FALSE(wait_until([&] { return !accepted->running(); }, 1500ms)) << read_file(dir.path() / "log-es");
+  accepted->terminate(5s);
 }
 
 }  // namespace

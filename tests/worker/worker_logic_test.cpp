@@ -241,3 +241,23 @@ TEST(FragmentSchedulerDeadlines, MoveEarlierWithTheClock) {
   s.advance_deadlines(600ms);
   EXPECT_EQ(s.next_deadline(), TimePoint{} + 4400ms);
 }
+
+TEST(WorkerConfig, TargetLanguagesNameTheirOutputs) {
+  EXPECT_EQ(load_worker_config(env_of(minimal())).target_langs, std::vector<std::string>{"es"});
+  auto vars = minimal();
+  vars["LIVEDUB_TARGET_LANGS"] = "es,ca";
+  vars["LIVEDUB_OUTPUT_URL"] = "rtmp://127.0.0.1:1935/live/demo/out?user=livedub-worker&pass=x";
+  const auto c = load_worker_config(env_of(vars));
+  EXPECT_EQ(c.target_langs, (std::vector<std::string>{"es", "ca"}));
+  EXPECT_TRUE(c.rtmp_captions);
+  for (const char* bad : {"es,es", "en", "es,,ca", "spanish", "es,ca,fr,it,de"}) {
+    vars["LIVEDUB_TARGET_LANGS"] = bad;
+    EXPECT_EQ(config_error_variable(vars), "LIVEDUB_TARGET_LANGS") << bad;
+  }
+  // Further languages publish next to the first one's output, so it must end in /out.
+  vars["LIVEDUB_TARGET_LANGS"] = "es,ca";
+  vars["LIVEDUB_OUTPUT_URL"] = "rtmp://127.0.0.1:1935/live/demo/dubbed";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_OUTPUT_URL");
+  vars["LIVEDUB_TARGET_LANGS"] = "es";
+  EXPECT_EQ(config_error_variable(vars), "");
+}
