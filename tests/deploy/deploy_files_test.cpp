@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <regex>
 #include <tuple>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,10 @@
 
 namespace livedub::testing {
 namespace {
+
+// MediaMTX's path entry for the dubbed outputs: live/<id>/out (first language) and
+// live/<id>/out-<lang> (each further one).
+constexpr const char* kOutPathPattern = "~^live/[A-Za-z0-9_-]{1,64}/out(-[a-z]{2,3}(-[a-z0-9]{1,8})?)?$";
 
 using nlohmann::json;
 
@@ -400,7 +405,13 @@ TEST(Hook, CommandInMediamtxYmlIsTheScriptInTheImage) {
   const auto config = load_mediamtx_config();
   const YAML::Node in_path = config["paths"]["~^live/[A-Za-z0-9_-]{1,64}/in$"];
   ASSERT_TRUE(in_path.IsMap()) << "no path entry for live/<streamId>/in";
-  EXPECT_TRUE(config["paths"]["~^live/[A-Za-z0-9_-]{1,64}/out$"].IsDefined()) << "workers publish live/<id>/out";
+  EXPECT_TRUE(config["paths"][kOutPathPattern].IsDefined()) << "workers publish live/<id>/out and out-<lang>";
+  // The pattern (after MediaMTX's '~') takes every language's output and nothing else.
+  const std::regex out(std::string(kOutPathPattern).substr(1));
+  for (const char* path : {"live/abc/out", "live/abc/out-ca", "live/a_b-1/out-pt-br"}) EXPECT_TRUE(std::regex_match(path, out)) << path;
+  for (const char* path : {"live/abc/outx", "live/abc/out-CA", "live/abc/out-", "live/abc/in", "live/abc/out-c"}) {
+    EXPECT_FALSE(std::regex_match(path, out)) << path;
+  }
   const auto copies = copy_instructions(instructions_of("deploy/media-service/mediamtx/Dockerfile"));
   for (const auto& [key, event] : std::map<std::string, std::string>{{"runOnReady", "ready"}, {"runOnNotReady", "not-ready"}}) {
     SCOPED_TRACE(key);
@@ -477,7 +488,7 @@ TEST(UrlTemplates, WorkersReadAndPublishThroughTheMediamtxService) {
     EXPECT_EQ(url->port, port);
     EXPECT_EQ(url->path, "/live/{stream_id}/" + suffix);
     // MediaMTX serves that path: the path entry for live/<id>/<suffix>.
-    EXPECT_TRUE(config["paths"]["~^live/[A-Za-z0-9_-]{1,64}/" + suffix + "$"].IsDefined());
+    EXPECT_TRUE(config["paths"][suffix == "out" ? std::string(kOutPathPattern) : "~^live/[A-Za-z0-9_-]{1,64}/" + suffix + "$"].IsDefined());
   }
   // RTSP over TCP only in Docker (UDP would need host networking): the worker asks for TCP.
   ASSERT_TRUE(config["rtspTransports"].IsSequence());
