@@ -147,6 +147,15 @@ TEST(NginxHook, OutputPublishMustBeAuthorizedAndItsEndIsIgnored) {
   auto done = parse_nginx_hook("call=publish_done&app=live%2Fdemo&name=out");
   EXPECT_EQ(done.action, HookAction::ignore);
   EXPECT_EQ(done.stream_id, "demo");
+  // A further language's output is the worker's too: nobody else may publish it.
+  auto catalan = parse_nginx_hook("call=publish&app=live&name=demo%2Fout-ca&clientid=5");
+  EXPECT_EQ(catalan.action, HookAction::authorize_output);
+  EXPECT_EQ(catalan.stream_id, "demo");
+  PublishCredentials credentials;
+  credentials.worker_pass = "worker-pass-0123456789";
+  EXPECT_TRUE(publish_refusal(catalan, credentials).has_value()) << "no credentials";
+  auto worker = parse_nginx_hook("call=publish&app=live&name=demo%2Fout-ca&user=livedub-worker&pass=worker-pass-0123456789");
+  EXPECT_FALSE(publish_refusal(worker, credentials).has_value());
 }
 
 TEST(NginxHook, CarriesThePublisherSessionAndCredentials) {
