@@ -883,9 +883,17 @@ TEST_F(LiveStack, WorkerPullsRtspAndKeepsSync) {
   // difference into a constant A/V offset; modes none/synced keep 20-21 ms but stall the
   // output 0.6-0.7 s at the start, which is worse for a viewer. The offset stays constant.
   constexpr double kRtspSyncToleranceMs = 60.0;
+  // Constant within a run (39 or 54 ms, by the first packets' transit), except that once
+  // in CI the jitter buffer's skew estimate moved the offset a single 15 ms step after the
+  // first pair (55, then 40 to the end). That settling is bounded at the start; from the
+  // third pair (3 s in) on, the offset must not move: that would be drift.
   for (double o : report.sync_offsets_ms) EXPECT_LE(std::abs(o), kRtspSyncToleranceMs);
-  const auto [lowest, highest] = std::minmax_element(report.sync_offsets_ms.begin(), report.sync_offsets_ms.end());
+  const std::vector<double> settled(report.sync_offsets_ms.begin() + 2, report.sync_offsets_ms.end());
+  const auto [lowest, highest] = std::minmax_element(settled.begin(), settled.end());
   EXPECT_LE(*highest - *lowest, 10.0) << "the A/V offset drifts";
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_LE(std::abs(report.sync_offsets_ms[i] - settled.front()), 20.0) << "start-up step, pair " << i;
+  }
   std::ifstream worker_log(run_dir_ / "logs" / "worker-e2ertsp.log");
   std::string log((std::istreambuf_iterator<char>(worker_log)), {});
   EXPECT_NE(log.find("RTSP input: TCP transport"), std::string::npos) << "the worker did not pull over RTSP";

@@ -1,10 +1,12 @@
 #include "sts/dub_handler.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -351,6 +353,64 @@ TEST(DubHandlerExtraTargets, OneRecognitionForEveryLanguageAndEachFailsAlone) {
   EXPECT_EQ(response.extra[1].error_code, "engine_error");
   EXPECT_THAT(response.extra[1].error, HasSubstr("no voice for xx"));
   EXPECT_TRUE(response.extra[1].audio_wav_base64.empty());
+}
+
+// A further language whose TTS does not stop at the deadline (it only checks between stages).
+class SlowCatalanEngine final : public DubbingEngine {
+ public:
+  using DubbingEngine::dub;
+  DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override {
+    if (request.target_lang == "ca") std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    check_deadline(context, "tts");
+    DubResult result;
+    result.transcript = context.known_transcript.value_or("hello world");
+    result.translation = request.target_lang + ": " + result.transcript;
+    result.audio = input;
+    result.speech_end = input.frames();
+    return result;
+  }
+  std::string name() const override { return "slow-catalan"; }
+  EngineCapabilities capabilities() const override {
+    EngineCapabilities c;
+    c.any_language_pair = true;
+    c.any_voice = true;
+    return c;
+  }
+};
+
+// Before: the whole request answered 504 and the first language fell back with the rest.
+TEST(DubHandlerExtraTargets, ALateFurtherLanguageDoesNotCostTheFirstItsDub) {
+  auto engine = std::make_shared<SlowCatalanEngine>();
+  auto registry = std::make_shared<prometheus::Registry>();
+  DubHandler handler(ServiceConfig{}, engine, *registry);
+  auto meta = metadata(500);
+  meta["deadline_ms"] = 600;
+  meta["extra_targets"] = {{{"target_lang", "fr"}}, {{"target_lang", "ca"}}, {{"target_lang", "it"}}};
+  const auto started = std::chrono::steady_clock::now();
+  auto reply = handler.dub(dub_request(meta.dump(), wav_bytes(sine_audio(16000, 1, 8000))));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(reply.status, 200) << reply.body.dump();
+  EXPECT_LT(took, std::chrono::milliseconds(600)) << "answered after the client's deadline";
+  auto response = parse_response(reply.body.dump());
+  EXPECT_EQ(response.translation, "es: hello world");
+  ASSERT_EQ(response.extra.size(), 3u);
+  EXPECT_EQ(response.extra[0].target_lang, "fr");
+  EXPECT_EQ(response.extra[0].translation, "fr: hello world");
+  EXPECT_TRUE(response.extra[0].error_code.empty());
+  for (std::size_t i : {1u, 2u}) {
+    EXPECT_EQ(response.extra[i].error_code, "deadline_exceeded") << i;
+    EXPECT_TRUE(response.extra[i].audio_wav_base64.empty()) << i;
+  }
+  EXPECT_EQ(response.extra[1].target_lang, "ca");
+  EXPECT_EQ(response.extra[2].target_lang, "it");
+}
+
+TEST(DubHandlerExtraTargets, TheAnswerLeavesATenthOfTheBudgetAtMost200Ms) {
+  using std::chrono::milliseconds;
+  const std::chrono::steady_clock::time_point arrived{};
+  EXPECT_EQ(extra_targets_answer_by(arrived, arrived + milliseconds(600)), arrived + milliseconds(540));
+  EXPECT_EQ(extra_targets_answer_by(arrived, arrived + milliseconds(5000)), arrived + milliseconds(4800));
+  EXPECT_EQ(extra_targets_answer_by(arrived, arrived), arrived);
 }
 
 TEST(DubHandlerExtraTargets, RequestsWithoutThemAnswerAsBefore) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -85,6 +86,11 @@ double elapsed_ms(Clock::time_point since) {
 }
 
 }  // namespace
+
+Clock::time_point extra_targets_answer_by(Clock::time_point arrived, Clock::time_point deadline) {
+  const auto budget = std::max(deadline - arrived, Clock::duration::zero());
+  return deadline - std::min<Clock::duration>(budget / 10, kExtraTargetsAnswerReserve);
+}
 
 std::vector<ExtraOutcome> dub_extra_targets(DubbingEngine& engine, const DubRequestMetadata& metadata,
                                             const AudioBuffer& input, const DubContext& context,
@@ -291,9 +297,15 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     AudioBuffer input;
     DubContext context;
     DubResult result;
-    std::vector<ExtraOutcome> extra;  // one per metadata.extra_targets
+    std::mutex mutex;  // guards the three below while the job runs on
+    bool first_done = false;          // `result` is final
+    bool answered = false;            // the request answered without the rest of `extra`
+    std::vector<ExtraOutcome> extra;  // one per metadata.extra_targets, in order, as each ends
   };
-  auto job = std::make_shared<Job>(Job{metadata, std::move(input), sessions_.context_for(metadata.stream_id, metadata.sequence), {}, {}});
+  auto job = std::make_shared<Job>();
+  job->metadata = metadata;
+  job->input = std::move(input);
+  job->context = sessions_.context_for(metadata.stream_id, metadata.sequence);
   // The service's own limit, or the client's sooner one: past it the dub would never be played,
   // so the job is dropped from the queue, and a running engine stops at its next check.
   const auto arrived = request.arrived == Clock::time_point{} ? started : request.arrived;
@@ -302,10 +314,28 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     deadline = std::min(deadline, arrived + std::chrono::microseconds(static_cast<std::int64_t>(*metadata.deadline_ms * 1000)));
   }
   job->context.deadline = deadline;
+  // Further languages must not cost the first one its dub: they stop early enough to leave
+  // room for the answer, and one still running then is answered as deadline_exceeded.
+  const auto answer_by = metadata.extra_targets.empty() ? deadline : extra_targets_answer_by(arrived, deadline);
   auto ticket = pool_.submit(
-      [job, engine] {
-        job->result = engine->dub(job->metadata, job->input, job->context);
-        job->extra = dub_extra_targets(*engine, job->metadata, job->input, job->context, job->result.transcript);
+      [job, engine, answer_by] {
+        auto first = engine->dub(job->metadata, job->input, job->context);
+        const auto transcript = first.transcript;  // the handler may move `result` once answered
+        {
+          std::lock_guard lock(job->mutex);
+          job->result = std::move(first);
+          job->first_done = true;
+        }
+        auto extra_context = job->context;
+        extra_context.deadline = answer_by;
+        auto one = job->metadata;
+        for (const auto& target : job->metadata.extra_targets) {
+          one.extra_targets = {target};
+          auto outcome = dub_extra_targets(*engine, one, job->input, extra_context, transcript);
+          std::lock_guard lock(job->mutex);
+          if (job->answered) return;
+          job->extra.push_back(std::move(outcome.front()));
+        }
       },
       deadline);
   if (!ticket) {
@@ -325,17 +355,43 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   const auto budget = "the request's deadline_ms or LIVEDUB_STS_DEADLINE_MS (" +
                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - arrived).count()) +
                       " ms)";
-  if (!ticket->wait_until(deadline)) {
-    ticket->abandon();  // dropped unrun if still queued; a running one stops at its next check
-    throw Rejection{504, "deadline_exceeded", "fragment not dubbed within " + budget};
+  // Past answer_by with the first language dubbed, the request answers with what is done.
+  const auto answer_partially = [&] {
+    std::lock_guard lock(job->mutex);
+    if (!job->first_done) return false;
+    job->answered = true;
+    return true;
+  };
+  bool partial = false;
+  if (!ticket->wait_until(answer_by)) {
+    partial = answer_partially();
+    if (!partial && !ticket->wait_until(deadline)) {
+      partial = answer_partially();
+      if (!partial) {
+        ticket->abandon();  // dropped unrun if still queued; a running one stops at its next check
+        throw Rejection{504, "deadline_exceeded", "fragment not dubbed within " + budget};
+      }
+    }
   }
   update_pool_gauges();
-  try {
-    ticket->get();
-  } catch (const DeadlineExpired& e) {
-    throw Rejection{504, "deadline_exceeded", std::string(e.what()) + "; " + budget};
-  } catch (const std::exception& e) {
-    throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
+  if (!partial) {
+    try {
+      ticket->get();
+    } catch (const DeadlineExpired& e) {
+      throw Rejection{504, "deadline_exceeded", std::string(e.what()) + "; " + budget};
+    } catch (const std::exception& e) {
+      throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
+    }
+  } else {
+    std::lock_guard lock(job->mutex);  // the job appends no more once answered
+    for (std::size_t i = job->extra.size(); i < metadata.extra_targets.size(); ++i) {
+      ExtraOutcome late;
+      late.dub.target_lang = metadata.extra_targets[i].target_lang;
+      late.dub.voice = metadata.extra_targets[i].voice;
+      late.dub.error_code = "deadline_exceeded";
+      late.dub.error = "not dubbed in time; the first target language was answered without it (" + budget + ")";
+      job->extra.push_back(std::move(late));
+    }
   }
   auto& result = job->result;
   const auto& input_audio = job->input;
