@@ -11,14 +11,9 @@ build_dir="${LIVEDUB_BUILD_DIR:-$repo_root/build}"
 count="${1:-14}"
 work="$(mktemp -d /tmp/livedub-bench-captions.XXXXXX)"
 stack_pid=""
-stop_stack() {  # TERM, as a service manager stops it (a background job ignores INT)
-  kill -TERM "$stack_pid" 2>/dev/null || true
-  for _ in $(seq 60); do kill -0 "$stack_pid" 2>/dev/null || break; sleep 0.5; done
-  kill -KILL -- "-$stack_pid" 2>/dev/null || true
-  stack_pid=""
-}
 cleanup() { [[ -n "$stack_pid" ]] && stop_stack; [[ -n "${CAPTIONS_BENCH_KEEP:-}" ]] && echo "kept $work" || rm -rf "$work"; }
 trap cleanup EXIT
+source "$repo_root/bench/stack.sh"
 
 analysis=(python3 -W ignore::DeprecationWarning "$repo_root/bench/captions_timing.py")
 mapfile -t files < <("${analysis[@]}" prepare /usr/share/asterisk/sounds/en \
@@ -35,16 +30,9 @@ seconds=$(python3 -c 'import json,sys,math; print(math.ceil(json.load(open(sys.a
 gst-launch-1.0 -q filesrc location=/usr/share/games/colobot/music/Humanitarian.ogg ! decodebin ! audioconvert ! \
   audioresample ! audio/x-raw,rate=48000,channels=1,format=S16LE ! wavenc ! filesink location="$work/music.wav"
 
-rtmp=$((20000 + RANDOM % 10000)); orch=$((rtmp + 1)); sts=$((rtmp + 2))
-LIVEDUB_BUILD_DIR="$build_dir" LIVEDUB_RUN_DIR="$work/run" LIVEDUB_RTMP_PORT=$rtmp LIVEDUB_ORCHESTRATOR_PORT=$orch \
-  LIVEDUB_STS_PORT=$sts LIVEDUB_STS_MODE=cpu LIVEDUB_TARGET_LANGS=es,ca STS_SERVICE_URL='' \
-  setsid bash "$repo_root/scripts/stack" >"$work/stack.out" 2>&1 &
-stack_pid=$!
-disown "$stack_pid"
-for _ in $(seq 120); do grep -q "stack is up" "$work/stack.out" 2>/dev/null && break; sleep 0.5; done
-grep -q "stack is up" "$work/stack.out" || { cat "$work/stack.out"; exit 1; }
-"$build_dir/tools/probe/livedub-probe" --in "rtmp://127.0.0.1:$rtmp/live/captions/in" \
-  --out "rtmp://127.0.0.1:$rtmp/live/captions/out" --record "$work/out-es.flv" --duration "$seconds" --drain 10 \
+start_stack "$work/run" "$work/stack.out" LIVEDUB_TARGET_LANGS=es,ca
+"$build_dir/tools/probe/livedub-probe" --in "rtmp://127.0.0.1:$rtmp_port/live/captions/in" \
+  --out "rtmp://127.0.0.1:$rtmp_port/live/captions/out" --record "$work/out-es.flv" --duration "$seconds" --drain 10 \
   --speech "$work/speech.wav" --music "$work/music.wav" --music-gain 0.1 --beep-amplitude 0 \
   --json "$work/probe.json" >"$work/probe.out" 2>&1 || { tail -20 "$work/probe.out" "$work/stack.out"; exit 1; }
 stop_stack

@@ -14,6 +14,7 @@ work="$(mktemp -d /tmp/livedub-bench-languages.XXXXXX)"
 stack_pid=""
 cleanup() { [[ -n "$stack_pid" ]] && stop_stack; rm -rf "$work"; }
 trap cleanup EXIT
+source "$repo_root/bench/stack.sh"
 
 librivox=/usr/share/pocketsphinx/test/data/librivox
 sox "$librivox/sense_and_sensibility_01_austen_64kb-0880.wav" -p pad 0 8 | sox - "$librivox/sense_and_sensibility_01_austen_64kb-0930.wav" -p |
@@ -27,13 +28,8 @@ cpu_seconds() {  # utime + stime of a process, in seconds
 
 run() {  # $1: LIVEDUB_TARGET_LANGS
   local langs="$1" run_dir="$work/run-${1//,/-}" rtmp orch sts
-  rtmp=$((20000 + RANDOM % 10000)); orch=$((rtmp + 1)); sts=$((rtmp + 2))
-  LIVEDUB_BUILD_DIR="$build_dir" LIVEDUB_RUN_DIR="$run_dir" LIVEDUB_RTMP_PORT=$rtmp LIVEDUB_ORCHESTRATOR_PORT=$orch \
-    LIVEDUB_STS_PORT=$sts LIVEDUB_STS_MODE=cpu LIVEDUB_TARGET_LANGS="$langs" STS_SERVICE_URL='' \
-    setsid bash "$repo_root/scripts/stack" >"$work/stack.out" 2>&1 &
-  stack_pid=$!
-  disown "$stack_pid"  # stopped by stop_stack; no job-control noise
-  for _ in $(seq 120); do grep -q "stack is up" "$work/stack.out" 2>/dev/null && break; sleep 0.5; done
+  start_stack "$run_dir" "$work/stack.out" LIVEDUB_TARGET_LANGS="$langs"
+  rtmp=$rtmp_port; orch=$orchestrator_port; sts=$sts_port
   local outs=(--out "rtmp://127.0.0.1:$rtmp/live/bench/out")
   "$build_dir/tools/probe/livedub-probe" --in "rtmp://127.0.0.1:$rtmp/live/bench/in" "${outs[@]}" \
     --duration "$seconds" --drain 2 --speech "$work/speech.wav" --music "$work/music.wav" --music-gain 0.1 \
@@ -63,13 +59,6 @@ print("       STS per fragment (mean of %d, ms): " % len(frags) + ", ".join("%s 
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("       output delay %.0f ms (min %.0f, max %.0f)" % (r["delay_median_ms"], r["delay_min_ms"], r["delay_max_ms"]))' "$work/probe.json"
   curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$orch/v1/streams/bench/captions" >/dev/null || true
   stop_stack
-}
-
-stop_stack() {  # TERM, as a service manager stops it (a background job ignores INT); killed after 30 s
-  kill -TERM "$stack_pid" 2>/dev/null || true
-  for _ in $(seq 60); do kill -0 "$stack_pid" 2>/dev/null || break; sleep 0.5; done
-  kill -KILL -- "-$stack_pid" 2>/dev/null || true
-  stack_pid=""
 }
 
 [[ "${LANGUAGES_BENCH_ONLY:-}" == second ]] || run es
