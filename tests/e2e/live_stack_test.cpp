@@ -881,7 +881,7 @@ TEST_F(LiveStack, WorkerPullsRtspAndKeepsSync) {
   // Measured: 36-43 ms here against 20 ms over RTMP. rtspsrc's default jitter-buffer mode
   // (slave) stamps each stream from its packets' arrival, freezing the first packets' transit
   // difference into a constant A/V offset; modes none/synced keep 20-21 ms but stall the
-  // output 0.6-0.7 s at the start, which is worse for a viewer. The offset stays constant.
+  // output 0.6-0.7 s at the start, which is worse for a viewer.
   constexpr double kRtspSyncToleranceMs = 60.0;
   // Constant within a run (39 or 54 ms, by the first packets' transit), except that once
   // in CI the jitter buffer's skew estimate moved the offset a single 15 ms step after the

@@ -42,9 +42,6 @@ struct ExtraOutcome {
   ExtraDub dub;
   DubResult result;
 };
-// Dubs `metadata.extra_targets` after the first target was recognised as `transcript`: MT and
-// TTS per language, no second recognition. A language that fails (unsupported pair or voice,
-// engine error, deadline) gets its error and the others go on. Runs on the work pool.
 // When a request with further languages answers at the latest: its deadline less a tenth
 // of its budget, at most kExtraTargetsAnswerReserve, so that an answer with the first language
 // (and the further ones done by then) reaches a client that gives up at the deadline.
@@ -52,6 +49,9 @@ inline constexpr std::chrono::milliseconds kExtraTargetsAnswerReserve{200};
 std::chrono::steady_clock::time_point extra_targets_answer_by(std::chrono::steady_clock::time_point arrived,
                                                               std::chrono::steady_clock::time_point deadline);
 
+// Dubs `metadata.extra_targets` after the first target was recognised as `transcript`: MT and
+// TTS per language, no second recognition. A language that fails (unsupported pair or voice,
+// engine error, deadline) gets its error and the others go on. Runs on the work pool.
 std::vector<ExtraOutcome> dub_extra_targets(DubbingEngine& engine, const DubRequestMetadata& metadata,
                                             const AudioBuffer& input, const DubContext& context,
                                             const std::string& transcript);
