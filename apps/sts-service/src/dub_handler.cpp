@@ -92,44 +92,39 @@ Clock::time_point extra_targets_answer_by(Clock::time_point arrived, Clock::time
   return deadline - std::min<Clock::duration>(budget / 10, kExtraTargetsAnswerReserve);
 }
 
-std::vector<ExtraOutcome> dub_extra_targets(DubbingEngine& engine, const DubRequestMetadata& metadata,
-                                            const AudioBuffer& input, const DubContext& context,
-                                            const std::string& transcript) {
-  std::vector<ExtraOutcome> out;
-  for (const auto& target : metadata.extra_targets) {
-    ExtraOutcome outcome;
-    outcome.dub.target_lang = target.target_lang;
-    outcome.dub.voice = target.voice;
-    try {
-      if (!engine.supports(metadata.source_lang, target.target_lang)) {
-        throw Rejection{400, "unsupported_language_pair",
-                        "engine " + engine.name() + " cannot dub " + metadata.source_lang + " -> " + target.target_lang};
-      }
-      if (!engine.supports_voice(target.voice)) {
-        throw Rejection{400, "unsupported_voice", "engine " + engine.name() + " has no voice '" + target.voice + "'"};
-      }
-      check_deadline(context, kStageMt);
-      auto request = metadata;
-      request.target_lang = target.target_lang;
-      request.voice = target.voice;
-      request.extra_targets.clear();
-      auto extra_context = context;
-      extra_context.known_transcript = transcript;  // one recognition for every language
-      outcome.result = engine.dub(request, input, extra_context);
-      if (outcome.result.audio.format != input.format) throw std::runtime_error("returned audio in a different format");
-    } catch (const Rejection& r) {
-      outcome.dub.error_code = r.code;
-      outcome.dub.error = r.message;
-    } catch (const DeadlineExpired& e) {
-      outcome.dub.error_code = "deadline_exceeded";
-      outcome.dub.error = e.what();
-    } catch (const std::exception& e) {
-      outcome.dub.error_code = "engine_error";
-      outcome.dub.error = engine.name() + ": " + e.what();
+ExtraOutcome dub_extra_target(DubbingEngine& engine, const DubRequestMetadata& metadata, const DubTarget& target,
+                              const AudioBuffer& input, const DubContext& context, const std::string& transcript) {
+  ExtraOutcome outcome;
+  outcome.dub.target_lang = target.target_lang;
+  outcome.dub.voice = target.voice;
+  try {
+    if (!engine.supports(metadata.source_lang, target.target_lang)) {
+      throw Rejection{400, "unsupported_language_pair",
+                      "engine " + engine.name() + " cannot dub " + metadata.source_lang + " -> " + target.target_lang};
     }
-    out.push_back(std::move(outcome));
+    if (!engine.supports_voice(target.voice)) {
+      throw Rejection{400, "unsupported_voice", "engine " + engine.name() + " has no voice '" + target.voice + "'"};
+    }
+    check_deadline(context, kStageMt);
+    auto request = metadata;
+    request.target_lang = target.target_lang;
+    request.voice = target.voice;
+    request.extra_targets.clear();
+    auto extra_context = context;
+    extra_context.known_transcript = transcript;  // one recognition for every language
+    outcome.result = engine.dub(request, input, extra_context);
+    if (outcome.result.audio.format != input.format) throw std::runtime_error("returned audio in a different format");
+  } catch (const Rejection& r) {
+    outcome.dub.error_code = r.code;
+    outcome.dub.error = r.message;
+  } catch (const DeadlineExpired& e) {
+    outcome.dub.error_code = "deadline_exceeded";
+    outcome.dub.error = e.what();
+  } catch (const std::exception& e) {
+    outcome.dub.error_code = "engine_error";
+    outcome.dub.error = engine.name() + ": " + e.what();
   }
-  return out;
+  return outcome;
 }
 
 namespace {
@@ -328,13 +323,11 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
         }
         auto extra_context = job->context;
         extra_context.deadline = answer_by;
-        auto one = job->metadata;
         for (const auto& target : job->metadata.extra_targets) {
-          one.extra_targets = {target};
-          auto outcome = dub_extra_targets(*engine, one, job->input, extra_context, transcript);
+          auto outcome = dub_extra_target(*engine, job->metadata, target, job->input, extra_context, transcript);
           std::lock_guard lock(job->mutex);
           if (job->answered) return;
-          job->extra.push_back(std::move(outcome.front()));
+          job->extra.push_back(std::move(outcome));
         }
       },
       deadline);

@@ -49,12 +49,11 @@ inline constexpr std::chrono::milliseconds kExtraTargetsAnswerReserve{200};
 std::chrono::steady_clock::time_point extra_targets_answer_by(std::chrono::steady_clock::time_point arrived,
                                                               std::chrono::steady_clock::time_point deadline);
 
-// Dubs `metadata.extra_targets` after the first target was recognised as `transcript`: MT and
-// TTS per language, no second recognition. A language that fails (unsupported pair or voice,
-// engine error, deadline) gets its error and the others go on. Runs on the work pool.
-std::vector<ExtraOutcome> dub_extra_targets(DubbingEngine& engine, const DubRequestMetadata& metadata,
-                                            const AudioBuffer& input, const DubContext& context,
-                                            const std::string& transcript);
+// Dubs one of `metadata.extra_targets` after the first target was recognised as `transcript`:
+// MT and TTS, no second recognition. A failure (unsupported pair or voice, engine error,
+// deadline) is returned as the outcome's error, never thrown. Runs on the work pool.
+ExtraOutcome dub_extra_target(DubbingEngine& engine, const DubRequestMetadata& metadata, const DubTarget& target,
+                              const AudioBuffer& input, const DubContext& context, const std::string& transcript);
 
 class DubHandler {
  public:
