@@ -1,7 +1,11 @@
 // The real orchestrator binary against a fake worker: hooks in, processes out.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -509,31 +513,69 @@ class FakeSts {
   std::thread thread_;
 };
 
-TEST(OrchestratorStartup, ATargetLanguageTheStsCannotDubStopsTheStart) {
+json readiness(OrchestratorProcess& orchestrator) {
+  HttpClient anonymous;  // /readyz is open, like /healthz
+  auto reply = anonymous.get(orchestrator.url("/readyz"), 5s);
+  auto body = json::parse(reply.body);
+  body["http_status"] = reply.status;
+  return body;
+}
+
+TEST(OrchestratorStartup, ATargetLanguageTheStsCannotDubIsReportedNotFatal) {
   FakeSts sts;
   TempDir dir;
-  const auto run = [&](const std::string& languages) {
-    ChildProcess::Options options;
-    options.argv = {ORCHESTRATOR_BIN};
-    options.env_overrides = {{"LIVEDUB_WORKER_BIN", "/bin/true"},
-                             {"LIVEDUB_ORCHESTRATOR_PORT", "0"},
-                             {"LIVEDUB_ORCHESTRATOR_TOKEN", kTestToken},
-                             {"STS_SERVICE_URL", sts.url()},
-                             {"LIVEDUB_TARGET_LANGS", languages}};
-    options.stdout_path = (dir.path() / ("log-" + languages)).string();
-    return std::make_unique<ChildProcess>(options);
-  };
-  auto refused = run("es,ca");
-  ASSERT_TRUE(wait_until([&] { return !refused->running(); }, 10s));
-  const int status = refused->poll().value();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << describe_wait_status(status);
-  const auto log = read_file(dir.path() / "log-es,ca");
+  OrchestratorProcess orchestrator(dir.path(), {{"STS_SERVICE_URL", sts.url()}, {"LIVEDUB_TARGET_LANGS", "es,ca"}});
+  json ready;
+  ASSERT_TRUE(wait_until([&] { return (ready = readiness(orchestrator))["sts_languages"]["state"] == "unsupported"; }, 10s))
+      << ready;
+  EXPECT_EQ(ready["http_status"], 503);
+  EXPECT_EQ(ready["reason"], "languages_unsupported");
+  EXPECT_EQ(ready["sts_languages"]["missing"], json::array({"en->ca"}));
+  const auto log = orchestrator.log();
   EXPECT_NE(log.find("LIVEDUB_TARGET_LANGS"), std::string::npos) << log;
   EXPECT_NE(log.find("en->ca"), std::string::npos) << log;
-  // The pair it has: the orchestrator starts.
-  auto accepted = run("es");
-  EXPECT_FALSE(wait_until([&] { return !accepted->running(); }, 1500ms)) << read_file(dir.path() / "log-es");
-  accepted->terminate(5s);
+  // Alive and serving: a stream still starts (its ca output carries the original audio).
+  EXPECT_EQ(orchestrator.get("/healthz").status, 200);
+  EXPECT_EQ(orchestrator.post_json("/v1/hooks/mediamtx/ready", mediamtx_body("live/lang1/in")).status, 200);
+  orchestrator.wait_for_worker_start(1);
+
+  // The pair it has: ready.
+  TempDir other;
+  OrchestratorProcess accepted(other.path(), {{"STS_SERVICE_URL", sts.url()}, {"LIVEDUB_TARGET_LANGS", "es"}});
+  ASSERT_TRUE(wait_until([&] { return (ready = readiness(accepted))["http_status"] == 200; }, 10s)) << ready;
+  EXPECT_EQ(ready["sts_languages"]["state"], "ok");
+}
+
+// An STS that accepts connections and never answers (a cold GPU pod, a wrong proxy) must not
+// hold up the orchestrator: it listens and is healthy at once, /readyz says what it waits for.
+TEST(OrchestratorStartup, ASilentStsNeverDelaysTheStart) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string silent = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+
+  TempDir dir;
+  const auto started = std::chrono::steady_clock::now();
+  OrchestratorProcess orchestrator(dir.path(), {{"STS_SERVICE_URL", silent}});
+  EXPECT_EQ(orchestrator.get("/healthz").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s) << "the orchestrator waited for the STS";
+  const auto ready = readiness(orchestrator);
+  EXPECT_EQ(ready["http_status"], 503) << ready;
+  EXPECT_EQ(ready["reason"], "waiting_for_sts");
+  EXPECT_EQ(ready["sts_languages"]["state"], "waiting");
+  // Hooks work meanwhile.
+  EXPECT_EQ(orchestrator.post_json("/v1/hooks/mediamtx/ready", mediamtx_body("live/silent1/in")).status, 200);
+  orchestrator.wait_for_worker_start(1);
+  // After the first 3 s request timeout, the failure is logged as such.
+  ASSERT_TRUE(wait_until([&] { return orchestrator.log().find("languages_unchecked") != std::string::npos; }, 10s))
+      << orchestrator.log();
+  ::close(listener);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "livedub/captions.hpp"
+#include "orchestrator/sts_languages.hpp"
 #include "orchestrator/supervision.hpp"
 
 namespace livedub::orchestrator {
@@ -49,7 +50,7 @@ TEST(OrchestratorApiDocument, DocumentsRoutesAndFields) {
   for (const char* route : {"/v1/streams:", "/v1/streams/{stream_id}:", "/v1/streams/{stream_id}/captions:",
                             "/v1/streams/{stream_id}/captions/{lang}.vtt:", "/v1/streams/{stream_id}/captions/{lang}/live.vtt:",
                             "/v1/hooks/nginx:", "/v1/hooks/mediamtx/ready:", "/v1/hooks/mediamtx/not-ready:", "  /:",
-                            "/healthz:", "/metrics:"}) {
+                            "/healthz:", "/readyz:", "/metrics:"}) {
     EXPECT_NE(doc.find(route), std::string::npos) << route;
   }
   for (const auto& output : outputs_json("abc", kTwo)) {
@@ -58,6 +59,14 @@ TEST(OrchestratorApiDocument, DocumentsRoutesAndFields) {
   const auto cue = to_json(CaptionCue{1, "es", false, 0, 1, "x"});
   for (auto it = cue.begin(); it != cue.end(); ++it) EXPECT_NE(doc.find(" " + it.key() + ":"), std::string::npos) << it.key();
   for (auto state : {WorkerState::starting, WorkerState::running, WorkerState::backoff, WorkerState::stopping, WorkerState::failed}) {
+    EXPECT_NE(doc.find(to_string(state)), std::string::npos) << to_string(state);
+  }
+  const auto readiness = StsLanguageStatus(kTwo, "http://sts:8000").to_json();
+  for (auto it = readiness.begin(); it != readiness.end(); ++it) {
+    EXPECT_NE(doc.find(" " + it.key() + ":"), std::string::npos) << it.key();
+  }
+  for (auto state : {StsLanguageStatus::State::unchecked, StsLanguageStatus::State::waiting, StsLanguageStatus::State::ok,
+                     StsLanguageStatus::State::unsupported}) {
     EXPECT_NE(doc.find(to_string(state)), std::string::npos) << to_string(state);
   }
 }

@@ -203,7 +203,8 @@ constexpr std::uintmax_t kLiveCaptionTailBytes = 256 * 1024;
 }  // namespace
 
 void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& config,
-                                  WorkerSupervisor& supervisor, OrchestratorMetrics& metrics) {
+                                  WorkerSupervisor& supervisor, OrchestratorMetrics& metrics,
+                                  const StsLanguageCheck& languages) {
   // On the headers alone, before any body is read.
   http.set_admission([&config, &metrics](const HttpRequest& req, HttpReply& res) {
     if (req.path.rfind("/v1/", 0) != 0) return true;
@@ -319,7 +320,22 @@ void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& c
     res.set_header("Referrer-Policy", "no-referrer");
   });
 
-  http.set_health([&] { return json{{"workers", supervisor.worker_count()}}; });
+  // Ready once the STS is known to dub every target language (or there is no STS to ask).
+  // Not ready never stops anything: streams start and fall back until the STS answers.
+  http.route(
+      "GET", "/readyz",
+      [&languages](const HttpRequest&, HttpReply& res) {
+        const auto sts = languages.to_json();
+        const bool ready = languages.ready();
+        json body = {{"status", ready ? "ready" : "not_ready"}, {"service", "orchestrator"}, {"sts_languages", sts}};
+        if (!ready) body["reason"] = sts["state"] == "unsupported" ? "languages_unsupported" : "waiting_for_sts";
+        send_json(res, ready ? 200 : 503, body);
+      },
+      HttpService::Run::inline_on_io_thread);
+
+  http.set_health([&] {
+    return json{{"workers", supervisor.worker_count()}, {"sts_languages", languages.to_json()["state"]}};
+  });
 }
 
 }  // namespace livedub::orchestrator

@@ -1,5 +1,6 @@
 #pragma once
 // The orchestrator's HTTP routes: media-server hooks and the stream status API.
+#include "language_check.hpp"
 #include "livedub/http_server.hpp"
 #include "orchestrator/orchestrator_config.hpp"
 #include "orchestrator_metrics.hpp"
@@ -11,8 +12,10 @@ namespace livedub::orchestrator {
 inline constexpr std::size_t kMaxHookBodyBytes = 64 * 1024;
 
 // Every /v1/ route requires config.token (Authorization: Bearer, or ?token= for nginx-rtmp's
-// callbacks); /healthz and /metrics stay open. Everything referenced must outlive the server.
+// callbacks); /healthz, /readyz and /metrics stay open. Everything referenced must outlive the
+// server.
 void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& config,
-                                  WorkerSupervisor& supervisor, OrchestratorMetrics& metrics);
+                                  WorkerSupervisor& supervisor, OrchestratorMetrics& metrics,
+                                  const StsLanguageCheck& languages);
 
 }  // namespace livedub::orchestrator

@@ -1,56 +1,76 @@
 #include "language_check.hpp"
 
-#include <thread>
-
 #include "livedub/http_client.hpp"
 #include "livedub/logging.hpp"
 #include "livedub/secrets.hpp"
 
 namespace livedub::orchestrator {
 
-void check_languages_against_sts(const OrchestratorConfig& config, std::chrono::milliseconds wait) {
-  std::string languages;
-  for (const auto& lang : config.languages.target_langs) {
-    if (!languages.empty()) languages += ',';
-    languages += lang;
-  }
+namespace {
+std::optional<std::string> logged_sts(const OrchestratorConfig& config) {
+  if (!config.sts_url) return std::nullopt;
+  return redact_url(*config.sts_url);
+}
+}  // namespace
+
+StsLanguageCheck::StsLanguageCheck(const OrchestratorConfig& config)
+    : config_(config), status_(config.languages, logged_sts(config)) {
   if (!config.sts_url) {
-    log_info({}, "STS_SERVICE_URL unset: dubbing {} -> {} unchecked", config.languages.source_lang, languages);
+    log_info({}, "STS_SERVICE_URL unset: the target languages are not checked");
     return;
   }
+  thread_ = std::thread([this] { run(); });
+}
+
+StsLanguageCheck::~StsLanguageCheck() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool StsLanguageCheck::ready() const {
+  std::lock_guard lock(mutex_);
+  return status_.ready();
+}
+
+nlohmann::json StsLanguageCheck::to_json() const {
+  std::lock_guard lock(mutex_);
+  return status_.to_json();
+}
+
+void StsLanguageCheck::run() {
   std::vector<std::string> headers;
-  if (config.sts_token) headers.push_back("Authorization: Bearer " + *config.sts_token);
-  const auto url = *config.sts_url + "/v1/capabilities";
-  const auto give_up = std::chrono::steady_clock::now() + wait;
+  if (config_.sts_token) headers.push_back("Authorization: Bearer " + *config_.sts_token);
+  const auto url = *config_.sts_url + "/v1/capabilities";
   HttpClient http;
-  std::string problem;
   while (true) {
+    std::optional<nlohmann::json> capabilities;
+    std::string problem;
     try {
       auto response = http.get(url, std::chrono::seconds(3), headers);
       if (response.status == 200) {
-        const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-        const auto missing = missing_language_pairs(body, config.languages);
-        if (missing.empty()) {
-          log_info({}, "STS at {} dubs {} -> {}", redact_url(*config.sts_url), config.languages.source_lang, languages);
-          return;
+        auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+        if (body.is_discarded()) {
+          problem = "GET /v1/capabilities answered with a body that is not JSON";
+        } else {
+          capabilities = std::move(body);
         }
-        std::string list;
-        for (const auto& pair : missing) {
-          if (!list.empty()) list += ", ";
-          list += pair;
-        }
-        throw ConfigError("LIVEDUB_TARGET_LANGS", "the STS service at " + redact_url(*config.sts_url) +
-                                                      " cannot dub " + list + " (GET /v1/capabilities lists what it can)");
+      } else {
+        problem = "GET /v1/capabilities answered HTTP " + std::to_string(response.status);
       }
-      problem = "HTTP " + std::to_string(response.status);
     } catch (const HttpTransportError& e) {
       problem = e.what();
     }
-    if (std::chrono::steady_clock::now() >= give_up) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::unique_lock lock(mutex_);
+    const auto now = StsLanguageStatus::Clock::now();
+    const auto step = capabilities ? status_.on_capabilities(*capabilities, now) : status_.on_failure(problem, now);
+    if (step.log) logging::write(step.log->level, {}, step.log->message, step.log->fields);
+    if (!step.next_check) return;
+    if (wake_.wait_for(lock, *step.next_check, [this] { return stopping_; })) return;
   }
-  logging::write(spdlog::level::warn, {}, "cannot check LIVEDUB_TARGET_LANGS against the STS service: going on",
-                 {{"event", "languages_unchecked"}, {"sts", redact_url(*config.sts_url)}, {"error", problem}});
 }
 
 }  // namespace livedub::orchestrator

@@ -71,7 +71,6 @@ int main() {
     config = load_orchestrator_config(env, fs::read_symlink("/proc/self/exe"));
     http_limits = load_http_limits(env, http_limits);
     prepare_run_dir(config.launch);
-    check_languages_against_sts(config);
   } catch (const ConfigError& e) {
     log_error({}, "{}", e.what());
     return 2;
@@ -80,11 +79,13 @@ int main() {
     return 1;
   }
 
+  // In the background: the API listens at once whatever the STS does (/readyz tells).
+  StsLanguageCheck languages(config);
   auto registry = std::make_shared<prometheus::Registry>();
   OrchestratorMetrics metrics(*registry);
   WorkerSupervisor supervisor(config.policy, config.launch, metrics);
   HttpService http("orchestrator", registry, http_limits);
-  register_orchestrator_routes(http, config, supervisor, metrics);
+  register_orchestrator_routes(http, config, supervisor, metrics, languages);
 
   int port = 0;
   try {
