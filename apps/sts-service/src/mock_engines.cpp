@@ -11,6 +11,9 @@ DubResult mock_result(const DubRequestMetadata& request, AudioBuffer audio) {
   DubResult result;
   result.audio = std::move(audio);
   result.voice = request.voice;
+  // Deterministic text, so captions (WebVTT, CEA-608) flow end to end without engines.
+  result.transcript = "fragment " + std::to_string(request.sequence);
+  result.translation = request.target_lang + ": fragment " + std::to_string(request.sequence);
   result.stage_timings_ms = {{kStageAsr, 0.0}, {kStageMt, 0.0}, {kStageTts, 0.0}, {kStageStretch, 0.0}};
   return result;
 }
