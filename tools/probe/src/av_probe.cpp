@@ -15,7 +15,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "livedub/audio.hpp"
+#include "livedub/process.hpp"
 #include "livedub/rtmp_url.hpp"
 #include "livedub/wav.hpp"
 
@@ -63,16 +69,41 @@ GstElement* by_name(GstElement* pipeline, const char* name) {
   return e;
 }
 
-// Reads the dubbed output: decoded luma + frame numbers, decoded mono audio.
+// Reads the dubbed output: decoded luma + frame numbers, decoded mono audio. With `reconnect`
+// it plays the stream again whenever it ends (its publisher, a worker, restarted), as a player
+// that retries does; what it reads accumulates across connections.
 class Reader {
  public:
-  Reader(const PatternSpec& spec, const std::string& url, const std::optional<std::string>& record) : spec_(spec) {
-    std::string desc = rtmp_element("rtmp2src", url) + " ! tee name=t ! queue ! flvdemux name=d " +
+  Reader(const PatternSpec& spec, const std::string& url, const std::optional<std::string>& record, bool reconnect = false)
+      : spec_(spec), url_(url), record_(record), reconnect_(reconnect) {
+    build(record_);
+  }
+  ~Reader() { stop_watching(); }
+  void start() {
+    gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
+    if (reconnect_) watcher_ = std::thread([this] { watch(); });
+  }
+  void stop() {
+    stop_watching();
+    gst_element_send_event(pipeline_.get(), gst_event_new_eos());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let filesink flush
+    pipeline_.reset();
+  }
+  int reconnects = 0;
+
+  std::mutex mutex;
+  std::vector<VideoObservation> frames;
+  std::vector<std::int16_t> audio;
+  std::optional<std::int64_t> audio_start_pts;
+
+ private:
+  void build(const std::optional<std::string>& record) {
+    std::string desc = rtmp_element("rtmp2src", url_) + " ! tee name=t ! queue ! flvdemux name=d " +
                        "d.video ! queue ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=GRAY8 ! "
                        "appsink name=vsink sync=false " +
                        "d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample ! "
                        "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" +
-                       std::to_string(spec.sample_rate) + " ! appsink name=asink sync=false";
+                       std::to_string(spec_.sample_rate) + " ! appsink name=asink sync=false";
     if (record) desc += " t. ! queue ! filesink location=\"" + *record + "\"";
     pipeline_ = parse_pipeline(desc);
     GstAppSinkCallbacks video{};
@@ -82,19 +113,28 @@ class Reader {
     sound.new_sample = [](GstAppSink* sink, gpointer self) { return static_cast<Reader*>(self)->on_audio(sink); };
     gst_app_sink_set_callbacks(GST_APP_SINK(by_name(pipeline_.get(), "asink")), &sound, this, nullptr);
   }
-  void start() { gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING); }
-  void stop() {
-    gst_element_send_event(pipeline_.get(), gst_event_new_eos());
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let filesink flush
-    pipeline_.reset();
+  // Plays the stream again once it ended or failed (not into the recording: one FLV per file).
+  void watch() {
+    while (!stopping_) {
+      GstBus* bus = gst_element_get_bus(pipeline_.get());
+      GstMessage* msg = gst_bus_timed_pop_filtered(bus, 100 * GST_MSECOND,
+                                                   static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+      gst_object_unref(bus);
+      if (!msg) continue;
+      gst_message_unref(msg);
+      if (stopping_) return;
+      pipeline_.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      build(std::nullopt);
+      gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
+      ++reconnects;
+    }
+  }
+  void stop_watching() {
+    stopping_ = true;
+    if (watcher_.joinable()) watcher_.join();
   }
 
-  std::mutex mutex;
-  std::vector<VideoObservation> frames;
-  std::vector<std::int16_t> audio;
-  std::optional<std::int64_t> audio_start_pts;
-
- private:
   GstFlowReturn on_video(GstAppSink* sink) {
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (!sample) return GST_FLOW_EOS;
@@ -138,6 +178,11 @@ class Reader {
   }
 
   PatternSpec spec_;
+  std::string url_;
+  std::optional<std::string> record_;
+  bool reconnect_;
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;
   PipelinePtr pipeline_;
 };
 
@@ -155,24 +200,27 @@ std::vector<std::int16_t> mix_input(const PatternSpec& spec, const std::vector<s
   return samples;
 }
 
+// Renders the pattern into `sink` (a GStreamer sink description taking FLV): live, like a camera
+// (rtmp2sink), or as fast as it encodes (a file for FFmpeg to publish).
 class Publisher {
  public:
-  Publisher(const PatternSpec& spec, const std::string& url, std::vector<std::int16_t> speech,
+  Publisher(const PatternSpec& spec, const std::string& sink, std::vector<std::int16_t> speech,
             std::vector<std::int16_t> music)
       : spec_(spec), speech_(std::move(speech)), music_(std::move(music)) {
     const std::string video_caps = "video/x-raw,format=I420,width=" + std::to_string(spec.width) +
                                    ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.fps) + "/1";
     const std::string audio_caps = "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" + std::to_string(spec.sample_rate);
+    // block=true: rendering to a file pushes faster than x264 encodes; memory stays bounded.
     pipeline_ = parse_pipeline(
-        "appsrc name=vsrc format=time caps=\"" + video_caps + "\" ! x264enc tune=zerolatency speed-preset=ultrafast " +
+        "appsrc name=vsrc format=time block=true caps=\"" + video_caps + "\" ! x264enc tune=zerolatency speed-preset=ultrafast " +
         "key-int-max=" + std::to_string(spec.fps) + " bitrate=600 ! h264parse ! queue ! flvmux name=m streamable=true ! " +
-        rtmp_element("rtmp2sink", url) + " sync=false " + "appsrc name=asrc format=time caps=\"" + audio_caps +
+        sink + " sync=false " + "appsrc name=asrc format=time block=true caps=\"" + audio_caps +
         "\" ! audioconvert ! avenc_aac ! aacparse ! queue ! m.");
     vsrc_ = by_name(pipeline_.get(), "vsrc");
     asrc_ = by_name(pipeline_.get(), "asrc");
   }
 
-  void run_for(std::chrono::seconds duration, const std::function<void(double)>& on_tick) {
+  void run_for(std::chrono::seconds duration, const std::function<void(double)>& on_tick, bool live = true) {
     gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
     start_wall_ns = wall_ns();
     const auto start = std::chrono::steady_clock::now();
@@ -185,7 +233,7 @@ class Publisher {
       const auto audio_ts = audio_frame * kNs / spec_.sample_rate;
       const auto ts = std::min(video_ts, audio_ts);
       if (ts >= end_ns) break;
-      std::this_thread::sleep_until(start + std::chrono::nanoseconds(ts));
+      if (live) std::this_thread::sleep_until(start + std::chrono::nanoseconds(ts));
       if (on_tick && static_cast<double>(ts) / kNs >= next_tick) {
         on_tick(next_tick);
         next_tick += 1.0;
@@ -211,7 +259,7 @@ class Publisher {
     gst_app_src_end_of_stream(GST_APP_SRC(vsrc_));
     gst_app_src_end_of_stream(GST_APP_SRC(asrc_));
     GstBus* bus = gst_element_get_bus(pipeline_.get());
-    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 3 * GST_SECOND,
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, (live ? 3 : 60) * GST_SECOND,
                                                  static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     if (msg) gst_message_unref(msg);
     gst_object_unref(bus);
@@ -235,9 +283,51 @@ std::vector<std::int16_t> load_speech(const std::string& path, int rate) {
   return resample_mono_linear(mono, audio.format.sample_rate, rate);
 }
 
+// Publishes a rendered pattern file with FFmpeg in real time; returns when FFmpeg started (wall
+// clock, ns). Ticks once a second while it runs, as the live publisher does.
+std::int64_t publish_with_ffmpeg(const CheckOptions& options, const std::filesystem::path& file) {
+  ChildProcess::Options child;
+  child.argv = {options.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", file.string(),
+                "-c", "copy", "-f", "flv", options.input_url};
+  const auto started = wall_ns();
+  ChildProcess ffmpeg(child);
+  const auto start = std::chrono::steady_clock::now();
+  const auto give_up = start + options.duration + std::chrono::seconds(15);
+  double next_tick = 1.0;
+  while (ffmpeg.running()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      ffmpeg.terminate();
+      throw std::runtime_error("ffmpeg did not finish publishing " + file.string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (options.on_tick && elapsed.count() >= next_tick) {
+      options.on_tick(next_tick);
+      next_tick += 1.0;
+    }
+  }
+  const int status = *ffmpeg.poll();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("ffmpeg publishing to " + options.input_url + " " + describe_wait_status(status));
+  }
+  return started;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// The wall-clock time frame 0 would have reached the media server, from when a viewer of the
+// input got each frame (its decoding latency is the output reader's too, so it cancels).
+std::optional<std::int64_t> publish_clock(Reader& input, const PatternSpec& spec) {
+  std::lock_guard lock(input.mutex);
+  std::vector<double> starts;
+  for (const auto& f : input.frames) {
+    if (f.frame_number >= 0) starts.push_back(static_cast<double>(f.arrival_ns - f.frame_number * kNs / spec.fps));
+  }
+  if (starts.empty()) return std::nullopt;
+  return static_cast<std::int64_t>(median(starts));
 }
 
 }  // namespace
@@ -251,6 +341,7 @@ nlohmann::json CheckReport::to_json() const {
                       {"audio_seconds", audio_seconds},
                       {"output_duration_s", output_duration_s},
                       {"max_arrival_gap_ms", max_arrival_gap_ms},
+                      {"reconnects", reconnects},
                       {"flashes", flashes},
                       {"beeps", beeps},
                       {"sync_offsets_ms", sync_offsets_ms}};
@@ -484,20 +575,42 @@ CheckReport run_av_check(const CheckOptions& options) {
     for (auto& s : music) s = static_cast<std::int16_t>(std::lround(s * options.music_gain));
   }
   std::vector<std::unique_ptr<Reader>> readers;
-  readers.push_back(std::make_unique<Reader>(spec, options.output_url, options.record_path));
-  for (const auto& other : options.other_outputs) readers.push_back(std::make_unique<Reader>(spec, other.url, other.record_path));
-  Publisher publisher(spec, options.input_url, speech, music);
-  for (auto& reader : readers) reader->start();
-  publisher.run_for(options.duration, options.on_tick);
+  readers.push_back(std::make_unique<Reader>(spec, options.output_url, options.record_path, options.reconnect));
+  for (const auto& other : options.other_outputs) {
+    readers.push_back(std::make_unique<Reader>(spec, other.url, other.record_path, options.reconnect));
+  }
+  std::int64_t publish_start_wall_ns = 0;
+  std::unique_ptr<Reader> input_reader;
+  if (options.publisher == CheckOptions::Publisher::ffmpeg) {
+    const auto file = std::filesystem::temp_directory_path() / ("livedub-probe-" + std::to_string(::getpid()) + ".flv");
+    Publisher(spec, "filesink location=\"" + file.string() + "\"", speech, music).run_for(options.duration, nullptr, false);
+    for (auto& reader : readers) reader->start();
+    // FFmpeg takes a few hundred ms to open its input and connect: when each frame really
+    // reached the media server is read back from the input path, as a viewer of it.
+    input_reader = std::make_unique<Reader>(spec, options.input_url, std::nullopt);
+    input_reader->start();
+    publish_start_wall_ns = publish_with_ffmpeg(options, file);
+    std::filesystem::remove(file);
+  } else {
+    Publisher publisher(spec, rtmp_element("rtmp2sink", options.input_url), speech, music);
+    for (auto& reader : readers) reader->start();
+    publisher.run_for(options.duration, options.on_tick);
+    publish_start_wall_ns = publisher.start_wall_ns;
+  }
   for (std::int64_t s = 0; s < options.drain.count(); ++s) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     if (options.on_tick) options.on_tick(static_cast<double>(options.duration.count() + s + 1));
   }
   for (auto& reader : readers) reader->stop();
+  if (input_reader) {
+    input_reader->stop();
+    if (auto start = publish_clock(*input_reader, spec)) publish_start_wall_ns = *start;
+  }
 
-  auto report = analyse_output(*readers[0], publisher.start_wall_ns, spec, speech, music);
+  auto report = analyse_output(*readers[0], publish_start_wall_ns, spec, speech, music);
+  report.reconnects = readers[0]->reconnects;
   for (std::size_t i = 1; i < readers.size(); ++i) {
-    report.other_outputs.push_back(analyse_output(*readers[i], publisher.start_wall_ns, spec, speech, music));
+    report.other_outputs.push_back(analyse_output(*readers[i], publish_start_wall_ns, spec, speech, music));
   }
   return report;
 }

@@ -31,6 +31,15 @@ struct CheckOptions {
   std::vector<OtherOutput> other_outputs;
   // Called about once per second with seconds since publishing started (for fault injection).
   std::function<void(double)> on_tick;
+  // Who publishes the pattern. gstreamer: this process, live (rtmp2sink). ffmpeg: the pattern
+  // is rendered to an FLV file first, then FFmpeg publishes it in real time (-re -c copy), as
+  // a user's ffmpeg command would; delays are then measured from when each frame reached the
+  // media server (read back from input_url as a viewer), not from FFmpeg's start.
+  enum class Publisher { gstreamer, ffmpeg };
+  // Play each output again whenever it ends (a restarted worker publishes it anew).
+  bool reconnect = false;
+  Publisher publisher = Publisher::gstreamer;
+  std::string ffmpeg = "/usr/bin/ffmpeg";
 };
 
 struct ToneWindow {
@@ -50,6 +59,7 @@ struct CheckReport {
   std::optional<double> first_output_after_publish_s;
   std::optional<double> delay_median_ms, delay_min_ms, delay_max_ms;
   double max_arrival_gap_ms = 0;
+  int reconnects = 0;  // times the output was played again after it ended (CheckOptions::reconnect)
   std::vector<double> sync_offsets_ms;  // beep onset - flash onset, in output order
   int flashes = 0;
   int beeps = 0;

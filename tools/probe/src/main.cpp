@@ -28,9 +28,17 @@ int main(int argc, char** argv) {
                  "beep level, 0-1 of full scale (0: no beeps, e.g. so speech recognition hears only the speech)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--json", json_path, "also write the report as JSON here");
+  std::string publisher = "gstreamer";
+  app.add_option("--publisher", publisher,
+                 "who publishes: gstreamer (this process, live) or ffmpeg (the pattern rendered to a file, "
+                 "then published by ffmpeg -re, as a user would)")
+      ->check(CLI::IsMember({"gstreamer", "ffmpeg"}));
+  app.add_option("--ffmpeg", options.ffmpeg, "the ffmpeg executable (--publisher ffmpeg)");
+  app.add_flag("--reconnect", options.reconnect, "play the output again whenever it ends (a restarted worker)");
   app.add_flag("--human", human, "print a readable summary instead of JSON on stdout");
   CLI11_PARSE(app, argc, argv);
   options.duration = std::chrono::seconds(duration_s);
+  if (publisher == "ffmpeg") options.publisher = livedub::probe::CheckOptions::Publisher::ffmpeg;
   options.drain = std::chrono::seconds(drain_s);
   if (!record.empty()) options.record_path = record;
   if (!speech.empty()) options.speech_wav = speech;
