@@ -80,6 +80,11 @@ std::vector<DockerInstruction> instructions_of(const std::string& relative) {
   return parse_dockerfile(repo_root() / relative);
 }
 
+// One image of deploy/Dockerfile: the stage's instructions with its ancestors'.
+std::vector<DockerInstruction> image_of(const std::string& target, const std::map<std::string, std::string>& args = {}) {
+  return stage_instructions(instructions_of("deploy/Dockerfile"), target, args);
+}
+
 std::string instruction_args(const std::vector<DockerInstruction>& instructions, const std::string& keyword) {
   std::string all;
   for (const auto& instruction : instructions) {
@@ -96,9 +101,10 @@ json runpod_template() {
 
 TEST(ComposeFiles, ParseAndDefineTheServices) {
   const auto media = media_compose();
-  for (const char* name : {"mediamtx", "stream-orchestration", "sts-service-mock"}) {
+  for (const char* name : {"mediamtx", "stream-orchestration", "sts-service"}) {
     EXPECT_TRUE(has_service(media, name)) << name << " missing from " << rel(media.path);
   }
+  EXPECT_TRUE(has_service(nginx_rtmp_compose(), "nginx-rtmp"));
   const auto sts = sts_compose();
   for (const char* name : {"sts-service", "sts-service-cpu"}) {
     EXPECT_TRUE(has_service(sts, name)) << name << " missing from " << rel(sts.path);
@@ -144,7 +150,8 @@ TEST(ComposeFiles, EveryReferencedPathExists) {
             continue;
           }
         } else {
-          source = with_defaults(volume.Scalar()).substr(0, volume.Scalar().find(':'));
+          const std::string spec = with_defaults(volume.Scalar());
+          source = spec.substr(0, spec.find(':'));
         }
         if (source.empty()) continue;  // anonymous volume
         if (source[0] == '.' || source[0] == '/' || source[0] == '~') {
@@ -157,16 +164,16 @@ TEST(ComposeFiles, EveryReferencedPathExists) {
   }
 }
 
-// deploy/docker-compose.yml = the media-service file with its mock enabled: the services it
+// deploy/docker-compose.yml = the media-service file with its local STS enabled: the services it
 // ends up with, computed the way Compose merges an include's path list (!reset clears).
-TEST(LocalBaseline, IncludesTheMediaStackWithTheMockEnabled) {
+TEST(LocalBaseline, IncludesTheMediaStackWithTheLocalStsEnabled) {
   const auto local = local_compose();
   const auto media = media_compose();
-  // Production (the media-service file alone): MediaMTX and the orchestrator always, the mock
-  // only with --profile local.
+  // Production (the media-service file alone): MediaMTX and the orchestrator always, the local
+  // STS only with --profile local.
   EXPECT_FALSE(services_of(media)["mediamtx"]["profiles"]);
   EXPECT_FALSE(services_of(media)["stream-orchestration"]["profiles"]);
-  const YAML::Node mock_profiles = services_of(media)["sts-service-mock"]["profiles"];
+  const YAML::Node mock_profiles = services_of(media)["sts-service"]["profiles"];
   ASSERT_TRUE(mock_profiles.IsSequence());
   EXPECT_EQ(mock_profiles.size(), 1u);
   EXPECT_EQ(mock_profiles[0].Scalar(), "local");
@@ -197,21 +204,26 @@ TEST(LocalBaseline, IncludesTheMediaStackWithTheMockEnabled) {
     }
   }
   EXPECT_TRUE(includes_media) << "deploy/docker-compose.yml must include deploy/media-service/docker-compose.yml";
-  for (const char* name : {"mediamtx", "stream-orchestration", "sts-service-mock"}) {
+  for (const char* name : {"mediamtx", "stream-orchestration", "sts-service"}) {
     ASSERT_TRUE(merged.count(name)) << name << " is not part of the local baseline";
     EXPECT_FALSE(merged[name]["profiles"]) << name << " would need --profile in the local baseline";
   }
 }
 
+// Every base is another stage or a pinned image: a release (X.Y...) or, for Debian, a release
+// codename (the packages come from that release's archive at build time either way); never
+// latest, stable or testing, which move to the next release.
 TEST(Dockerfiles, EveryBaseImageIsPinned) {
   const auto files = dockerfiles_under_deploy();
-  ASSERT_GE(files.size(), 3u);
+  ASSERT_GE(files.size(), 2u);
   for (const auto& path : files) {
     SCOPED_TRACE(rel(path));
-    std::set<std::string> stages;
+    const auto instructions = parse_dockerfile(path);
+    const auto names = stage_names(instructions);
+    const std::set<std::string> stages(names.begin(), names.end());
     std::map<std::string, std::string> global_args;
     bool seen_from = false;
-    for (const auto& instruction : parse_dockerfile(path)) {
+    for (const auto& instruction : instructions) {
       if (instruction.keyword == "ARG" && !seen_from) {
         const auto words = split_words(instruction.args);
         const auto eq = words.at(0).find('=');
@@ -224,25 +236,24 @@ TEST(Dockerfiles, EveryBaseImageIsPinned) {
                   words.end());
       ASSERT_FALSE(words.empty()) << "line " << instruction.line;
       std::string image = words[0];
-      // FROM <stage>-${ARG}: another stage of this file, chosen by a build argument.
       for (const auto& item : interpolations(image)) {
         ASSERT_TRUE(global_args.count(item.name)) << "line " << instruction.line << ": " << item.name;
         image.replace(image.find(item.text), item.text.size(), global_args[item.name]);
       }
-      if (words.size() >= 3) stages.insert(words[2]);
-      if (stages.count(image) && image != (words.size() >= 3 ? words[2] : "")) continue;
+      if (stages.count(image)) continue;
       const auto slash = image.rfind('/');
       const auto colon = image.find(':', slash == std::string::npos ? 0 : slash);
       ASSERT_NE(colon, std::string::npos) << "line " << instruction.line << ": " << image << " has no tag";
       const std::string tag = image.substr(colon + 1);
-      EXPECT_NE(tag, "latest") << "line " << instruction.line;
       bool versioned = false;
       for (std::size_t i = 1; i + 1 < tag.size(); ++i) {
         versioned = versioned || (tag[i] == '.' && std::isdigit(static_cast<unsigned char>(tag[i - 1])) &&
                                   std::isdigit(static_cast<unsigned char>(tag[i + 1])));
       }
-      EXPECT_TRUE(versioned) << "line " << instruction.line << ": " << image
-                             << ": pin a release (X.Y...), not a moving tag";
+      const std::string release = tag.substr(0, tag.find('-'));
+      const bool debian_release = image.rfind("debian:", 0) == 0 && (release == "bookworm" || release == "trixie");
+      EXPECT_TRUE(versioned || debian_release) << "line " << instruction.line << ": " << image
+                                               << ": pin a release (X.Y..., or a Debian codename), not a moving tag";
     }
   }
 }
@@ -255,49 +266,31 @@ TEST(Dockerfiles, EveryOneIsBuiltByACompose) {
   }
 }
 
-// Paths relative to the repository root that the root CMakeLists.txt configures: its
-// add_subdirectory() directories and include()d files.
-std::vector<std::string> cmake_subdirectories() {
-  std::vector<std::string> paths;
-  const std::string text = read_text(repo_root() / "CMakeLists.txt");
-  for (const std::string command : {"add_subdirectory(", "include("}) {
-    for (auto at = text.find(command); at != std::string::npos; at = text.find(command, at + 1)) {
-      if (at > 0 && (std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '_')) continue;
-      const auto start = at + command.size();
-      const std::string path = text.substr(start, text.find_first_of(" )", start) - start);
-      if (path == "tests") continue;  // configured with LIVEDUB_BUILD_TESTS=OFF
-      if (command == "include(" && path.find('/') == std::string::npos) continue;  // a CMake module
-      paths.push_back(path);
-    }
-  }
-  return paths;
-}
-
+// What each build takes from its context (COPY sources, RUN --mount=type=bind sources) is
+// there and not excluded by .dockerignore; app stages copy their own sources, never the whole
+// context (a change to one app must not invalidate another image's build).
 TEST(Dockerfiles, EveryCopySourceIsInTheBuildContextAndNotIgnored) {
   const auto refs = all_builds();
-  ASSERT_GE(refs.size(), 5u);
+  ASSERT_GE(refs.size(), 6u);
   for (const auto& ref : refs) {
     SCOPED_TRACE(ref.service + " (" + rel(ref.dockerfile) + ")");
     const auto ignore = DockerIgnore::load(ref.context);
-    // The Dockerfile itself is sent with the context.
     const auto instructions = parse_dockerfile(ref.dockerfile);
     std::vector<std::string> needed;
     for (const auto& copy : copy_instructions(instructions)) {
       if (copy.flags.count("from")) continue;
       for (const auto& source : copy.sources) {
         ASSERT_EQ(source.find_first_of("*?$"), std::string::npos) << "line " << copy.line << ": " << source;
-        if (source == ".") {
-          // The whole context: what the build then uses from it must not be ignored.
-          needed.push_back("CMakeLists.txt");
-          for (const auto& dir : cmake_subdirectories()) needed.push_back(dir);
-          for (const auto& word : split_words(instruction_args(instructions, "RUN"))) {
-            for (const char* prefix : {"scripts/", "deploy/"}) {
-              if (word.rfind(prefix, 0) == 0) needed.push_back(word.substr(0, word.find_first_of(";&|)")));
-            }
-          }
-        } else {
-          needed.push_back(source);
-        }
+        EXPECT_NE(source, ".") << "line " << copy.line << ": copy what the stage builds, not the whole context";
+        needed.push_back(source);
+      }
+    }
+    for (const auto& instruction : instructions) {
+      if (instruction.keyword != "RUN") continue;
+      for (const auto& word : split_words(instruction.args)) {
+        if (word.rfind("--mount=type=bind,", 0) != 0) continue;
+        const auto at = word.find("source=");
+        if (at != std::string::npos) needed.push_back(word.substr(at + 7, word.find(',', at) - at - 7));
       }
     }
     ASSERT_FALSE(needed.empty());
@@ -314,6 +307,45 @@ TEST(Dockerfiles, EveryCopySourceIsInTheBuildContextAndNotIgnored) {
       }
     }
   }
+}
+
+// Each app stage configures only its apps (LIVEDUB_APPS) and copies exactly their sources.
+TEST(Dockerfiles, EachAppStageCopiesTheAppsItBuilds) {
+  const auto instructions = instructions_of("deploy/Dockerfile");
+  std::size_t app_stages = 0;
+  for (const auto& stage : stage_names(instructions)) {
+    std::vector<DockerInstruction> own;
+    bool in_stage = false;
+    for (const auto& instruction : instructions) {
+      if (instruction.keyword == "FROM") {
+        const auto words = split_words(instruction.args);
+        in_stage = words.size() >= 3 && words[2] == stage;
+        continue;
+      }
+      if (in_stage) own.push_back(instruction);
+    }
+    const std::string runs = instruction_args(own, "RUN");
+    const auto at = runs.find("LIVEDUB_APPS=");
+    if (at == std::string::npos) continue;
+    std::string list = runs.substr(at + 13, runs.find_first_of(" \"\n", at + 13) - at - 13);
+    std::set<std::string> apps;
+    for (std::size_t start = 0; start < list.size();) {
+      const auto end = list.find(';', start);
+      const auto app = list.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (!app.empty()) apps.insert(app);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    std::set<std::string> copied;
+    for (const auto& copy : copy_instructions(own)) {
+      for (const auto& source : copy.sources) {
+        if (source.rfind("apps/", 0) == 0) copied.insert(source.substr(5));
+      }
+    }
+    EXPECT_EQ(copied, apps) << "stage " << stage;
+    if (!apps.empty()) ++app_stages;
+  }
+  EXPECT_EQ(app_stages, 3u) << "build-media, build-rtmp-front, build-sts";
 }
 
 TEST(DockerIgnore, MatcherFollowsDockerSemantics) {
@@ -378,26 +410,63 @@ TEST(Ports, OrchestratorAndStsPortsAgree) {
   EXPECT_EQ(orchestrator_port, 8090);
   EXPECT_EQ(with_defaults(orchestrator_env.at("LIVEDUB_ORCHESTRATOR_HOST")), "0.0.0.0");
   EXPECT_EQ(published_container_ports(services_of(media)["stream-orchestration"]), std::vector<int>{orchestrator_port});
-  const auto media_image = instructions_of("deploy/media-service/Dockerfile");
+  const auto media_image = image_of("media-service");
   EXPECT_EQ(dockerfile_exposed_ports(media_image), std::set<int>{orchestrator_port});
   EXPECT_EQ(dockerfile_env(media_image).at("LIVEDUB_ORCHESTRATOR_PORT"), std::to_string(orchestrator_port));
   EXPECT_TRUE(contains(instruction_args(media_image, "HEALTHCHECK"), "LIVEDUB_ORCHESTRATOR_PORT:-8090}/healthz"));
 
-  const auto sts_image = instructions_of("deploy/sts-service/Dockerfile");
-  const auto sts_env = dockerfile_env(sts_image);
-  EXPECT_EQ(sts_env.at("LIVEDUB_STS_PORT"), "8000");
-  EXPECT_EQ(sts_env.at("LIVEDUB_STS_HOST"), "0.0.0.0");
-  EXPECT_EQ(dockerfile_exposed_ports(sts_image), std::set<int>{8000});
-  EXPECT_TRUE(contains(instruction_args(sts_image, "HEALTHCHECK"), "LIVEDUB_STS_PORT:-8000}/readyz"));
+  for (const char* target : {"cpu", "gpu"}) {
+    SCOPED_TRACE(target);
+    const auto sts_image = image_of("sts-service", {{"TARGET", target}});
+    const auto sts_env = dockerfile_env(sts_image);
+    EXPECT_EQ(sts_env.at("LIVEDUB_STS_PORT"), "8000");
+    EXPECT_EQ(sts_env.at("LIVEDUB_STS_HOST"), "0.0.0.0");
+    EXPECT_EQ(dockerfile_exposed_ports(sts_image), std::set<int>{8000});
+    EXPECT_TRUE(contains(instruction_args(sts_image, "HEALTHCHECK"), "LIVEDUB_STS_PORT:-8000}/readyz"));
+  }
   const auto sts = sts_compose();
   for (const char* service : {"sts-service", "sts-service-cpu"}) {
     EXPECT_EQ(published_container_ports(services_of(sts)[service]), std::vector<int>{8000}) << service;
     EXPECT_FALSE(service_environment(sts, service).count("LIVEDUB_STS_PORT")) << service << ": keep the image's 8000";
   }
-  const auto mock_env = service_environment(media, "sts-service-mock");
-  EXPECT_EQ(with_defaults(mock_env.at("LIVEDUB_STS_PORT")), "8000");
-  EXPECT_EQ(with_defaults(mock_env.at("LIVEDUB_STS_HOST")), "0.0.0.0");
-  EXPECT_EQ(published_container_ports(services_of(media)["sts-service-mock"]), std::vector<int>{8000});
+  // The media stack's local STS: the image's 8000 on the compose network.
+  EXPECT_FALSE(service_environment(media, "sts-service").count("LIVEDUB_STS_PORT"));
+  EXPECT_EQ(published_container_ports(services_of(media)["sts-service"]), std::vector<int>{8000});
+}
+
+// nginx-rtmp's image: rtmp-front on the RTMP port, nginx on an internal one, the statistics
+// page where the orchestrator's LIVEDUB_MEDIA_STATUS_URL looks.
+TEST(Ports, NginxRtmpImageAndComposeAgree) {
+  const auto image = image_of("nginx-rtmp");
+  const auto env = dockerfile_env(image);
+  const int rtmp = std::stoi(env.at("LIVEDUB_RTMP_PORT"));
+  const int stat = std::stoi(env.at("LIVEDUB_RTMP_STAT_PORT"));
+  EXPECT_EQ(rtmp, 1935);
+  EXPECT_EQ(env.at("LIVEDUB_RTMP_HOST"), "0.0.0.0");
+  EXPECT_NE(std::stoi(env.at("LIVEDUB_RTMP_INTERNAL_PORT")), rtmp);
+  EXPECT_EQ(dockerfile_exposed_ports(image), (std::set<int>{rtmp, stat}));
+  EXPECT_TRUE(contains(instruction_args(image, "HEALTHCHECK"), "LIVEDUB_RTMP_STAT_PORT:-8080}/stat"));
+  const auto nginx = nginx_rtmp_compose();
+  EXPECT_EQ(published_container_ports(services_of(nginx)["nginx-rtmp"]), std::vector<int>{rtmp});
+  const auto status = parse_url(with_defaults(service_environment_section(services_of(nginx)["stream-orchestration"])
+                                                  .at("LIVEDUB_MEDIA_STATUS_URL")));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->host, "nginx-rtmp");
+  EXPECT_EQ(status->port, stat);
+  EXPECT_EQ(status->path, "/stat");
+  // The same template as scripts/stack, rendered by the same script.
+  const auto copies = copy_instructions(image);
+  EXPECT_TRUE(std::any_of(copies.begin(), copies.end(), [](const CopyInstruction& c) {
+    return c.sources == std::vector<std::string>{"deploy/media-service/nginx/nginx-rtmp.conf.template"};
+  }));
+  EXPECT_TRUE(contains(read_text(repo_root() / "scripts/stack"), "deploy/media-service/nginx/render-nginx-conf"));
+  // Unprivileged, with MediaMTX's place in the stack: the orchestrator is healthy first.
+  const std::string user = instruction_args(image, "USER");
+  EXPECT_FALSE(user.empty() || contains(user, "root"));
+  const YAML::Node depends = services_of(nginx)["nginx-rtmp"]["depends_on"]["stream-orchestration"];
+  EXPECT_EQ(depends["condition"].Scalar(), "service_healthy");
+  // MediaMTX is off with this file.
+  EXPECT_EQ(services_of(nginx)["mediamtx"]["profiles"][0].Scalar(), "mediamtx");
 }
 
 // The hook MediaMTX runs: the script is copied to exactly that path, executable, and is plain sh.
@@ -500,23 +569,42 @@ TEST(UrlTemplates, WorkersReadAndPublishThroughTheMediamtxService) {
   EXPECT_EQ(config["rtspTransports"][0].Scalar(), "tcp");
 }
 
-TEST(StsUrl, DefaultPointsAtTheMockService) {
+// With nginx-rtmp the workers pull and publish RTMP through rtmp-front (no RTSP there).
+TEST(UrlTemplates, WithNginxRtmpWorkersUseItsRtmpPort) {
+  const auto env = service_environment_section(services_of(nginx_rtmp_compose())["stream-orchestration"]);
+  const int rtmp = std::stoi(dockerfile_env(image_of("nginx-rtmp")).at("LIVEDUB_RTMP_PORT"));
+  for (const auto& [name, suffix] : std::map<std::string, std::string>{{"LIVEDUB_INPUT_URL_TEMPLATE", "in"},
+                                                                       {"LIVEDUB_OUTPUT_URL_TEMPLATE", "out"}}) {
+    SCOPED_TRACE(name);
+    const auto url = parse_url(with_defaults(env.at(name)));
+    ASSERT_TRUE(url);
+    EXPECT_EQ(url->scheme, "rtmp");
+    EXPECT_EQ(url->host, "nginx-rtmp");
+    EXPECT_EQ(url->port, rtmp);
+    EXPECT_EQ(url->path, "/live/{stream_id}/" + suffix);
+  }
+}
+
+TEST(StsUrl, DefaultPointsAtTheLocalStsService) {
   const auto media = media_compose();
   const auto env = service_environment_section(services_of(media)["stream-orchestration"]);
   ASSERT_TRUE(env.count("STS_SERVICE_URL"));
   const auto url = parse_url(with_defaults(env.at("STS_SERVICE_URL")));
   ASSERT_TRUE(url);
   EXPECT_EQ(url->scheme, "http");
-  EXPECT_EQ(url->host, "sts-service-mock");
+  EXPECT_EQ(url->host, "sts-service");
   ASSERT_TRUE(has_service(media, url->host));
-  const auto mock_env = service_environment(media, url->host);
-  EXPECT_EQ(with_defaults(mock_env.at("LIVEDUB_STS_MODE")), "mock-passthrough");
-  EXPECT_EQ(std::to_string(url->port), with_defaults(mock_env.at("LIVEDUB_STS_PORT")));
-  // The mock is the sts-service image, cpu target.
+  // The mode scripts/stack runs natively (LIVEDUB_STS_MODE, cpu by default), on the image's port.
+  const auto local_env = service_environment(media, url->host);
+  EXPECT_EQ(with_defaults(local_env.at("LIVEDUB_STS_MODE")), "cpu");
+  EXPECT_EQ(std::to_string(url->port), dockerfile_env(image_of("sts-service")).at("LIVEDUB_STS_PORT"));
+  // The sts-service image, cpu target.
   const YAML::Node build = services_of(media)[url->host]["build"];
-  EXPECT_EQ(build["dockerfile"].Scalar(), "deploy/sts-service/Dockerfile");
+  EXPECT_EQ(build["dockerfile"].Scalar(), "deploy/Dockerfile");
+  EXPECT_EQ(build["target"].Scalar(), "sts-service");
   EXPECT_EQ(build["args"]["TARGET"].Scalar(), "cpu");
 }
+
 
 // Compose interpolation: every ${VAR} has a default (":-"), is in .env.example, and the
 // example's value is empty or that default, so `cp .env.example .env` changes nothing.
@@ -581,7 +669,7 @@ TEST(EnvConsistency, EveryVariableSetInTheDockerFilesIsReadAndDocumented) {
   const auto read = names_read_by_code_and_scripts(repo_root());
   const auto documented = documented_env(repo_root());
   const std::set<std::string> runtime_and_toolchain = {"NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "PATH",
-                                                       "LD_LIBRARY_PATH", "CUDACXX"};
+                                                       "LD_LIBRARY_PATH", "CUDACXX", "GST_PLUGIN_SYSTEM_PATH_1_0"};
   std::map<std::string, std::string> set;  // name -> where
   std::set<std::string> set_from_documented;  // MTX_* set to ${LIVEDUB_...} that .env.example documents
   for (const auto& file : all_compose_files()) {
@@ -678,40 +766,57 @@ TEST(Secrets, NoneInImagesOrComposeDefaults) {
 }
 
 TEST(MediaServiceImage, RunsTheOrchestratorWithTheWorkerNextToIt) {
-  const auto image = instructions_of("deploy/media-service/Dockerfile");
-  const std::string runs = instruction_args(image, "RUN");
-  EXPECT_TRUE(contains(runs, "--target orchestrator stream-worker"));
-  for (const char* plugins : {"gstreamer1.0-plugins-base", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-bad",
-                              "gstreamer1.0-plugins-ugly", "gstreamer1.0-libav", "curl"}) {
-    EXPECT_TRUE(contains(runs, plugins)) << plugins;
-  }
+  const auto image = image_of("media-service");
+  const std::string build = instruction_args(image_of("build-media"), "RUN");
+  EXPECT_TRUE(contains(build, "--target orchestrator stream-worker"));
   // Both binaries land in one directory, and that is where the entrypoint runs the orchestrator
   // from: its default LIVEDUB_WORKER_BIN is the stream-worker next to it.
-  std::string bin_dir;
+  std::string bin_dir, plugin_dir;
   for (const auto& copy : copy_instructions(image)) {
     if (!copy.flags.count("from")) continue;
     std::set<std::string> names;
     for (const auto& source : copy.sources) names.insert(fs::path(source).filename().string());
     if (names == std::set<std::string>{"orchestrator", "stream-worker"}) bin_dir = copy.destination;
+    if (names == std::set<std::string>{"gstreamer-1.0"}) plugin_dir = copy.destination;
   }
   ASSERT_FALSE(bin_dir.empty()) << "orchestrator and stream-worker are not copied together";
   const std::string entrypoint = instruction_args(image, "ENTRYPOINT");
   EXPECT_TRUE(contains(entrypoint, "\"" + (fs::path(bin_dir) / "orchestrator").string() + "\"")) << entrypoint;
   EXPECT_TRUE(read_env_file(repo_root() / "deploy/media-service/orchestrator/orchestrator.env").at("LIVEDUB_WORKER_BIN").empty());
-  // Non-root, health check, worker logs in a volume at LIVEDUB_RUN_DIR.
+  // The listed plugins, and GStreamer looking for plugins only there; no plugin package at run time.
+  ASSERT_FALSE(plugin_dir.empty()) << "the GStreamer plugins are not copied";
+  EXPECT_EQ(dockerfile_env(image).at("GST_PLUGIN_SYSTEM_PATH_1_0"), plugin_dir);
+  EXPECT_TRUE(contains(build, "deploy/common/gstreamer-plugins"));
+  EXPECT_FALSE(contains(instruction_args(image, "RUN"), "gstreamer1.0-plugins-"));
+  std::istringstream plugins(read_text(repo_root() / "deploy/common/gstreamer-plugins"));
+  std::set<std::string> listed;
+  for (std::string line; std::getline(plugins, line);) {
+    if (line.rfind("plugin ", 0) == 0) listed.insert(line.substr(7));
+  }
+  for (const char* needed : {"libgstrtmp2.so", "libgstflv.so", "libgstrtsp.so", "libgstplayback.so", "libgstapp.so",
+                             "libgstfaad.so", "libgstvoaacenc.so", "libgstvideoparsersbad.so", "libgstaudioparsers.so"}) {
+    EXPECT_TRUE(listed.count(needed)) << needed;
+  }
+  // Non-root, health check, worker logs and debug artifacts in volumes.
   const std::string user = instruction_args(image, "USER");
   EXPECT_FALSE(user.empty());
   EXPECT_FALSE(contains(user, "root") || user.rfind("0", 0) == 0);
   EXPECT_TRUE(contains(instruction_args(image, "HEALTHCHECK"), "/healthz"));
-  const std::string run_dir = dockerfile_env(image).at("LIVEDUB_RUN_DIR");
-  EXPECT_TRUE(contains(instruction_args(image, "VOLUME"), run_dir));
+  const auto image_env = dockerfile_env(image);
   const auto env = service_environment(media_compose(), "stream-orchestration");
-  EXPECT_EQ(with_defaults(env.at("LIVEDUB_RUN_DIR")), run_dir);
-  bool logs_in_volume = false;
-  for (const auto& volume : services_of(media_compose())["stream-orchestration"]["volumes"]) {
-    logs_in_volume = logs_in_volume || contains(volume.Scalar(), ":" + run_dir);
+  for (const char* name : {"LIVEDUB_RUN_DIR", "LIVEDUB_DEBUG_DIR"}) {
+    SCOPED_TRACE(name);
+    const std::string dir = image_env.at(name);
+    EXPECT_TRUE(contains(instruction_args(image, "VOLUME"), dir));
+    if (env.count(name)) {
+      EXPECT_EQ(with_defaults(env.at(name)), dir);
+    }
+    bool in_volume = false;
+    for (const auto& volume : services_of(media_compose())["stream-orchestration"]["volumes"]) {
+      in_volume = in_volume || with_defaults(volume.Scalar()).ends_with(":" + dir);
+    }
+    EXPECT_TRUE(in_volume);
   }
-  EXPECT_TRUE(logs_in_volume);
 }
 
 TEST(MediamtxImage, RunsUnprivilegedWithTheRecordingsVolume) {
@@ -734,50 +839,69 @@ TEST(MediamtxImage, RunsUnprivilegedWithTheRecordingsVolume) {
 }
 
 TEST(StsImage, BuildsBothTargetsFromOneDockerfileWithoutModels) {
-  const auto image = instructions_of("deploy/sts-service/Dockerfile");
-  std::set<std::string> stages;
+  const auto file = instructions_of("deploy/Dockerfile");
   std::string target_default;
-  for (const auto& instruction : image) {
+  for (const auto& instruction : file) {
     const auto words = split_words(instruction.args);
-    if (instruction.keyword == "FROM" && words.size() >= 3) stages.insert(words[2]);
     if (instruction.keyword == "ARG" && words[0].rfind("TARGET=", 0) == 0) target_default = words[0].substr(7);
   }
   EXPECT_EQ(target_default, "cpu");
-  for (const char* stage : {"builder-cpu", "builder-gpu", "runtime-cpu", "runtime-gpu", "builder", "runtime"}) {
-    EXPECT_TRUE(stages.count(stage)) << stage;
+  const auto names = stage_names(file);
+  for (const char* stage : {"build-sts-cpu", "build-sts-gpu", "sts-runtime-cpu", "sts-runtime-gpu", "build-sts", "sts-service"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), stage), names.end()) << stage;
   }
-  const std::string runs = instruction_args(image, "RUN");
-  EXPECT_TRUE(contains(runs, "scripts/fetch-whisper-source third_party/whisper.cpp"));
-  EXPECT_TRUE(contains(runs, "-DLIVEDUB_WITH_WHISPER="));
-  EXPECT_TRUE(contains(runs, "-DLIVEDUB_WHISPER_CUDA=ON"));
-  EXPECT_TRUE(contains(runs, "--target sts-service"));
-  for (const char* package : {"pocketsphinx-en-us", "apertium-eng-spa", "apertium-lex-tools", "espeak-ng", "librubberband2",
-                              "curl"}) {
-    EXPECT_TRUE(contains(runs, std::string(" ") + package + " ")) << package;
+  const std::string builds = instruction_args(image_of("build-sts", {{"TARGET", "gpu"}}), "RUN");
+  EXPECT_TRUE(contains(builds, "scripts/fetch-whisper-source third_party/whisper.cpp"));
+  EXPECT_TRUE(contains(builds, "-DLIVEDUB_WITH_WHISPER="));
+  EXPECT_TRUE(contains(builds, "-DLIVEDUB_WHISPER_CUDA=ON"));
+  EXPECT_TRUE(contains(builds, "--target sts-service"));
+  // The engines' data, installed by both targets (one list, a global ARG).
+  std::string engine_packages;
+  for (const auto& instruction : file) {
+    if (instruction.keyword == "ARG" && instruction.args.rfind("STS_ENGINE_PACKAGES=", 0) == 0) engine_packages = instruction.args + " ";
   }
-  // Models come at run time, into the volume; the model fetcher and the start command are on PATH.
-  EXPECT_FALSE(contains(runs, "fetch-whisper-model")) << "a model download at build time bakes it in";
-  std::map<std::string, std::string> installed;  // destination -> source
-  for (const auto& copy : copy_instructions(image)) {
-    for (const auto& source : copy.sources) {
-      EXPECT_EQ(source.find(".bin"), std::string::npos) << source;
-      installed[copy.destination] = source;
+  std::replace(engine_packages.begin(), engine_packages.end(), '"', ' ');
+  for (const char* package : {"pocketsphinx-en-us", "apertium-eng-spa", "apertium-eng-cat", "apertium-lex-tools", "libttspico-data"}) {
+    EXPECT_TRUE(contains(engine_packages, std::string(" ") + package + " ")) << package;
+  }
+  for (const char* target : {"cpu", "gpu"}) {
+    SCOPED_TRACE(target);
+    const auto image = image_of("sts-service", {{"TARGET", target}});
+    const std::string runs = instruction_args(image, "RUN");
+    EXPECT_TRUE(contains(runs, " $STS_ENGINE_PACKAGES ")) << runs;
+    EXPECT_TRUE(contains(runs, " curl ")) << "the health check";
+    // Models come at run time, into the volume; the model fetcher and the start command are on PATH.
+    EXPECT_FALSE(contains(runs, "fetch-whisper-model")) << "a model download at build time bakes it in";
+    std::map<std::string, std::string> installed;  // destination -> source
+    for (const auto& copy : copy_instructions(image)) {
+      for (const auto& source : copy.sources) {
+        EXPECT_EQ(source.find(".bin"), std::string::npos) << source;
+        installed[copy.destination] = source;
+      }
+    }
+    EXPECT_EQ(installed["/usr/local/bin/fetch-whisper-model"], "scripts/fetch-whisper-model");
+    EXPECT_EQ(installed["/usr/local/bin/livedub-sts-start"], "deploy/sts-service/livedub-sts-start");
+    const auto env = dockerfile_env(image);
+    EXPECT_EQ(env.at("LIVEDUB_STS_MODEL_DIR"), "/models");
+    EXPECT_TRUE(contains(instruction_args(image, "VOLUME"), "/models"));
+    EXPECT_EQ(instruction_args(image, "CMD"), "[\"livedub-sts-start\"]\n");
+    EXPECT_TRUE(contains(runs, "useradd --system --uid 10001 --gid livedub"));
+    // cpu: the service user from the start. gpu (RunPod's root-owned volume): the start command
+    // drops to that user before the service runs.
+    const std::string user = instruction_args(image, "USER");
+    if (std::string(target) == "cpu") {
+      EXPECT_EQ(user, "livedub\n");
+    } else {
+      EXPECT_EQ(user, "");
+      EXPECT_TRUE(contains(read_text(repo_root() / "deploy/sts-service/livedub-sts-start"), "setpriv --reuid=\"$service_user\""));
     }
   }
-  EXPECT_EQ(installed["/usr/local/bin/fetch-whisper-model"], "scripts/fetch-whisper-model");
-  EXPECT_EQ(installed["/usr/local/bin/livedub-sts-start"], "deploy/sts-service/livedub-sts-start");
-  const auto env = dockerfile_env(image);
-  EXPECT_EQ(env.at("LIVEDUB_STS_MODEL_DIR"), "/models");
-  EXPECT_TRUE(contains(instruction_args(image, "VOLUME"), "/models"));
-  EXPECT_EQ(instruction_args(image, "CMD"), "[\"livedub-sts-start\"]\n");
-  // The service itself never runs as root: the start command drops to the image's user.
-  EXPECT_TRUE(contains(runs, "useradd --system --uid 10001 --gid livedub"));
-  EXPECT_TRUE(contains(read_text(repo_root() / "deploy/sts-service/livedub-sts-start"), "setpriv --reuid=\"$service_user\""));
 
   // The gpu compose service: whisper on the GPU through the NVIDIA runtime, models volume.
   const auto sts = sts_compose();
   const YAML::Node gpu = services_of(sts)["sts-service"];
   EXPECT_EQ(gpu["build"]["args"]["TARGET"].Scalar(), "gpu");
+  EXPECT_EQ(gpu["build"]["target"].Scalar(), "sts-service");
   EXPECT_EQ(gpu["profiles"][0].Scalar(), "gpu");
   const YAML::Node device = gpu["deploy"]["resources"]["reservations"]["devices"][0];
   EXPECT_EQ(device["driver"].Scalar(), "nvidia");
@@ -790,7 +914,7 @@ TEST(StsImage, BuildsBothTargetsFromOneDockerfileWithoutModels) {
   EXPECT_EQ(cpu["profiles"][0].Scalar(), "cpu");
   EXPECT_EQ(service_environment(sts, "sts-service-cpu").at("LIVEDUB_STS_ASR_ENGINE"), "pocketsphinx");
   for (const char* service : {"sts-service", "sts-service-cpu"}) {
-    EXPECT_EQ(services_of(sts)[service]["volumes"][0].Scalar(), "models:/models") << service;
+    EXPECT_EQ(with_defaults(services_of(sts)[service]["volumes"][0].Scalar()), "models:/models") << service;
   }
 }
 
@@ -800,7 +924,7 @@ TEST(RunPodTemplate, AgreesWithTheGpuImage) {
                             "dockerStartCmd"}) {
     EXPECT_TRUE(t.contains(field)) << field;
   }
-  const auto image = instructions_of("deploy/sts-service/Dockerfile");
+  const auto image = image_of("sts-service", {{"TARGET", "gpu"}});
   const auto image_env = dockerfile_env(image);
   EXPECT_EQ(t.at("ports"), json::array({std::to_string(*dockerfile_exposed_ports(image).begin()) + "/http"}));
   const auto& env = t.at("env");

@@ -1,5 +1,6 @@
 #include "deploy_model.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <sstream>
@@ -87,8 +88,11 @@ ComposeFile load_compose(const fs::path& path) {
 ComposeFile media_compose() { return load_compose(repo_root() / "deploy/media-service/docker-compose.yml"); }
 ComposeFile sts_compose() { return load_compose(repo_root() / "deploy/sts-service/docker-compose.yml"); }
 ComposeFile local_compose() { return load_compose(repo_root() / "deploy/docker-compose.yml"); }
+ComposeFile nginx_rtmp_compose() { return load_compose(repo_root() / "deploy/media-service/nginx-rtmp.yml"); }
 
-std::vector<ComposeFile> all_compose_files() { return {local_compose(), media_compose(), sts_compose()}; }
+std::vector<ComposeFile> all_compose_files() {
+  return {local_compose(), media_compose(), nginx_rtmp_compose(), sts_compose()};
+}
 
 void for_each_scalar(const YAML::Node& node, const std::string& where,
                      const std::function<void(const std::string&, const std::string&)>& visit) {
@@ -308,6 +312,65 @@ std::map<std::string, std::string> dockerfile_env(const std::vector<DockerInstru
     }
   }
   return env;
+}
+
+namespace {
+struct Stage {
+  std::string base;
+  std::vector<DockerInstruction> body;
+};
+}  // namespace
+
+std::vector<std::string> stage_names(const std::vector<DockerInstruction>& instructions) {
+  std::vector<std::string> names;
+  for (const auto& instruction : instructions) {
+    const auto words = split_words(instruction.args);
+    if (instruction.keyword == "FROM" && words.size() >= 3) names.push_back(words[2]);
+  }
+  return names;
+}
+
+std::vector<DockerInstruction> stage_instructions(const std::vector<DockerInstruction>& instructions,
+                                                  const std::string& target,
+                                                  const std::map<std::string, std::string>& args) {
+  std::map<std::string, std::string> globals;
+  std::map<std::string, Stage> stages;
+  Stage* current = nullptr;
+  for (const auto& instruction : instructions) {
+    if (instruction.keyword == "FROM") {
+      auto words = split_words(instruction.args);
+      words.erase(std::remove_if(words.begin(), words.end(), [](const std::string& w) { return w.rfind("--", 0) == 0; }),
+                  words.end());
+      if (words.empty()) throw std::runtime_error("FROM without an image, line " + std::to_string(instruction.line));
+      std::string base = words[0];
+      for (const auto& item : interpolations(base)) {
+        const auto given = args.find(item.name);
+        const std::string value = given != args.end() ? given->second : globals[item.name];
+        base.replace(base.find(item.text), item.text.size(), value);
+      }
+      current = words.size() >= 3 ? &stages[words[2]] : nullptr;
+      if (current) current->base = base;
+      continue;
+    }
+    if (!current) {
+      if (instruction.keyword == "ARG") {
+        const auto words = split_words(instruction.args);
+        const auto eq = words.at(0).find('=');
+        globals[words[0].substr(0, eq)] = eq == std::string::npos ? "" : words[0].substr(eq + 1);
+      }
+      continue;
+    }
+    current->body.push_back(instruction);
+  }
+  std::vector<std::string> chain;
+  for (std::string name = target; stages.count(name); name = stages[name].base) {
+    chain.insert(chain.begin(), name);
+    if (chain.size() > stages.size()) throw std::runtime_error("stage cycle at " + name);
+  }
+  if (chain.empty()) throw std::runtime_error("no stage " + target);
+  std::vector<DockerInstruction> out;
+  for (const auto& name : chain) out.insert(out.end(), stages[name].body.begin(), stages[name].body.end());
+  return out;
 }
 
 std::set<int> dockerfile_exposed_ports(const std::vector<DockerInstruction>& instructions) {

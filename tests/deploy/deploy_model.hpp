@@ -43,6 +43,8 @@ ComposeFile load_compose(const fs::path& path);
 std::vector<ComposeFile> all_compose_files();
 ComposeFile media_compose();
 ComposeFile sts_compose();
+// deploy/media-service/nginx-rtmp.yml: merged over the media file (nginx-rtmp instead of MediaMTX).
+ComposeFile nginx_rtmp_compose();
 ComposeFile local_compose();
 
 // Every scalar in the tree, with its YAML path ("services.mediamtx.ports[0]").
@@ -80,6 +82,14 @@ std::vector<CopyInstruction> copy_instructions(const std::vector<DockerInstructi
 
 // ENV KEY=value pairs (all stages).
 std::map<std::string, std::string> dockerfile_env(const std::vector<DockerInstruction>& instructions);
+// The instructions that make the image of stage `target`: its ancestors' (FROM <stage>, with
+// ${ARG} resolved from `args`, else the file's global ARG defaults), then its own; FROM lines
+// excluded. Throws when the stage does not exist.
+std::vector<DockerInstruction> stage_instructions(const std::vector<DockerInstruction>& instructions,
+                                                  const std::string& target,
+                                                  const std::map<std::string, std::string>& args = {});
+// The stage names of a Dockerfile (FROM ... AS <name>), in order.
+std::vector<std::string> stage_names(const std::vector<DockerInstruction>& instructions);
 std::set<int> dockerfile_exposed_ports(const std::vector<DockerInstruction>& instructions);
 
 // Shell-like split on whitespace, honouring "..." and '...' (no escapes beyond that).

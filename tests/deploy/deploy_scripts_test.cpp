@@ -140,10 +140,14 @@ exec "$@"
 )");
   }
 
+  static std::vector<DockerInstruction> sts_image() {
+    return stage_instructions(parse_dockerfile(repo_root() / "deploy/Dockerfile"), "sts-service", {{"TARGET", "gpu"}});
+  }
+
   // Runs the start script (its path in the image: /usr/local/bin/<name>, from the Dockerfile).
   CommandResult start(std::map<std::string, std::string> env, const std::vector<std::string>& args = {}) {
     std::string script;
-    for (const auto& copy : copy_instructions(parse_dockerfile(repo_root() / "deploy/sts-service/Dockerfile"))) {
+    for (const auto& copy : copy_instructions(sts_image())) {
       if (copy.destination == "/usr/local/bin/" + command_) script = copy.sources.at(0);
     }
     EXPECT_FALSE(script.empty()) << command_ << " is not installed in the image";
@@ -173,7 +177,7 @@ exec "$@"
   // The image's ENV, then `env` (compose environment: / RunPod env), with /models and
   // /workspace moved into the test directory.
   std::map<std::string, std::string> image_env(const std::map<std::string, std::string>& env) {
-    auto all = dockerfile_env(parse_dockerfile(repo_root() / "deploy/sts-service/Dockerfile"));
+    auto all = dockerfile_env(sts_image());
     for (const auto& [name, value] : env) all[name] = value;
     for (auto& [name, value] : all) {
       for (const std::string prefix : {"/models", "/workspace"}) {
@@ -240,10 +244,10 @@ TEST_F(StsStartTest, ComposeGpuServiceFetchesIntoTheModelsVolume) {
   EXPECT_NE(logged("service").find("mode=cpu engine=whisper model=base"), std::string::npos) << logged("service");
 }
 
-// The CPU fallback and the local mock need no model.
+// The CPU fallback and the media stack's local STS (pocketsphinx or a mock) need no model.
 TEST_F(StsStartTest, ComposeCpuServiceAndMockFetchNothing) {
   for (const auto& [file, service] : std::vector<std::pair<ComposeFile, std::string>>{
-           {sts_compose(), "sts-service-cpu"}, {media_compose(), "sts-service-mock"}}) {
+           {sts_compose(), "sts-service-cpu"}, {media_compose(), "sts-service"}}) {
     std::map<std::string, std::string> env;
     for (const auto& [name, value] : service_environment(file, service)) env[name] = with_defaults(value);
     expect_service_started_unprivileged(start(image_env(env)));
