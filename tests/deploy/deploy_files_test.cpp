@@ -345,7 +345,7 @@ TEST(Dockerfiles, EachAppStageCopiesTheAppsItBuilds) {
     EXPECT_EQ(copied, apps) << "stage " << stage;
     if (!apps.empty()) ++app_stages;
   }
-  EXPECT_EQ(app_stages, 3u) << "build-media, build-rtmp-front, build-sts";
+  EXPECT_EQ(app_stages, 4u) << "build-worker, build-orchestrator, build-rtmp-front, build-sts";
 }
 
 TEST(DockerIgnore, MatcherFollowsDockerSemantics) {
@@ -767,19 +767,21 @@ TEST(Secrets, NoneInImagesOrComposeDefaults) {
 
 TEST(MediaServiceImage, RunsTheOrchestratorWithTheWorkerNextToIt) {
   const auto image = image_of("media-service");
-  const std::string build = instruction_args(image_of("build-media"), "RUN");
-  EXPECT_TRUE(contains(build, "--target orchestrator stream-worker"));
+  const std::string build = instruction_args(image_of("build-worker"), "RUN");
+  EXPECT_TRUE(contains(build, "--target stream-worker"));
+  EXPECT_TRUE(contains(instruction_args(image_of("build-orchestrator"), "RUN"), "--target orchestrator"));
   // Both binaries land in one directory, and that is where the entrypoint runs the orchestrator
   // from: its default LIVEDUB_WORKER_BIN is the stream-worker next to it.
-  std::string bin_dir, plugin_dir;
+  std::map<std::string, std::string> destination;  // file name -> where it is copied
+  std::string plugin_dir;
   for (const auto& copy : copy_instructions(image)) {
     if (!copy.flags.count("from")) continue;
-    std::set<std::string> names;
-    for (const auto& source : copy.sources) names.insert(fs::path(source).filename().string());
-    if (names == std::set<std::string>{"orchestrator", "stream-worker"}) bin_dir = copy.destination;
-    if (names == std::set<std::string>{"gstreamer-1.0"}) plugin_dir = copy.destination;
+    for (const auto& source : copy.sources) destination[fs::path(source).filename().string()] = copy.destination;
+    if (copy.sources.size() == 1 && fs::path(copy.sources[0]).filename() == "gstreamer-1.0") plugin_dir = copy.destination;
   }
-  ASSERT_FALSE(bin_dir.empty()) << "orchestrator and stream-worker are not copied together";
+  ASSERT_TRUE(destination.count("orchestrator") && destination.count("stream-worker"));
+  const std::string bin_dir = destination["orchestrator"];
+  EXPECT_EQ(destination["stream-worker"], bin_dir) << "the orchestrator looks for stream-worker next to itself";
   const std::string entrypoint = instruction_args(image, "ENTRYPOINT");
   EXPECT_TRUE(contains(entrypoint, "\"" + (fs::path(bin_dir) / "orchestrator").string() + "\"")) << entrypoint;
   EXPECT_TRUE(read_env_file(repo_root() / "deploy/media-service/orchestrator/orchestrator.env").at("LIVEDUB_WORKER_BIN").empty());

@@ -3,22 +3,20 @@
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <numbers>
 #include <stdexcept>
 #include <thread>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
 
 #include "livedub/audio.hpp"
 #include "livedub/process.hpp"
@@ -210,17 +208,20 @@ class Publisher {
     const std::string video_caps = "video/x-raw,format=I420,width=" + std::to_string(spec.width) +
                                    ",height=" + std::to_string(spec.height) + ",framerate=" + std::to_string(spec.fps) + "/1";
     const std::string audio_caps = "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" + std::to_string(spec.sample_rate);
-    // block=true: rendering to a file pushes faster than x264 encodes; memory stays bounded.
     pipeline_ = parse_pipeline(
-        "appsrc name=vsrc format=time block=true caps=\"" + video_caps + "\" ! x264enc tune=zerolatency speed-preset=ultrafast " +
+        "appsrc name=vsrc format=time caps=\"" + video_caps + "\" ! x264enc tune=zerolatency speed-preset=ultrafast " +
         "key-int-max=" + std::to_string(spec.fps) + " bitrate=600 ! h264parse ! queue ! flvmux name=m streamable=true ! " +
-        sink + " sync=false " + "appsrc name=asrc format=time block=true caps=\"" + audio_caps +
+        sink + " sync=false " + "appsrc name=asrc format=time caps=\"" + audio_caps +
         "\" ! audioconvert ! avenc_aac ! aacparse ! queue ! m.");
     vsrc_ = by_name(pipeline_.get(), "vsrc");
     asrc_ = by_name(pipeline_.get(), "asrc");
   }
 
   void run_for(std::chrono::seconds duration, const std::function<void(double)>& on_tick, bool live = true) {
+    // Rendering to a file pushes faster than x264 encodes: block, so memory stays bounded. Live,
+    // a slow server must not hold the clock back.
+    g_object_set(vsrc_, "block", !live, nullptr);
+    g_object_set(asrc_, "block", !live, nullptr);
     gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
     start_wall_ns = wall_ns();
     const auto start = std::chrono::steady_clock::now();
