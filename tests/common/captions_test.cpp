@@ -72,6 +72,20 @@ TEST(CueTiming, CueSpansThePlacedPhraseOnTheOutputTimeline) {
   EXPECT_EQ(cue_for_placed_phrase(1, "es", false, "x", 0, 47, 100, 48000, 0)->start_ms, 1);
 }
 
+// A hostile or broken STS sent 100,000 characters for one phrase.
+TEST(CueTiming, AHugeTextIsCutOnACharacterBoundary) {
+  std::string huge;
+  for (int i = 0; i < 50'000; ++i) huge += "\xc3\xa9";  // "é" x 50,000: 100,000 bytes
+  const auto cue = cue_for_placed_phrase(1, "es", false, huge, 0, 0, 48000, 48000, 0);
+  ASSERT_TRUE(cue);
+  EXPECT_LE(cue->text.size(), kMaxCaptionCueBytes);
+  EXPECT_EQ(cue->text.substr(cue->text.size() - 3), "\xe2\x80\xa6");  // "…"
+  EXPECT_EQ(cue->text.substr(0, 4), "\xc3\xa9\xc3\xa9");
+  EXPECT_TRUE(nlohmann::json::accept(to_json(*cue).dump()));  // whole characters only
+  EXPECT_EQ(cue_for_placed_phrase(1, "es", false, std::string(kMaxCaptionCueBytes, 'a'), 0, 0, 48000, 48000, 0)->text,
+            std::string(kMaxCaptionCueBytes, 'a'));
+}
+
 TEST(CueTiming, NoSpeechOrNoTextMakesNoCue) {
   EXPECT_FALSE(cue_for_placed_phrase(1, "es", false, "", 0, 0, 48000, 48000, 0));
   EXPECT_FALSE(cue_for_placed_phrase(1, "es", false, "  \n ", 0, 0, 48000, 48000, 0));

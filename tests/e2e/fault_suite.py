@@ -43,7 +43,86 @@ BOUNDS = {
     "orchestrator": OUTPUT_DELAY + 3.5,
     "nginx": OUTPUT_DELAY + 6.0,  # the viewer and the publisher reconnect too
     "publisher": 5.0 + OUTPUT_DELAY + 3.0,  # the publisher is away 5 s
+    "jump": 1.5,                # input timestamps jump +1 h: repaired, no stall (it froze for good)
 }
+JUMP_MS = 3_600_000
+
+
+def flv_with_jump(path, seconds, jump_at_ms, jump_ms):
+    """An FLV test stream whose tag timestamps jump by `jump_ms` from `jump_at_ms` on, as a
+    publisher whose clock jumps sends it. Returns [(original ms, tag bytes)] after the header."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-b:a", "64k", "-f", "flv", "-y", path], check=True, timeout=120)
+    with open(path, "rb") as f:
+        data = f.read()
+    header_len = int.from_bytes(data[5:9], "big") + 4  # header, then PreviousTagSize0
+    tags, at = [], header_len
+    while at + 11 <= len(data):
+        size = int.from_bytes(data[at + 1:at + 4], "big")
+        ts = int.from_bytes(data[at + 4:at + 7], "big") | (data[at + 7] << 24)
+        tag = bytearray(data[at:at + 11 + size + 4])
+        if ts >= jump_at_ms:
+            new = ts + jump_ms
+            tag[4:7] = (new & 0xFFFFFF).to_bytes(3, "big")
+            tag[7] = (new >> 24) & 0xFF
+        tags.append((ts, bytes(tag)))
+        at += 11 + size + 4
+    return data[:header_len], tags
+
+
+class JumpingPublisher:
+    """Publishes flv_with_jump's stream in real time (paced here by the original timestamps:
+    ffmpeg's own -re would wait an hour at the jump), through ffmpeg -c copy."""
+
+    def __init__(self, stack, url, seconds):
+        self.path = os.path.join(stack.run_dir, "jump.flv")
+        self.header, self.tags = flv_with_jump(self.path, seconds, int(FAULT_AT * 1000), JUMP_MS)
+        self.url = url
+        self.starts = 0
+        self.proc = None
+        self.thread = None
+        self.stopping = False
+
+    def start(self):
+        self.starts += 1
+        self.proc = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "flv", "-i", "pipe:0",
+                                      "-c", "copy", "-f", "flv", self.url], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+        self.thread.start()
+
+    def _feed(self):
+        began = time.monotonic()
+        try:
+            self.proc.stdin.write(self.header)
+            for ts, tag in self.tags:
+                if self.stopping:
+                    break
+                delay = began + ts / 1000.0 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                self.proc.stdin.write(tag)
+                self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def kill(self, hold_for=0.0):
+        pass  # the jump is in the stream itself
+
+    def stop(self):
+        self.stopping = True
+        if self.thread:
+            self.thread.join(5)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def free_port():
@@ -231,7 +310,7 @@ def run_scenario(stack, fault, build_dir):
         with packets_lock:
             packets.append((time.monotonic(), connection, int(parts[0]), int(parts[1])))
 
-    publisher = Restartable("publisher", lambda: [
+    publisher = JumpingPublisher(stack, url_in, RUN_FOR) if fault == "jump" else Restartable("publisher", lambda: [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
@@ -268,6 +347,8 @@ def run_scenario(stack, fault, build_dir):
                 fault_note = f"killed {len(pids)} worker(s)"
             elif fault == "publisher":
                 publisher.kill(hold_for=5.0)
+            elif fault == "jump":
+                fault_note = f"input timestamps +{JUMP_MS // 1000} s from {FAULT_AT:.0f} s on"
         time.sleep(0.25)
     publisher.stop()
     # The worker drains its delayed output, then must be gone, and so must the entry.
@@ -307,6 +388,9 @@ def run_scenario(stack, fault, build_dir):
     result["first_output_after_s"] = round(data[0][0] - started, 2) if data else None
     # Back and running: output in the last 5 s of the window (a stopping worker's drain is not it).
     result["output_after_fault"] = bool(fault_time and any(fault_time + 15 <= p[0] <= fault_time + 20 for p in data))
+    if fault == "jump":
+        with open(os.path.join(stack.run_dir, "logs", f"worker-{stream_id}.log"), errors="replace") as f:
+            result["jumps_logged"] = sum(1 for line in f if "timestamps jumped" in line)
     return result
 
 
@@ -359,7 +443,7 @@ def _environ(pid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", default=os.path.join(REPO, "build"))
-    parser.add_argument("--faults", default="sts,worker,orchestrator,nginx,publisher")
+    parser.add_argument("--faults", default="sts,worker,orchestrator,nginx,publisher,jump")
     parser.add_argument("--inputs", default="audio_only,mpeg4,flv1", help="unsupported inputs to publish ('' for none)")
     parser.add_argument("--json")
     parser.add_argument("--assert", dest="check", action="store_true")
@@ -382,13 +466,15 @@ def main():
                 problems.append("no output after the fault")
             if result["longest_gap_s"] is None or result["longest_gap_s"] > BOUNDS[fault]:
                 problems.append(f"longest gap {result['longest_gap_s']} s > {BOUNDS[fault]} s")
+            if fault == "jump" and not result.get("jumps_logged"):
+                problems.append("the worker did not log the jump")
             if result["max_workers"] > 1:
                 problems.append(f"{result['max_workers']} workers at once")
             if result["leftover_workers"] or result["leftover_entries"]:
                 problems.append("left behind: " + json.dumps({k: result[k] for k in ("leftover_workers", "leftover_entries")}))
             # A viewer that stayed connected must see timestamps keep rising (ffmpeg warns
             # "Non-monotonic DTS" and rewrites them otherwise; players stall or drop).
-            if fault in ("sts", "worker", "orchestrator") and result["viewer_non_monotonic_warnings"]:
+            if fault in ("sts", "worker", "orchestrator", "jump") and result["viewer_non_monotonic_warnings"]:
                 problems.append(f"{result['viewer_non_monotonic_warnings']} non-monotonic timestamp warnings on a connected viewer")
             if problems:
                 failures.append(f"{fault}: " + "; ".join(problems))

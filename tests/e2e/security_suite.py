@@ -7,6 +7,8 @@
   secrets           the orchestrator token, the publish/worker passwords and a third-party
                     destination's stream key (LIVEDUB_EXTRA_OUTPUT_URL) in any log
   wrong STS token   a worker whose LIVEDUB_STS_TOKEN the STS service refuses reports unhealthy
+  RTMP port flood   1,100 idle connections from one address (127.0.0.2): viewers and new
+                    publishers still get in, and the idle ones are closed within seconds
 
   tests/e2e/security_suite.py --build-dir build [--assert]
 """
@@ -14,7 +16,9 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,6 +125,48 @@ def main():
               statuses == [401, 401, 401] and set(forged_starts) == {401} and stack.workers("victim") == worker
               and not any(stack.workers(f"forged{i}") for i in range(20)),
               f"stops {statuses}, 20 starts {sorted(set(forged_starts))}, victim workers {stack.workers('victim')}")
+
+        # The RTMP port flooded with idle connections from one address (this used to lock out
+        # every publisher, viewer and worker reconnect for as long as they were held).
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+        flood = []
+        for _ in range(1100):
+            conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            conn.bind(("127.0.0.2", 0))
+            try:
+                conn.connect(("127.0.0.1", stack.rtmp_port))
+            except OSError:
+                conn.close()
+                continue
+            flood.append(conn)
+        flood_started = time.monotonic()
+        viewer = probe_size(base + "/out")
+        second = Restartable("second", lambda: publisher_cmd(f"rtmp://127.0.0.1:{stack.rtmp_port}/live/second/in"
+                                                              f"?user=studio&pass={PUBLISH_PASS}"))
+        second.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not stack.workers("second"):
+            time.sleep(0.2)
+        second_worker = stack.workers("second")
+        time.sleep(max(0.0, flood_started + 7 - time.monotonic()))  # past LIVEDUB_RTMP_HANDSHAKE_TIMEOUT_MS
+        still_open = 0
+        for conn in flood:
+            conn.setblocking(False)
+            try:
+                still_open += 1 if conn.recv(1) else 0  # b"": closed by the front
+            except BlockingIOError:
+                still_open += 1
+            except OSError:
+                pass
+            conn.close()
+        second.stop()
+        with open(os.path.join(stack.run_dir, "logs", "nginx.log"), errors="replace") as f:
+            nginx_short = "worker_connections are not enough" in f.read()
+        check("rtmp_port_flood_survived",
+              viewer == "320,240" and len(second_worker) == 1 and still_open == 0 and not nginx_short,
+              f"{len(flood)} idle connections from 127.0.0.2; a viewer saw {viewer!r}; a new publisher got "
+              f"workers {second_worker}; {still_open} idle ones still open after 7 s; nginx short of connections: {nginx_short}")
 
         # Output hijack while the worker runs, then while it restarts.
         hijack = subprocess.run(publisher_cmd(base + "/out", "160x120")[:-1] + ["-t", "4", base + "/out"],

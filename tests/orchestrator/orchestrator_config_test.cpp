@@ -49,7 +49,7 @@ TEST_F(OrchestratorConfigTest, Defaults) {
   EXPECT_EQ(config.policy.restart_max, 30s);
   EXPECT_EQ(config.policy.stable_after, 10s);
   EXPECT_EQ(config.policy.stop_grace, 15s);
-  EXPECT_EQ(config.policy.max_streams, 64u);
+  EXPECT_EQ(config.policy.max_streams, host_stream_capacity());  // from the host's cores
   EXPECT_EQ(config.policy.max_starts_per_minute, 30);
   // Derived from the token when unset: 32 hex digits, not the token itself.
   EXPECT_EQ(config.credentials.worker_pass.size(), 32u);

@@ -47,6 +47,7 @@ class SupervisionTableTest : public ::testing::Test {
     p.restart_max = 4000ms;
     p.stable_after = 10s;
     p.stop_grace = 2s;
+    p.max_streams = 64;  // not the host's capacity: these tests run anywhere
     return p;
   }
 
@@ -360,6 +361,12 @@ TEST_F(SupervisionTableTest, StartHooksAreBoundedInTotalAndPerStream) {
   EXPECT_EQ(bounded.stream_ready("b", now), ReadyOutcome::started);
   EXPECT_EQ(bounded.stream_ready("c", now), ReadyOutcome::too_many_streams);
   EXPECT_FALSE(bounded.stream("c").has_value());
+  // The reason stays on record for /v1/streams/c, for ten minutes.
+  now += 3s;
+  EXPECT_EQ(bounded.refusal("c", now),
+            "refused 3 s ago: 2 streams are supervised already, the host's capacity (LIVEDUB_MAX_STREAMS=2)");
+  EXPECT_FALSE(bounded.refusal("a", now));
+  EXPECT_FALSE(bounded.refusal("c", now + 10min));
   // A flapping stream: start, stop, start... at most 3 first starts a minute.
   auto flap = [&] {
     bounded.stream_not_ready("a", now);
@@ -413,6 +420,39 @@ TEST(RestartDelay, DoublesFromMinimumAndCapsAtMaximum) {
   EXPECT_EQ(restart_delay(policy, 6), 16s);
   EXPECT_EQ(restart_delay(policy, 7), 30s);
   EXPECT_EQ(restart_delay(policy, 1'000'000), 30s);
+}
+
+TEST(RestartDelay, AnOverloadedHostStretchesTheDelayUpToFourTimes) {
+  SupervisionPolicy policy;
+  policy.restart_min = 500ms;
+  EXPECT_EQ(restart_delay(policy, 1, 0.7), 500ms);
+  EXPECT_EQ(restart_delay(policy, 1, 2.0), 1000ms);
+  EXPECT_EQ(restart_delay(policy, 2, 9.0), 4000ms);
+}
+
+TEST_F(SupervisionTableTest, WorkersFailingTogetherComeBackOneByOne) {
+  for (const auto* id : {"a", "b", "c", "d"}) table.stream_ready(id, now);
+  for (const auto* id : {"a", "b", "c", "d"}) table.worker_exited(id, "exited with status 1", now);
+  EXPECT_EQ(table.stream("a")->restart_at, now + 500ms);
+  EXPECT_EQ(table.stream("b")->restart_at, now + 750ms);
+  EXPECT_EQ(table.stream("d")->restart_at, now + 1250ms);
+  // And on a host whose load is 3 per core, later failures wait three times as long.
+  table.set_load_per_core(3.0);
+  table.stream_ready("e", now);
+  table.worker_exited("e", "exited with status 1", now);
+  EXPECT_EQ(table.stream("e")->restart_at, now + 1500ms);
+}
+
+TEST(StreamCapacity, FourStreamsPerUsableCore) {
+  EXPECT_EQ(stream_capacity(2), 8u);
+  EXPECT_EQ(stream_capacity(16), 64u);
+  EXPECT_EQ(stream_capacity(0.1), 1u);
+  EXPECT_EQ(usable_cores(16, ""), 16);
+  EXPECT_EQ(usable_cores(16, "max 100000"), 16);
+  EXPECT_EQ(usable_cores(16, "150000 100000"), 1.5);  // docker run --cpus 1.5
+  EXPECT_EQ(usable_cores(2, "800000 100000"), 2);
+  EXPECT_EQ(usable_cores(4, "garbage"), 4);
+  EXPECT_GE(host_stream_capacity(), 4u);
 }
 
 TEST(RestartDelay, CapBelowDoubledMinimum) {

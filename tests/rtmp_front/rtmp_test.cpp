@@ -1,5 +1,7 @@
 #include "rtmp_front/rtmp.hpp"
 
+#include "rtmp_front/admission.hpp"
+
 #include <gtest/gtest.h>
 
 namespace livedub::rtmp {
@@ -137,6 +139,73 @@ TEST(ChunkStream, RefusesMalformedStreams) {
   std::string wire;
   writer.write(Message{2, 0, kSetChunkSize, 0, std::string(4, '\0')}, wire);
   EXPECT_THROW(zero_chunk.feed(wire), RtmpError);
+}
+
+// The attack measured: partial messages on many chunk streams of one connection.
+TEST(ChunkStream, OneConnectionsPartialMessagesAreBoundedAcrossAllItsChunkStreams) {
+  const std::size_t limit = 1024 * 1024;
+  ChunkReader reader(limit);
+  std::string wire;
+  ChunkWriter writer;
+  writer.write(Message{2, 0, kSetChunkSize, 0, std::string("\x00\x01\x00\x00", 4)}, wire);  // 64 KiB chunks
+  reader.feed(wire);
+  // First chunk (64 KiB) of a 4 MB message on chunk streams 3, 4, 5, ...: legal one by one.
+  auto first_chunk = [](std::uint32_t csid) {
+    std::string c;
+    c += static_cast<char>(csid);  // fmt 0, csid < 64
+    c += std::string("\x00\x00\x00\x3d\x09\x00\x09\x01\x00\x00\x00", 11);  // length 0x3d0900 = 4,000,000
+    return c + std::string(64 * 1024, 'v');
+  };
+  std::size_t fed = 0;
+  EXPECT_THROW(
+      {
+        for (std::uint32_t csid = 3; csid < 63; ++csid) {
+          reader.feed(first_chunk(csid));
+          fed += 64 * 1024;
+          EXPECT_LE(reader.held_bytes(), limit);
+        }
+      },
+      RtmpError);
+  EXPECT_GE(fed, limit - 128 * 1024);  // refused at the bound, not before
+  EXPECT_LE(fed, limit);
+}
+
+TEST(ChunkStream, HeldBytesReturnToTheStreamStateOnceMessagesComplete) {
+  ChunkReader reader(64 * 1024);
+  ChunkWriter writer;
+  std::string wire;
+  for (int i = 0; i < 200; ++i) writer.write(Message{4, static_cast<std::uint32_t>(i), 9, 1, std::string(40 * 1024, 'x')}, wire);
+  // 8 MB through a 64 KiB bound: whole messages never accumulate.
+  std::size_t messages = 0;
+  for (std::size_t at = 0; at < wire.size(); at += 16 * 1024) messages += reader.feed(std::string_view(wire).substr(at, 16 * 1024)).size();
+  EXPECT_EQ(messages, 200u);
+  EXPECT_EQ(reader.held_bytes(), kChunkStreamStateBytes);  // one chunk stream's state, nothing partial
+}
+
+TEST(Admission, CapsPendingConnectionsPerAddressAndAllConnectionsInTotal) {
+  Admission admission({.max_connections = 5, .max_pending_per_address = 2});
+  EXPECT_EQ(admission.admit("10.0.0.9"), Refusal::none);
+  EXPECT_EQ(admission.admit("10.0.0.9"), Refusal::none);
+  EXPECT_EQ(admission.admit("10.0.0.9"), Refusal::too_many_pending_from_address);
+  // Another address is not held back by the first one's flood.
+  EXPECT_EQ(admission.admit("127.0.0.1"), Refusal::none);
+  // Once one publishes, its address may open another (workers share one address).
+  admission.established("127.0.0.1");
+  EXPECT_EQ(admission.admit("127.0.0.1"), Refusal::none);
+  EXPECT_EQ(admission.pending_from("127.0.0.1"), 1u);
+  EXPECT_EQ(admission.open(), 4u);
+  admission.established("127.0.0.1");
+  EXPECT_EQ(admission.admit("127.0.0.1"), Refusal::none);
+  EXPECT_EQ(admission.admit("10.0.0.7"), Refusal::too_many_connections);
+  EXPECT_EQ(admission.open(), 5u);
+  // Closing frees both the total and the address's pending quota.
+  admission.closed("10.0.0.9", true);
+  EXPECT_EQ(admission.pending_from("10.0.0.9"), 1u);
+  EXPECT_EQ(admission.admit("10.0.0.9"), Refusal::none);
+  admission.closed("127.0.0.1", false);
+  EXPECT_EQ(admission.pending_from("127.0.0.1"), 1u);
+  EXPECT_EQ(admission.open(), 4u);
+  EXPECT_STREQ(refusal_name(Refusal::too_many_pending_from_address), "max_pending_per_address");
 }
 
 std::vector<Amf0Value> connect_values(const std::string& app, const std::string& tc_url) {

@@ -64,7 +64,11 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
               .Help("1 while an STS endpoint takes fragments, 0 while it is out of service")
               .Register(registry),
           counter_family(registry, "livedub_worker_language_fallbacks_total",
-                         "Fragments with speech that an output language played as the original audio, by language")},
+                         "Fragments with speech that an output language played as the original audio, by language"),
+          counter_family(registry, "livedub_worker_file_write_failures_total",
+                         "Failed writes of the caption journal or the status file (disk full, permission lost), by file"),
+          counter_family(registry, "livedub_worker_input_discontinuities_total",
+                         "Jumps in the input's timestamps that the worker repaired").Add({})},
       clock_(config_.output_delay),
       detector_(make_voice_detector(config_.vad, config_.vad_model)),
       cutter_(format_, detector_ ? detector_block_frames(config_.sample_rate)
@@ -90,9 +94,10 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
   }
   if (config_.captions_file) {
     // A restarted worker continues its predecessor's timeline, and so its captions.
-    const auto mode = config_.output_timestamp_offset_ms > 0 ? std::ios::app : std::ios::trunc;
-    captions_journal_.open(*config_.captions_file, std::ios::out | mode);
-    if (!captions_journal_) log_warn(log_, "cannot write captions to {}: captions are off", *config_.captions_file);
+    std::string error;
+    if (!captions_journal_.open(*config_.captions_file, config_.output_timestamp_offset_ms > 0, &error)) {
+      log_warn(log_, "cannot write captions: {}; captions are off", error);
+    }
   }
 }
 
@@ -118,7 +123,8 @@ nlohmann::json StreamWorker::health() const {
           {"output_delay_ms", config_.output_delay.count()},
           {"vad", detector_ ? detector_->name() : "off"},
           {"bed", to_string(config_.mix.mode)},
-          {"source_lang", config_.source_lang}};
+          {"source_lang", config_.source_lang},
+          {"write_failures", {{"captions", caption_write_failures_.load()}, {"status", status_write_failures_.load()}}}};
   // Where the output is now, on the captions' timeline: what a viewer sees is the cue around it.
   if (output_position_ms_) body["output_position_ms"] = *output_position_ms_;
   nlohmann::json outputs = nlohmann::json::array();
@@ -229,11 +235,32 @@ void StreamWorker::wait_while_ahead_of_real_time(GstClockTime ts) {
   throttle_cv_.wait_until(lock, release_at, [this] { return stop_ || input_ended_; });
 }
 
+std::int64_t StreamWorker::input_offset(InputTimeline::Kind kind, GstClockTime ts, std::int64_t duration_ns) {
+  std::lock_guard lock(mutex_);
+  if (!GST_CLOCK_TIME_IS_VALID(ts)) return input_timeline_.offset(kind);
+  const auto mapped = input_timeline_.map(kind, static_cast<std::int64_t>(ts), duration_ns);
+  if (mapped.jump_ns) {
+    metrics_.input_discontinuities.Increment();
+    log_warn(log_, "input {} timestamps jumped by {} ms; the output continues from where it was ({} repairs so far)",
+             kind == InputTimeline::Kind::audio ? "audio" : "video", *mapped.jump_ns / 1'000'000,
+             input_timeline_.discontinuities());
+  }
+  return mapped.ts_ns - static_cast<std::int64_t>(ts);
+}
+
 void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
-  wait_while_ahead_of_real_time(GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer));
+  // Repaired first: a jump must not make the input wait for media due in an hour.
+  const GstClockTime raw_dts = GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
+  const auto offset = input_offset(InputTimeline::Kind::video, raw_dts,
+                                   GST_BUFFER_DURATION_IS_VALID(buffer) ? static_cast<std::int64_t>(GST_BUFFER_DURATION(buffer)) : 0);
+  auto repaired = [offset](GstClockTime t) -> GstClockTime {
+    if (!GST_CLOCK_TIME_IS_VALID(t)) return t;
+    return static_cast<GstClockTime>(std::max<std::int64_t>(0, static_cast<std::int64_t>(t) + offset));
+  };
+  wait_while_ahead_of_real_time(repaired(raw_dts));
   std::lock_guard lock(mutex_);
   if (stop_ || input_ended_) return;
-  GstClockTime dts = GST_BUFFER_DTS_IS_VALID(buffer) ? GST_BUFFER_DTS(buffer) : GST_BUFFER_PTS(buffer);
+  GstClockTime dts = repaired(raw_dts);
   anchor_locked(dts);
   if (!clock_.anchored()) return;
   if (!outputs_.front()->egress->has_video_caps()) {
@@ -258,8 +285,8 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
     if (!GST_CLOCK_TIME_IS_VALID(t)) return t;
     return static_cast<GstClockTime>(std::max<std::int64_t>(0, clock_.relative_ns(static_cast<std::int64_t>(t))));
   };
-  GST_BUFFER_PTS(out) = shift(GST_BUFFER_PTS(buffer));
-  GST_BUFFER_DTS(out) = shift(GST_BUFFER_DTS(buffer));
+  GST_BUFFER_PTS(out) = shift(repaired(GST_BUFFER_PTS(buffer)));
+  GST_BUFFER_DTS(out) = shift(repaired(GST_BUFFER_DTS(buffer)));
   const auto relative = static_cast<std::int64_t>(GST_BUFFER_DTS_IS_VALID(out) ? GST_BUFFER_DTS(out) : GST_BUFFER_PTS(out));
   last_video_relative_ns_ = relative;
   observe_arrival_locked(relative);
@@ -268,7 +295,12 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
   pace_cv_.notify_all();
 }
 
-void StreamWorker::on_audio(GstClockTime pts, std::span<const std::int16_t> samples) {
+void StreamWorker::on_audio(GstClockTime raw_pts, std::span<const std::int16_t> samples) {
+  const auto frames = static_cast<std::int64_t>(samples.size()) / std::max(1, format_.channels);
+  const auto offset = input_offset(InputTimeline::Kind::audio, raw_pts, frames * 1'000'000'000 / format_.sample_rate);
+  const GstClockTime pts = GST_CLOCK_TIME_IS_VALID(raw_pts)
+                               ? static_cast<GstClockTime>(std::max<std::int64_t>(0, static_cast<std::int64_t>(raw_pts) + offset))
+                               : raw_pts;
   wait_while_ahead_of_real_time(pts);
   std::lock_guard lock(mutex_);
   if (stop_ || input_ended_) return;
@@ -470,9 +502,13 @@ void StreamWorker::pace_loop() {
       std::lock_guard position_lock(mutex_);
       output_position_ms_ = position_ms;
     }
-    if (config_.status_file && now - status_written_ >= std::chrono::seconds(1)) {
+    if (now - status_written_ >= std::chrono::seconds(1)) {
       status_written_ = now;
-      write_status_file();
+      if (config_.status_file) write_status_file();
+      // Cues that met a full disk go in as soon as it has room, not only with the next cue.
+      if (captions_journal_.queued_bytes() > 0 && captions_journal_.flush()) {
+        log_info(log_, "captions written again after a failed write");
+      }
     }
     lock.lock();
     for (auto i : language_fallbacks) {
@@ -537,8 +573,15 @@ void StreamWorker::caption(const ResolvedFragment& fragment) {
     }
   }
   if (!captions_journal_.is_open() || captions.cues.empty()) return;
-  for (const auto& cue : captions.cues) captions_journal_ << to_json(cue).dump() << '\n';
-  captions_journal_.flush();
+  std::string lines;
+  for (const auto& cue : captions.cues) lines += to_json(cue).dump() + '\n';
+  // Whole lines or none; on a full disk they wait (bounded) and go in once space returns.
+  std::string error;
+  if (captions_journal_.append(lines, &error)) return;
+  caption_write_failures_.fetch_add(1);
+  metrics_.file_write_failures.Add({{"file", "captions"}}).Increment();
+  log_warn(log_, "captions not written: {} ({} bytes waiting, {} cues given up)", error, captions_journal_.queued_bytes(),
+           captions_journal_.dropped_lines());
 }
 
 GstBuffer* StreamWorker::video_for(GstBuffer* buffer, Output& output) {
@@ -563,20 +606,21 @@ GstBuffer* StreamWorker::video_for(GstBuffer* buffer, Output& output) {
 }
 
 void StreamWorker::write_status_file() {
-  const auto body = health().dump();
-  const std::string tmp = *config_.status_file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << body << '\n';
-    if (!out) return;
-  }
-  std::rename(tmp.c_str(), config_.status_file->c_str());
+  // Replaced whole or not at all: a full disk leaves the last good state for /v1/streams.
+  std::string error;
+  if (write_file_atomically(*config_.status_file, health().dump() + '\n', &error)) return;
+  status_write_failures_.fetch_add(1);
+  metrics_.file_write_failures.Add({{"file", "status"}}).Increment();
+  log_warn(log_, "status not written: {}", error);
 }
 
 void StreamWorker::finish_output() {
   for (auto& output : outputs_) output->egress->end_of_stream();
   for (auto& output : outputs_) {
-    if (!output->egress->wait_finished(std::chrono::seconds(5))) log_warn(log_, "output {} did not drain within 5 s", output->lang);
+    if (!output->egress->wait_finished(std::chrono::seconds(5))) {
+      log_warn(log_, "output {} did not drain within 5 s; closing it as it is", output->lang);
+      output->egress->stop();  // its thread must not push into publishers that are ending
+    }
   }
   for (auto& output : outputs_) {
     for (auto& p : output->publishers) p->end_of_stream();

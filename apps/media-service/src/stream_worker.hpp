@@ -4,7 +4,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,8 +22,10 @@
 #include "egress.hpp"
 #include "fragment_cutter.hpp"
 #include "fragment_scheduler.hpp"
+#include "livedub/files.hpp"
 #include "gst_util.hpp"
 #include "ingest.hpp"
+#include "input_timeline.hpp"
 #include "output_clock.hpp"
 #include "publisher.hpp"
 #include "speech_segmenter.hpp"
@@ -54,9 +55,16 @@ class StreamWorker {
   };
   // One per target language: its own encoder, RTMP destinations, bed gain and captions.
   struct Output {
+    // The egress's streaming thread pushes into `publishers` (its on_flv callback) until the
+    // pipeline stops, so the egress is stopped before anything else here goes. An output that
+    // had not drained used to be destroyed publishers first while that thread still ran: the
+    // worker died of SIGSEGV right after "output ... did not drain within 5 s".
+    ~Output() {
+      if (egress) egress->stop();
+    }
     std::string lang;
-    std::unique_ptr<Egress> egress;
     std::vector<std::unique_ptr<Publisher>> publishers;
+    std::unique_ptr<Egress> egress;  // after publishers: destroyed before them
     Cea608Encoder captions;  // pacer thread only
     double bed_gain = 1.0;   // pacer thread only: the bed gain where the last output ended
     std::int64_t fallbacks = 0;  // fragments with speech this language did not dub (mutex_)
@@ -71,9 +79,13 @@ class StreamWorker {
     prometheus::Counter& reconnects;
     prometheus::Family<prometheus::Gauge>& sts_endpoint_up;
     prometheus::Family<prometheus::Counter>& language_fallbacks;
+    prometheus::Family<prometheus::Counter>& file_write_failures;
+    prometheus::Counter& input_discontinuities;
   };
 
   void end_input_locked(const char* why);
+  // What to add to this input buffer's timestamps (InputTimeline); logs and counts a jump.
+  std::int64_t input_offset(InputTimeline::Kind kind, GstClockTime ts, std::int64_t duration_ns);
   void on_video(GstBuffer* buffer, GstCaps* caps);
   void on_audio(GstClockTime pts, std::span<const std::int16_t> samples);
   void submit_locked(std::vector<Fragment> fragments);
@@ -132,8 +144,12 @@ class StreamWorker {
   std::vector<std::unique_ptr<Output>> outputs_;  // [0]: the first target language
   // From the H.264 caps (input thread), read by the pacer: 0 until known, and when no caption SEI.
   std::atomic<int> nal_length_size_{0};
-  std::ofstream captions_journal_;      // pacer thread only
+  InputTimeline input_timeline_;        // mutex_
+  LineJournal captions_journal_;        // pacer thread only
   TimePoint status_written_{};          // pacer thread only
+  // Failed writes (disk full, permission lost), reported in health() and the status file.
+  std::atomic<std::int64_t> caption_write_failures_{0};
+  std::atomic<std::int64_t> status_write_failures_{0};
   std::unique_ptr<Ingest> ingest_;
   std::vector<std::thread> dispatchers_;
   std::thread sts_health_;

@@ -142,7 +142,7 @@ void handle_hook(const std::string& source, const std::function<HookEvent()>& pa
         const std::string message =
             ready == ReadyOutcome::shutting_down ? "the orchestrator is shutting down"
             : ready == ReadyOutcome::too_many_streams
-                ? "the orchestrator supervises LIVEDUB_MAX_STREAMS streams already"
+                ? "the host runs as many streams as it can (LIVEDUB_MAX_STREAMS); try again later"
                 : "this stream was started LIVEDUB_STREAM_STARTS_PER_MINUTE times within a minute";
         if (status == 429) res.set_header("Retry-After", "60");
         send_error(res, status, outcome, message);
@@ -217,10 +217,12 @@ void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& c
     if (by_header || (by_query && constant_time_equal(*by_query, config.token))) return true;
     const bool given = req.has_header("authorization") || by_query.has_value();
     metrics.count_unauthorized();
-    // The path only: the query may hold a (wrong) token.
-    logging::write(spdlog::level::warn, {}, "refused " + req.method + " " + req.path + ": " +
+    // The path only (the query may hold a wrong token), cut short: a client chooses its length.
+    // Rate-limited like every line from one place (logging::RateLimiter).
+    logging::write(spdlog::level::warn, {}, "refused " + logging::truncate_for_log(req.method, 16) + " " +
+                                               logging::truncate_for_log(req.path, 200) + ": " +
                                                (given ? "wrong credential" : "no credential"),
-                   {{"event", "unauthorized"}, {"method", req.method}, {"path", req.path}});
+                   {{"event", "unauthorized"}});
     res.set_header("WWW-Authenticate", R"(Bearer realm="livedub-orchestrator")");
     send_error(res, 401, "unauthorized",
                given ? "the credential does not match LIVEDUB_ORCHESTRATOR_TOKEN"
@@ -265,7 +267,9 @@ void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& c
     if (!valid_stream_id_or_reply(stream_id, res)) return;
     auto status = supervisor.stream(stream_id);
     if (!status) {
-      send_error(res, 404, "unknown_stream", "no worker is supervised for stream " + stream_id);
+      const auto refused = supervisor.refusal(stream_id);
+      send_error(res, 404, refused ? "refused_stream" : "unknown_stream",
+                 "no worker is supervised for stream " + stream_id + (refused ? "; " + *refused : std::string()));
       return;
     }
     send_json(res, 200, stream_json(*status));
@@ -314,8 +318,7 @@ void register_orchestrator_routes(HttpService& http, const OrchestratorConfig& c
     res.status = 200;
     res.content_type = "text/html; charset=utf-8";
     res.body = std::string(status_page_html());
-    res.set_header("Content-Security-Policy",
-                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:");
+    res.set_header("Content-Security-Policy", kStatusPageCsp);
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");
   });

@@ -1,7 +1,12 @@
 #include "orchestrator/supervision.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <cmath>
 #include <exception>
+#include <fstream>
+#include <sstream>
 
 #include "livedub/logging.hpp"
 
@@ -10,10 +15,56 @@ namespace {
 LogContext stream_log(const std::string& stream_id) { return LogContext{stream_id, std::nullopt}; }
 }  // namespace
 
-Millis restart_delay(const SupervisionPolicy& policy, int consecutive_failures) {
+std::size_t stream_capacity(double cores) {
+  return std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(4 * cores + 0.5)));
+}
+
+double usable_cores(int affinity_cpus, std::string_view cgroup_cpu_max) {
+  double cores = std::max(1, affinity_cpus);
+  std::istringstream in{std::string(cgroup_cpu_max)};
+  std::string quota;
+  double period = 0;
+  if (in >> quota >> period && quota != "max" && period > 0) {
+    try {
+      const double limited = std::stod(quota) / period;
+      if (limited > 0) cores = std::min(cores, limited);
+    } catch (const std::exception&) {
+      // Not a number: the affinity stands.
+    }
+  }
+  return cores;
+}
+
+double host_usable_cores() {
+  static const double cores = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    std::ifstream in("/sys/fs/cgroup/cpu.max");
+    std::string cpu_max;
+    std::getline(in, cpu_max);
+    return usable_cores(cpus, cpu_max);
+  }();
+  return cores;
+}
+
+std::size_t host_stream_capacity() { return stream_capacity(host_usable_cores()); }
+
+double host_load_per_core() {
+  std::ifstream in("/proc/loadavg");
+  double load = 0;
+  if (!(in >> load)) return 0;
+  return load / host_usable_cores();
+}
+
+Millis restart_delay(const SupervisionPolicy& policy, int consecutive_failures, double load_per_core) {
   Millis delay = policy.restart_min;
   for (int i = 1; i < consecutive_failures && delay < policy.restart_max; ++i) delay *= 2;
-  return std::min(delay, policy.restart_max);
+  delay = std::min(delay, policy.restart_max);
+  if (load_per_core > 1) {
+    delay = Millis(static_cast<Millis::rep>(static_cast<double>(delay.count()) * std::min(load_per_core, 4.0)));
+  }
+  return delay;
 }
 
 std::string_view to_string(WorkerState state) {
@@ -100,14 +151,18 @@ void SupervisionTable::schedule_restart(Entry& entry, const std::string& reason,
   bool ran_stably = status.pid && now - entry.worker_started_at >= policy_.stable_after;
   if (ran_stably) entry.consecutive_failures = 0;
   ++entry.consecutive_failures;
-  Millis delay = restart_delay(policy_, entry.consecutive_failures);
+  Millis delay = restart_delay(policy_, entry.consecutive_failures, load_per_core_);
   status.state = WorkerState::backoff;
   status.pid.reset();
   status.last_exit = reason;
   status.since = now;
-  status.restart_at = now + delay;
-  log_warn(stream_log(status.stream_id), "worker {} while the stream is live; restart #{} in {} ms",
-           reason, status.restarts + 1, delay.count());
+  // One restart per slot across all streams (restart_spacing).
+  const auto at = std::max(now + delay, next_restart_slot_);
+  next_restart_slot_ = at + policy_.restart_spacing;
+  status.restart_at = at;
+  log_warn(stream_log(status.stream_id), "worker {} while the stream is live; restart #{} in {} ms{}",
+           reason, status.restarts + 1, std::chrono::duration_cast<Millis>(at - now).count(),
+           load_per_core_ > 1 ? fmt::format(" (host load {:.1f} per core)", load_per_core_) : std::string());
 }
 
 void SupervisionTable::begin_stop(Entry& entry, TimePoint now) {
@@ -117,6 +172,27 @@ void SupervisionTable::begin_stop(Entry& entry, TimePoint now) {
   entry.kill_at = now + policy_.stop_grace;
   log_info(stream_log(entry.status.stream_id), "stopping worker, pid {}",
            entry.status.pid.value_or(-1));
+}
+
+namespace {
+constexpr std::size_t kMaxRefusalsKept = 256;
+constexpr Millis kRefusalMemory{600'000};
+}  // namespace
+
+void SupervisionTable::remember_refusal(const std::string& stream_id, std::string reason, TimePoint now) {
+  std::erase_if(refusals_, [&](const auto& r) { return now - r.second.at >= kRefusalMemory; });
+  if (refusals_.size() >= kMaxRefusalsKept && !refusals_.contains(stream_id)) {
+    refusals_.erase(std::min_element(refusals_.begin(), refusals_.end(),
+                                     [](const auto& a, const auto& b) { return a.second.at < b.second.at; }));
+  }
+  refusals_[stream_id] = Refused{std::move(reason), now};
+}
+
+std::optional<std::string> SupervisionTable::refusal(const std::string& stream_id, TimePoint now) const {
+  auto it = refusals_.find(stream_id);
+  if (it == refusals_.end() || now - it->second.at >= kRefusalMemory || entries_.contains(stream_id)) return std::nullopt;
+  return fmt::format("refused {} s ago: {}", std::chrono::duration_cast<std::chrono::seconds>(now - it->second.at).count(),
+                     it->second.reason);
 }
 
 bool SupervisionTable::start_allowed(const std::string& stream_id, TimePoint now) {
@@ -139,15 +215,20 @@ ReadyOutcome SupervisionTable::stream_ready(const std::string& stream_id, TimePo
   auto it = entries_.find(stream_id);
   if (it == entries_.end()) {
     if (entries_.size() >= policy_.max_streams) {
-      log_warn(stream_log(stream_id), "refusing stream: {} streams are supervised already (max_streams)",
-               entries_.size());
+      auto why = fmt::format("{} streams are supervised already, the host's capacity (LIVEDUB_MAX_STREAMS={})",
+                             entries_.size(), policy_.max_streams);
+      log_warn(stream_log(stream_id), "refusing stream: {}", why);
+      remember_refusal(stream_id, std::move(why), now);
       return ReadyOutcome::too_many_streams;
     }
     if (!start_allowed(stream_id, now)) {
-      log_warn(stream_log(stream_id), "refusing stream: started {} times within a minute already",
-               policy_.max_starts_per_minute);
+      auto why = fmt::format("started {} times within a minute already (LIVEDUB_STREAM_STARTS_PER_MINUTE)",
+                             policy_.max_starts_per_minute);
+      log_warn(stream_log(stream_id), "refusing stream: {}", why);
+      remember_refusal(stream_id, std::move(why), now);
       return ReadyOutcome::too_many_starts;
     }
+    refusals_.erase(stream_id);
     Entry& entry = entries_[stream_id];
     entry.status.stream_id = stream_id;
     entry.status.session = session;

@@ -60,6 +60,11 @@ std::vector<StreamStatus> WorkerSupervisor::streams() const {
   return table_.streams();
 }
 
+std::optional<std::string> WorkerSupervisor::refusal(const std::string& stream_id) const {
+  std::lock_guard lock(mutex_);
+  return table_.refusal(stream_id, SteadyClock::now());
+}
+
 std::optional<StreamStatus> WorkerSupervisor::stream(const std::string& stream_id) const {
   std::lock_guard lock(mutex_);
   return table_.stream(stream_id);
@@ -158,6 +163,7 @@ void WorkerSupervisor::supervise() {
   while (true) {
     TimePoint now = SteadyClock::now();
     reap_exited_workers(now);
+    table_.set_load_per_core(host_load_per_core());
     table_.tick(now);
     if (shutting_down_ && table_.empty()) break;
     TimePoint wake_at = now + kPollInterval;

@@ -29,6 +29,8 @@ class WorkerSupervisor : private WorkerControl {
   NotReadyOutcome stream_not_ready(const std::string& stream_id, const std::string& session = {});
   std::vector<StreamStatus> streams() const;
   std::optional<StreamStatus> stream(const std::string& stream_id) const;
+  // Why a stream that is not supervised was refused lately (SupervisionTable::refusal).
+  std::optional<std::string> refusal(const std::string& stream_id) const;
   std::size_t worker_count() const;
 
   // Stops every worker (SIGTERM, SIGKILL after the grace period), waits until all have exited

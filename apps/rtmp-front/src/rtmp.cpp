@@ -44,8 +44,16 @@ void put_basic_header(std::string& out, int fmt, std::uint32_t csid) {
 
 }  // namespace
 
+void ChunkReader::check_held() const {
+  if (held_bytes() > max_held_) {
+    throw RtmpError("the connection would hold " + std::to_string(held_bytes()) + " bytes across " +
+                    std::to_string(streams_.size()) + " chunk streams (limit " + std::to_string(max_held_) + ")");
+  }
+}
+
 std::vector<Message> ChunkReader::feed(std::string_view bytes) {
   buffer_.append(bytes);
+  check_held();
   std::vector<Message> out;
   std::size_t pos = 0;
   while (true) {
@@ -65,6 +73,7 @@ std::vector<Message> ChunkReader::feed(std::string_view bytes) {
       p += 2;
     }
     auto& st = streams_[csid];
+    check_held();
     if (fmt != 0 && !st.seen) throw RtmpError("chunk stream " + std::to_string(csid) + " starts without a full header");
     static constexpr std::size_t kHeaderBytes[] = {11, 7, 3, 0};
     const auto header_bytes = kHeaderBytes[fmt];
@@ -102,6 +111,7 @@ std::vector<Message> ChunkReader::feed(std::string_view bytes) {
       } else {
         st.timestamp += st.delta;
       }
+      partial_bytes_ -= st.partial.size();
       st.partial.clear();
       st.in_message = true;
     }
@@ -111,10 +121,12 @@ std::vector<Message> ChunkReader::feed(std::string_view bytes) {
     st.stream_id = stream_id;
     st.extended = extended;
     st.partial.append(b.substr(p, take));
+    partial_bytes_ += take;
     p += take;
     pos = p;
     if (st.partial.size() == st.length) {
       st.in_message = false;
+      partial_bytes_ -= st.partial.size();
       Message m{csid, st.timestamp, st.type, st.stream_id, std::move(st.partial)};
       st.partial = std::string();
       if (m.type == kSetChunkSize) {
@@ -126,6 +138,7 @@ std::vector<Message> ChunkReader::feed(std::string_view bytes) {
         if (m.payload.size() >= 4) {
           auto it = streams_.find(be(m.payload, 0, 4));
           if (it != streams_.end()) {
+            partial_bytes_ -= it->second.partial.size();
             it->second.partial.clear();
             it->second.in_message = false;
           }
@@ -361,6 +374,7 @@ Message AppSplitNormalizer::rewrite(Message message) {
   }
   if (values.empty() || !is_string(values[0])) return message;
   const auto& name = values[0].string;
+  if (name == "publish" || name == "play") started_ = true;
   if (name == "connect") {
     if (values.size() < 3 || values[2].type != Amf0Value::Type::object) return message;
     auto* app = values[2].property("app");

@@ -56,6 +56,7 @@ std::optional<CaptionCue> cue_for_placed_phrase(std::int64_t seq, std::string la
                                                 std::int64_t end_frame, int sample_rate, std::int64_t offset_ms) {
   auto words = trim(text);
   if (words.empty()) return std::nullopt;
+  if (words.size() > kMaxCaptionCueBytes) words = std::string(utf8_prefix(words, kMaxCaptionCueBytes - 3)) + "\u2026";
   if (end_frame <= begin_frame || sample_rate <= 0) return std::nullopt;
   const auto at_ms = [&](std::int64_t frame) {
     // Rounded to the nearest ms: frames * 1000 / rate, no float drift over long streams.

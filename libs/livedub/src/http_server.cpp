@@ -18,10 +18,10 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
-#include <sys/resource.h>
 
 #include "livedub/config.hpp"
 #include "livedub/logging.hpp"
+#include "livedub/process.hpp"
 
 namespace livedub {
 
@@ -365,7 +365,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void respond(const std::string& route, HttpReply reply) {
     service_.count(route, reply.status);
-    log_debug({}, "{} {} -> {}", request_.method, request_.path, reply.status);
+    log_debug({}, "{} {} -> {}", logging::truncate_for_log(request_.method, 16), logging::truncate_for_log(request_.path, 200),
+              reply.status);
     auto res = std::make_shared<http::response<http::string_body>>();
     res->result(static_cast<unsigned>(reply.status));
     res->version(11);
@@ -438,6 +439,8 @@ HttpService::HttpService(std::string service_name, std::shared_ptr<prometheus::R
       "GET", "/healthz",
       [this](const HttpRequest&, HttpReply& res) {
         nlohmann::json body = {{"status", "ok"}, {"service", impl_->service_name}};
+        // Lost log lines are reported, not fatal: a full disk must not restart the service.
+        body["logs"] = {{"write_failures", logging::write_failures()}, {"suppressed", logging::suppressed_total()}};
         if (impl_->health) body.update(impl_->health());
         send_json(res, body["status"] == "ok" ? 200 : 503, body);
       },
@@ -447,6 +450,15 @@ HttpService::HttpService(std::string service_name, std::shared_ptr<prometheus::R
       [this](const HttpRequest&, HttpReply& res) {
         res.content_type = "text/plain; version=0.0.4";
         res.body = prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+        // The logger's counters live below any registry (every process has exactly one logger).
+        res.body += fmt::format(
+            "# HELP livedub_log_lines_suppressed_total Log lines dropped by the per-site rate limit\n"
+            "# TYPE livedub_log_lines_suppressed_total counter\n"
+            "livedub_log_lines_suppressed_total {}\n"
+            "# HELP livedub_log_write_failures_total Log lines the output failed to take (disk full, ...)\n"
+            "# TYPE livedub_log_write_failures_total counter\n"
+            "livedub_log_write_failures_total {}\n",
+            logging::suppressed_total(), logging::write_failures());
       },
       Run::inline_on_io_thread);
 }
@@ -463,13 +475,7 @@ const HttpLimits& HttpService::limits() const { return impl_->limits; }
 void HttpService::set_health(std::function<nlohmann::json()> health) { impl_->health = std::move(health); }
 
 int HttpService::bind(const std::string& host, int port) {
-  // Each connection is a descriptor: allow as many as the hard limit does (often 1024 soft),
-  // so LIVEDUB_HTTP_MAX_CONNECTIONS, not the soft limit, decides when clients are refused.
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
+  raise_open_files_limit();  // LIVEDUB_HTTP_MAX_CONNECTIONS decides, not the soft limit
   try {
     tcp::endpoint endpoint(asio::ip::make_address(host), static_cast<unsigned short>(port));
     impl_->acceptor.emplace(impl_->io);

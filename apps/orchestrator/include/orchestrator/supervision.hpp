@@ -17,6 +17,22 @@ using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 using Millis = std::chrono::milliseconds;
 
+// Streams a host with `cores` usable cores runs at defaults with room to spare: 4 per core.
+// Measured (bench/relay_cpu.sh, 720p30 H.264 + AAC, mock STS): a worker takes 10-13 % of one
+// core, so 4 per core use about half the CPU, leaving the rest for start-up bursts, reconnects
+// and the STS engines on the same host; at 8 per core (16 on 2 cores) the CPU was 0 % idle
+// and every stream degraded. At least 1.
+std::size_t stream_capacity(double cores);
+// Usable cores: the CPUs this process may run on (`affinity_cpus`), lowered by a cgroup v2
+// CPU quota (`cgroup_cpu_max`, the text of /sys/fs/cgroup/cpu.max: "max 100000" or
+// "200000 100000"; empty when absent), as `docker run --cpus` sets it.
+double usable_cores(int affinity_cpus, std::string_view cgroup_cpu_max);
+// usable_cores(...) of this host, and stream_capacity of that; read once.
+double host_usable_cores();
+std::size_t host_stream_capacity();
+// The 1-minute load average per usable core (/proc/loadavg); 0 when unreadable.
+double host_load_per_core();
+
 struct SupervisionPolicy {
   Millis restart_min{500};
   Millis restart_max{30'000};
@@ -26,13 +42,19 @@ struct SupervisionPolicy {
   Millis stop_grace{15'000};  // a stopping worker drains its delayed output first
   // Start hooks are bounded: streams supervised at once, and new streams per id per minute
   // (a publisher flapping, or hooks forged by someone holding the credential).
-  std::size_t max_streams = 64;
+  std::size_t max_streams = host_stream_capacity();
   int max_starts_per_minute = 30;
+  // Restarts of different streams are at least this far apart: when many workers fail at once
+  // (an overloaded host, a media-server restart) they come back one by one, not as a storm.
+  Millis restart_spacing{250};
 };
 
+
 // Delay before the restart that follows `consecutive_failures` (>= 1) failures without a stable
-// run: restart_min, doubling each time, capped at restart_max.
-Millis restart_delay(const SupervisionPolicy& policy, int consecutive_failures);
+// run: restart_min, doubling each time, capped at restart_max; then, on a host busier than
+// its cores (`load_per_core`: the 1-minute load average per core), stretched by that ratio (up
+// to 4x): a worker that failed because the host was overloaded would only fail again.
+Millis restart_delay(const SupervisionPolicy& policy, int consecutive_failures, double load_per_core = 0);
 
 // starting: spawned, not yet up for stable_after; running: up at least that long;
 // backoff: died while the stream is live, restart pending; stopping: stream ended, worker
@@ -102,6 +124,11 @@ class SupervisionTable {
   std::optional<TimePoint> next_deadline() const;
   // Stops every worker, cancels pending restarts and refuses new streams from now on.
   void stop_all(TimePoint now);
+  // The host's load (1-minute load average per core), for restart delays.
+  void set_load_per_core(double load) { load_per_core_ = load; }
+  // Why the stream was last refused (too many streams or starts), when it is not supervised
+  // and was refused within the last 10 minutes.
+  std::optional<std::string> refusal(const std::string& stream_id, TimePoint now) const;
 
   std::vector<StreamStatus> streams() const;  // ordered by stream id
   std::optional<StreamStatus> stream(const std::string& stream_id) const;
@@ -129,6 +156,14 @@ class SupervisionTable {
   std::map<std::string, Entry> entries_;
   // First starts per stream id within the last minute (the rate bound).
   std::map<std::string, std::vector<TimePoint>> recent_starts_;
+  struct Refused {
+    std::string reason;
+    TimePoint at;
+  };
+  std::map<std::string, Refused> refusals_;  // bounded: kMaxRefusalsKept, oldest dropped
+  void remember_refusal(const std::string& stream_id, std::string reason, TimePoint now);
+  TimePoint next_restart_slot_{};
+  double load_per_core_ = 0;
   bool shutting_down_ = false;
 };
 

@@ -52,9 +52,15 @@ struct CaptionCue {
   bool operator==(const CaptionCue&) const = default;
 };
 
+// A cue's text is cut to this many bytes (on a character boundary, "…" appended): a phrase of
+// speech is a few hundred bytes in any language, and a misbehaving STS must not put megabytes
+// into the journal, the WebVTT file and every client's JSON.
+inline constexpr std::size_t kMaxCaptionCueBytes = 600;
+
 // The cue for a phrase placed at frames [begin, end) of a fragment that starts at
 // `fragment_start_ns` on the output timeline, shifted by `offset_ms` (the output's timestamp
-// offset). nullopt when there is nothing to show: blank text or an empty span.
+// offset). nullopt when there is nothing to show: blank text or an empty span. Text beyond
+// kMaxCaptionCueBytes is cut.
 std::optional<CaptionCue> cue_for_placed_phrase(std::int64_t seq, std::string lang, bool source, std::string_view text,
                                                 std::int64_t fragment_start_ns, std::int64_t begin_frame,
                                                 std::int64_t end_frame, int sample_rate, std::int64_t offset_ms);

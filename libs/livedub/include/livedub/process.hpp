@@ -60,4 +60,9 @@ std::string describe_wait_status(int status);
 void block_shutdown_signals();
 int wait_for_shutdown_signal();
 
+// Raises this process's soft limit on open descriptors to the hard one (often 1024 soft): each
+// connection is a descriptor, and the service's own connection caps, not the soft limit,
+// should decide when clients are refused.
+void raise_open_files_limit();
+
 }  // namespace livedub

@@ -16,4 +16,8 @@ std::string lower_ascii(std::string_view s);
 // itself is never searched again.
 void replace_all(std::string& text, std::string_view from, std::string_view to);
 
+// The longest prefix of `text` of at most `max_bytes` that does not end inside a UTF-8
+// character (text longer than a bound is cut there).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
 }  // namespace livedub
