@@ -9,6 +9,8 @@
   wrong STS token   a worker whose LIVEDUB_STS_TOKEN the STS service refuses reports unhealthy
   RTMP port flood   1,100 idle connections from one address (127.0.0.2): viewers and new
                     publishers still get in, and the idle ones are closed within seconds
+  over capacity     a third stream on a stack admitting two (LIVEDUB_MAX_STREAMS=2) is refused
+                    with the reason in /v1/streams/<id>; the admitted ones are not disturbed
 
   tests/e2e/security_suite.py --build-dir build [--assert]
 """
@@ -59,6 +61,7 @@ def main():
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--assert", dest="check", action="store_true")
     args = parser.parse_args()
+    os.environ["LIVEDUB_MAX_STREAMS"] = "2"  # the capacity case below: victim and second fill it
     os.environ["LIVEDUB_PUBLISH_USER"] = "studio"
     os.environ["LIVEDUB_PUBLISH_PASS"] = PUBLISH_PASS
     # A third-party destination (ffmpeg as an RTMP server) the worker publishes to as well.
@@ -149,6 +152,23 @@ def main():
         while time.monotonic() < deadline and not stack.workers("second"):
             time.sleep(0.2)
         second_worker = stack.workers("second")
+
+        # Over capacity: a third stream is refused with a reason; the two admitted keep running.
+        third_url = f"rtmp://127.0.0.1:{stack.rtmp_port}/live/third/in?user=studio&pass={PUBLISH_PASS}"
+        third = subprocess.run(publisher_cmd(third_url)[:-1] + ["-t", "4", third_url], capture_output=True, text=True, timeout=30)
+        refusal = None
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{stack.orch_port}/v1/streams/third",
+                                                          headers={"Authorization": "Bearer " + stack.token}), timeout=3)
+        except urllib.error.HTTPError as e:
+            refusal = (e.code, json.loads(e.read().decode(errors="replace")))
+        admitted = {s["stream_id"]: s.get("restarts") for s in (stack.streams() or [])}
+        check("over_capacity_refused_with_reason",
+              third.returncode != 0 and not stack.workers("third") and refusal is not None and refusal[0] == 404
+              and refusal[1]["error"].get("code") == "refused_stream" and "LIVEDUB_MAX_STREAMS" in refusal[1]["error"].get("message", "")
+              and admitted == {"victim": 0, "second": 0},
+              f"third publisher exit {third.returncode}, workers {stack.workers('third')}; /v1/streams/third {refusal}; "
+              f"admitted streams and their restarts {admitted}")
         time.sleep(max(0.0, flood_started + 7 - time.monotonic()))  # past LIVEDUB_RTMP_HANDSHAKE_TIMEOUT_MS
         still_open = 0
         for conn in flood:

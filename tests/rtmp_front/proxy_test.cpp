@@ -131,6 +131,8 @@ class ProxyLimits : public ::testing::Test {
     config.admission = {.max_connections = 40, .max_pending_per_address = 4};
     config.handshake_timeout = 1000ms;
     config.start_timeout = 2000ms;
+    config.max_connection_bytes = 1024 * 1024;
+    config.max_total_bytes = 1536 * 1024;
     proxy_ = std::make_unique<Proxy>(config, registry_);
     port_ = proxy_->bind();
     serving_ = std::thread([this] { proxy_->serve(); });
@@ -215,6 +217,37 @@ TEST_F(ProxyLimits, ConnectionsBeyondTheTotalAreRefused) {
   auto late = connect_from("127.0.2.1", port_);
   EXPECT_TRUE(closed_within(late, 200ms));
   EXPECT_NE(metrics().find("livedub_rtmp_connections_refused_total{reason=\"max_connections\"} 1"), std::string::npos);
+}
+
+// After the handshake: Set Chunk Size 64 KiB, then the first chunk of a 4 MB message on each of
+// `streams` chunk streams (never completed: held by the front).
+std::string partial_messages(int streams) {
+  std::string wire(kHandshakeClientBytes, '\0');
+  wire[0] = 3;
+  ChunkWriter writer;
+  writer.write(Message{2, 0, kSetChunkSize, 0, std::string("\x00\x01\x00\x00", 4)}, wire);
+  for (int csid = 3; csid < 3 + streams; ++csid) {
+    wire += static_cast<char>(csid);
+    wire += std::string("\x00\x00\x00\x3d\x09\x00\x09\x01\x00\x00\x00", 11);
+    wire += std::string(64 * 1024, 'v');
+  }
+  return wire;
+}
+
+TEST_F(ProxyLimits, PartialMessagesAreBoundedPerConnectionAndForAllTogether) {
+  // 20 x 64 KiB: over the 1 MiB a connection may hold.
+  auto greedy = connect_from("127.0.0.4", port_);
+  send_all(greedy, partial_messages(20));
+  EXPECT_TRUE(closed_within(greedy, 1000ms));
+  // 12 x 64 KiB each: within a connection's bound, but two of them pass the 1.5 MiB total.
+  auto first = connect_from("127.0.0.5", port_);
+  ASSERT_TRUE(send_all(first, partial_messages(12)));
+  EXPECT_FALSE(closed_within(first, 300ms));
+  auto second = connect_from("127.0.0.6", port_);
+  send_all(second, partial_messages(12));
+  EXPECT_TRUE(closed_within(second, 1000ms));
+  EXPECT_FALSE(closed_within(first, 100ms));  // the one that passed the total goes, not the other
+  EXPECT_NE(metrics().find("livedub_rtmp_connections_closed_total{reason=\"memory\"} 2"), std::string::npos) << metrics();
 }
 
 }  // namespace

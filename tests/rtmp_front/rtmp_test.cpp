@@ -165,7 +165,7 @@ TEST(ChunkStream, OneConnectionsPartialMessagesAreBoundedAcrossAllItsChunkStream
           EXPECT_LE(reader.held_bytes(), limit);
         }
       },
-      RtmpError);
+      RtmpLimitError);
   EXPECT_GE(fed, limit - 128 * 1024);  // refused at the bound, not before
   EXPECT_LE(fed, limit);
 }

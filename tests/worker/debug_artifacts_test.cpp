@@ -1,6 +1,8 @@
 #include "debug_artifacts.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -58,4 +60,30 @@ TEST(DebugArtifacts, PathsComeOnlyFromValidIds) {
   TempDir dir;
   EXPECT_THROW(DebugArtifacts(dir.path, "../escape", 1 << 20, {}), std::invalid_argument);
   EXPECT_THROW(DebugArtifacts(dir.path, "", 1 << 20, {}), std::invalid_argument);
+}
+
+// A full disk (RLIMIT_FSIZE stands in: writes past it fail, part-way, as ENOSPC does):
+// no partial WAV is left, the failure is counted, and writing resumes when space returns.
+TEST(DebugArtifacts, AFullDiskLeavesNoPartialFileAndIsCounted) {
+  TempDir dir;
+  DebugArtifacts debug(dir.path, "full", 100 << 20, {});
+  const auto in = audio(1);
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit saved{};
+  ::getrlimit(RLIMIT_FSIZE, &saved);
+  rlimit small = saved;
+  small.rlim_cur = 1000;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  debug.write({1, &in, nullptr, nullptr, &in, "{}"});
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  EXPECT_EQ(debug.failures(), 2u);  // both WAVs; the small JSON fitted
+  const auto base = dir.path / "full";
+  EXPECT_FALSE(fs::exists(base / "0000000001-input.wav"));
+  EXPECT_FALSE(fs::exists(base / "0000000001-input.wav.tmp"));
+  std::uint64_t on_disk = 0;
+  for (const auto& e : fs::directory_iterator(base)) on_disk += e.file_size();
+  EXPECT_EQ(on_disk, debug.bytes());  // the cap's count matches the disk
+  debug.write({2, &in, nullptr, nullptr, &in, "{}"});
+  EXPECT_EQ(debug.failures(), 2u);
+  EXPECT_TRUE(fs::exists(base / "0000000002-output.wav"));
 }

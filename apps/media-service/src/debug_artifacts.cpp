@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
+#include "livedub/files.hpp"
 #include "livedub/stream_id.hpp"
 #include "livedub/wav.hpp"
 
@@ -40,10 +40,11 @@ void DebugArtifacts::write(const FragmentArtifacts& f) {
   std::snprintf(prefix, sizeof prefix, "%010lld", static_cast<long long>(f.seq));
   auto put = [&](const std::string& suffix, const std::string& bytes) {
     const auto path = dir_ / (std::string(prefix) + "-" + suffix);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      log_warn(log_.with_seq(f.seq), "debug artifacts: cannot write {}", path.string());
+    // Whole or not at all: a full disk leaves no truncated WAV behind, outside the cap's count.
+    std::string error;
+    if (!write_file_atomically(path.string(), bytes, &error)) {
+      ++failures_;
+      log_warn(log_.with_seq(f.seq), "debug artifacts: {} ({} failed writes)", error, failures_);
       return;
     }
     files_.push_back({f.seq, path, bytes.size()});

@@ -30,6 +30,7 @@ class DebugArtifacts {
   DebugArtifacts(const std::filesystem::path& root, const std::string& stream_id, std::uint64_t max_bytes, LogContext log);
   void write(const FragmentArtifacts& fragment);
   std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t failures() const { return failures_; }  // files that could not be written
   const std::filesystem::path& directory() const { return dir_; }
 
  private:
@@ -45,6 +46,7 @@ class DebugArtifacts {
   };
   std::deque<Written> files_;  // oldest first
   std::uint64_t bytes_ = 0;
+  std::uint64_t failures_ = 0;
 };
 
 }  // namespace livedub::worker

@@ -66,7 +66,7 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
           counter_family(registry, "livedub_worker_language_fallbacks_total",
                          "Fragments with speech that an output language played as the original audio, by language"),
           counter_family(registry, "livedub_worker_file_write_failures_total",
-                         "Failed writes of the caption journal or the status file (disk full, permission lost), by file"),
+                         "Failed writes of the caption journal, the status file or debug artifacts (disk full, permission lost), by file"),
           counter_family(registry, "livedub_worker_input_discontinuities_total",
                          "Jumps in the input's timestamps that the worker repaired").Add({})},
       clock_(config_.output_delay),
@@ -124,7 +124,8 @@ nlohmann::json StreamWorker::health() const {
           {"vad", detector_ ? detector_->name() : "off"},
           {"bed", to_string(config_.mix.mode)},
           {"source_lang", config_.source_lang},
-          {"write_failures", {{"captions", caption_write_failures_.load()}, {"status", status_write_failures_.load()}}}};
+          {"write_failures",
+           {{"captions", caption_write_failures_.load()}, {"status", status_write_failures_.load()}, {"debug", debug_write_failures_.load()}}}};
   // Where the output is now, on the captions' timeline: what a viewer sees is the cue around it.
   if (output_position_ms_) body["output_position_ms"] = *output_position_ms_;
   nlohmann::json outputs = nlohmann::json::array();
@@ -556,8 +557,13 @@ std::vector<AudioBuffer> StreamWorker::mix(const ResolvedFragment& fragment) {
                              {"sts", fragment.sts_metadata.empty() ? nlohmann::json() : nlohmann::json::parse(fragment.sts_metadata, nullptr, false)}};
       for (const auto& s : fragment.speech) meta["speech_frames"].push_back({s.begin, s.end});
       const bool with_bed = config_.mix.mode != BedMode::off;
+      const auto failed_before = debug_->failures();
       debug_->write({fragment.seq, &fragment.original, with_bed ? &mixed[i].bed : nullptr, dubbed ? &fragment.audio : nullptr,
                      &mixed[i].audio, meta.dump()});
+      if (const auto failed = debug_->failures() - failed_before; failed > 0) {
+        debug_write_failures_.fetch_add(static_cast<std::int64_t>(failed));
+        metrics_.file_write_failures.Add({{"file", "debug"}}).Increment(static_cast<double>(failed));
+      }
     }
     out.push_back(std::move(mixed[i].audio));
   }

@@ -150,6 +150,7 @@ class StreamWorker {
   // Failed writes (disk full, permission lost), reported in health() and the status file.
   std::atomic<std::int64_t> caption_write_failures_{0};
   std::atomic<std::int64_t> status_write_failures_{0};
+  std::atomic<std::int64_t> debug_write_failures_{0};
   std::unique_ptr<Ingest> ingest_;
   std::vector<std::thread> dispatchers_;
   std::thread sts_health_;

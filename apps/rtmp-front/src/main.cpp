@@ -36,6 +36,9 @@ rtmp::ProxyConfig load_config(const EnvConfig& env) {
   // At least one maximal (8 MiB) message plus a chunk of headroom.
   c.max_connection_bytes = static_cast<std::size_t>(env.integer(
       "LIVEDUB_RTMP_MAX_CONNECTION_BYTES", static_cast<std::int64_t>(c.max_connection_bytes), 9 * 1024 * 1024, std::int64_t{1} << 34));
+  c.max_total_bytes = static_cast<std::size_t>(env.integer(
+      "LIVEDUB_RTMP_MAX_TOTAL_BYTES", static_cast<std::int64_t>(c.max_total_bytes), static_cast<std::int64_t>(c.max_connection_bytes),
+      std::int64_t{1} << 40));
   return c;
 }
 

@@ -55,6 +55,7 @@ struct Shared {
   const ProxyConfig& config;
   Admission admission;
   FrontMetrics metrics;
+  std::size_t held_bytes = 0;  // ChunkReader::held_bytes() of every connection
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -95,6 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     // Counted before the sockets close: whoever sees the close sees the count.
+    shared_.held_bytes -= held_;
+    held_ = 0;
     shared_.admission.closed(address_, !established_);
     if (*reason != '\0') shared_.metrics.closed.Add({{"reason", reason}}).Increment();
     shared_.update_gauges();
@@ -173,9 +176,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         writer_.write(rewritten, out_);
       }
+    } catch (const RtmpLimitError& e) {
+      log_warn({}, "rtmp-front: connection {} from {}: closing, {} (LIVEDUB_RTMP_MAX_CONNECTION_BYTES)", id_, address_, e.what());
+      close("memory");
+      return false;
     } catch (const RtmpError& e) {
       log_warn({}, "rtmp-front: connection {} from {}: closing, malformed RTMP from the client: {}", id_, address_, e.what());
       close("malformed");
+      return false;
+    }
+    shared_.held_bytes = shared_.held_bytes - held_ + reader_.held_bytes();
+    held_ = reader_.held_bytes();
+    if (shared_.held_bytes > shared_.config.max_total_bytes) {
+      log_warn({}, "rtmp-front: connection {} from {}: closing, all connections together would hold {} bytes of partial "
+               "messages (LIVEDUB_RTMP_MAX_TOTAL_BYTES {}); this one holds {}",
+               id_, address_, shared_.held_bytes, shared_.config.max_total_bytes, held_);
+      close("memory");
       return false;
     }
     if (normalizer_.started() && !established_) {
@@ -203,6 +219,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string address_;
   int id_;
   std::chrono::steady_clock::time_point accepted_;
+  std::size_t held_ = 0;  // counted in shared_.held_bytes
   bool upstream_connected_ = false;
   bool established_ = false;
   bool closed_ = false;

@@ -27,6 +27,9 @@ struct ProxyConfig {
   // From accept to the client's publish or play; a connection idle before that is closed.
   std::chrono::milliseconds start_timeout{10000};
   std::size_t max_connection_bytes = kDefaultMaxConnectionBytes;
+  // What all connections together may hold in partial messages: the connection that would
+  // pass it is closed. A publisher holds at most one partial message (a keyframe) at a time.
+  std::size_t max_total_bytes = 256 * 1024 * 1024;
 };
 
 class Proxy {

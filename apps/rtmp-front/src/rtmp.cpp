@@ -46,7 +46,7 @@ void put_basic_header(std::string& out, int fmt, std::uint32_t csid) {
 
 void ChunkReader::check_held() const {
   if (held_bytes() > max_held_) {
-    throw RtmpError("the connection would hold " + std::to_string(held_bytes()) + " bytes across " +
+    throw RtmpLimitError("the connection would hold " + std::to_string(held_bytes()) + " bytes across " +
                     std::to_string(streams_.size()) + " chunk streams (limit " + std::to_string(max_held_) + ")");
   }
 }

@@ -15,6 +15,11 @@ class RtmpError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+// The stream is well-formed but would hold more memory than the connection may.
+class RtmpLimitError : public RtmpError {
+ public:
+  using RtmpError::RtmpError;
+};
 
 inline constexpr std::size_t kHandshakeClientBytes = 1 + 1536 + 1536;  // C0 + C1 + C2
 inline constexpr std::uint8_t kSetChunkSize = 1;
