@@ -159,6 +159,20 @@ TEST(HttpService, OversizedBodyIs413JsonWithoutReadingIt) {
   EXPECT_THAT(raw.receive(5s), HasSubstr("413"));
 }
 
+// The longest path a header allows (16 KiB): refused before the route regexes see it (a
+// 7,000-character one overflowed std::regex's recursion under ASan), and the service lives on.
+TEST(HttpService, AnOverlongPathIs414AndNeverReachesTheRouteMatcher) {
+  HttpService http("test-service", std::make_shared<prometheus::Registry>());
+  http.route("GET", R"(/v1/streams/([^/]*))", [](const HttpRequest&, HttpReply& res) { send_json(res, 200, {{"ok", true}}); });
+  RunningService running(http);
+  HttpClient client;
+  auto response = client.get(running.url("/v1/streams/" + std::string(15000, 'x')), 5s);
+  EXPECT_EQ(response.status, 414);
+  EXPECT_EQ(error_code(response), "uri_too_long");
+  EXPECT_EQ(client.get(running.url("/v1/streams/" + std::string(kMaxPathBytes - 12, 'x')), 5s).status, 200);
+  EXPECT_EQ(client.get(running.url("/v1/streams/" + std::string(kMaxPathBytes - 11, 'x')), 5s).status, 414);
+}
+
 TEST(HttpService, AdmissionRefusesBeforeTheBodyIsRead) {
   HttpService http("test-service", std::make_shared<prometheus::Registry>());
   int handled = 0;

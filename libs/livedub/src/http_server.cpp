@@ -266,10 +266,16 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& field : header) request_.headers[lower(std::string(field.name_string()))] = std::string(field.value());
     keep_alive_ = header.keep_alive();
 
-    std::string allowed;
-    route_ = service_.find_route(request_, request_.matches, allowed);
     const bool body_pending = !parser_->is_done();
     HttpReply early;
+    if (request_.path.size() > kMaxPathBytes) {
+      send_error(early, 414, "uri_too_long",
+                 "the path has " + std::to_string(request_.path.size()) + " bytes; at most " + std::to_string(kMaxPathBytes));
+      early.close = body_pending;
+      return respond("unmatched", std::move(early));
+    }
+    std::string allowed;
+    route_ = service_.find_route(request_, request_.matches, allowed);
     if (!route_) {
       if (allowed.empty()) {
         send_error(early, 404, "not_found", "no route for " + request_.method + " " + request_.path);

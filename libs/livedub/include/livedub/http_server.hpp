@@ -44,6 +44,11 @@ struct HttpLimits {
   std::size_t handler_queue = 64;
 };
 
+// A request path longer than this is answered 414 before any route is matched: libstdc++'s
+// std::regex matches recursively, and a 7,000-character path overflowed the stack of an
+// ASan-built orchestrator (a one-request crash). No route of any service comes near it.
+inline constexpr std::size_t kMaxPathBytes = 1024;
+
 // LIVEDUB_HTTP_HEADER_TIMEOUT_MS, _BODY_TIMEOUT_MS, _IDLE_TIMEOUT_MS, _MAX_CONNECTIONS;
 // throws ConfigError naming the variable. Body size and handler pool stay the service's own.
 HttpLimits load_http_limits(const EnvConfig& env, HttpLimits defaults = {});
