@@ -33,6 +33,7 @@
 #include "sts_endpoints.hpp"
 #include "voice_detector.hpp"
 #include "worker_config.hpp"
+#include "worker_output.hpp"
 
 namespace livedub::worker {
 
@@ -53,22 +54,7 @@ class StreamWorker {
     GstBufferPtr buffer;
     std::int64_t relative_ns;  // due time = clock_.due(relative_ns)
   };
-  // One per target language: its own encoder, RTMP destinations, bed gain and captions.
-  struct Output {
-    // The egress's streaming thread pushes into `publishers` (its on_flv callback) until the
-    // pipeline stops, so the egress is stopped before anything else here goes. An output that
-    // had not drained used to be destroyed publishers first while that thread still ran: the
-    // worker died of SIGSEGV right after "output ... did not drain within 5 s".
-    ~Output() {
-      if (egress) egress->stop();
-    }
-    std::string lang;
-    std::vector<std::unique_ptr<Publisher>> publishers;
-    std::unique_ptr<Egress> egress;  // after publishers: destroyed before them
-    Cea608Encoder captions;  // pacer thread only
-    double bed_gain = 1.0;   // pacer thread only: the bed gain where the last output ended
-    std::int64_t fallbacks = 0;  // fragments with speech this language did not dub (mutex_)
-  };
+  using Output = WorkerOutput;  // one per target language
   struct Metrics {
     prometheus::Family<prometheus::Counter>& fragments;
     prometheus::Histogram& sts_seconds;

@@ -71,7 +71,7 @@ bool LineJournal::open(const std::string& path, bool append, std::string* error,
   struct stat st {};
   if (::fstat(fd_, &st) == 0 && st.st_size > 0) {
     char last = '\n';
-    if (::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n') queued_ = "\n";
+    if (::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n') queued_.assign(1, '\n');
   }
   return true;
 }
@@ -90,7 +90,7 @@ bool LineJournal::append(std::string_view lines, std::string* error) {
   // Undo a partial write: a torn line would swallow the next one for every reader.
   if (end >= 0 && ::ftruncate(fd_, end) != 0) {
     // Cannot even truncate: a newline-led retry still keeps the later lines whole.
-    if (queued_.front() != '\n') queued_.insert(0, "\n");
+    if (queued_.front() != '\n') queued_.insert(queued_.begin(), '\n');
   }
   while (queued_.size() > max_queued_) {
     const auto eol = queued_.find('\n', 1);
