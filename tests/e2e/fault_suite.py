@@ -206,7 +206,7 @@ class Restartable(threading.Thread):
 
 
 class Stack:
-    def __init__(self, build_dir, repo=REPO, keep_sts=False):
+    def __init__(self, build_dir, repo=REPO, keep_sts=False, overrides=None):
         self.run_dir = tempfile.mkdtemp(prefix="livedub-faults-")
         self.rtmp_port, self.orch_port, self.sts_port = free_port(), free_port(), free_port()
         env = dict(os.environ)
@@ -217,6 +217,11 @@ class Stack:
             "LIVEDUB_VAD": "off", "LIVEDUB_BED_MODE": "off", "LIVEDUB_LOG_LEVEL": "info",
             "LIVEDUB_WORKER_STOP_GRACE_MS": "8000", "LIVEDUB_RECONCILE_MS": "1000",
         })
+        for key, value in (overrides or {}).items():  # None: the stack's own default
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         if not keep_sts:
             env.pop("STS_SERVICE_URL", None)  # the stack starts its own
         self.log = open(os.path.join(self.run_dir, "stack.out"), "w")
