@@ -43,7 +43,8 @@ WorkerLaunchConfig launch_config() {
 TEST(WorkerProcessOptions, ArgvIsTheBinaryAloneAndEnvCarriesTheStream) {
   auto options = worker_process_options(launch_config(), "demo_1");
   EXPECT_EQ(options.argv, std::vector<std::string>{"/opt/livedub/bin/stream-worker"});
-  EXPECT_EQ(options.env_overrides.size(), 4u);
+  EXPECT_EQ(options.env_overrides.size(), 5u);
+  EXPECT_EQ(options.env_overrides.at("LIVEDUB_LOG_FILE"), "") << "not the orchestrator's log file: stderr";
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_WORKER_PARENT_PID"), std::to_string(getpid()));
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_STREAM_ID"), "demo_1");
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_INPUT_URL"), "rtmp://media:1935/live/demo_1/in");
@@ -57,6 +58,8 @@ TEST(WorkerProcessOptions, OutputGoesToPerStreamLogUnderRunDir) {
   auto options = worker_process_options(config, "demo");
   EXPECT_EQ(options.stdout_path, "/var/run/livedub/logs/worker-demo.log");
   EXPECT_EQ(options.env_overrides.at("LIVEDUB_WORKER_EXIT_REASON_FILE"), "/var/run/livedub/logs/worker-demo.exit");
+  // The logger rotates that file itself (bounded), not an ever-growing redirect.
+  EXPECT_EQ(options.env_overrides.at("LIVEDUB_LOG_FILE"), "/var/run/livedub/logs/worker-demo.log");
 }
 
 TEST(WorkerProcessOptions, TheOutputUrlCarriesTheWorkerCredential) {

@@ -62,9 +62,15 @@ ChildProcess::Options worker_process_options(const WorkerLaunchConfig& config,
       {"LIVEDUB_INPUT_URL", expand_stream_url(config.input_url_template, stream_id)},
       {"LIVEDUB_OUTPUT_URL", output_url},
       {"LIVEDUB_WORKER_PARENT_PID", std::to_string(::getpid())},
+      // Never the orchestrator's own log file: several processes rotating one file lose lines.
+      {"LIVEDUB_LOG_FILE", ""},
   };
   if (config.run_dir) {
     options.stdout_path = worker_log_path(*config.run_dir, stream_id).string();
+    // The worker's logger writes (and rotates, LIVEDUB_LOG_MAX_BYTES x LIVEDUB_LOG_FILES) the
+    // same file its stdout and stderr append to: what only the process prints (a crash, a
+    // GStreamer critical) still lands there, and the log's size stays bounded.
+    options.env_overrides["LIVEDUB_LOG_FILE"] = *options.stdout_path;
     options.env_overrides["LIVEDUB_WORKER_EXIT_REASON_FILE"] =
         worker_exit_reason_path(*config.run_dir, stream_id).string();
     options.env_overrides["LIVEDUB_CAPTIONS_FILE"] = worker_captions_path(*config.run_dir, stream_id).string();
