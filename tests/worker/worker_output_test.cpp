@@ -3,15 +3,12 @@
 // them and call into freed ones (SIGSEGV after "output ... did not drain within 5 s").
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
 #include <gst/app/gstappsink.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <vector>
 
+#include "command.hpp"
 #include "gst_util.hpp"
 #include "worker_output.hpp"
 
@@ -20,19 +17,6 @@ using namespace livedub::worker;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A loopback port nothing listens on: the publishers stay disconnected and drop what they get.
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct H264 {
   GstCapsPtr caps;
@@ -72,7 +56,8 @@ TEST(WorkerOutput, TornDownBeforeItDrainedStopsItsEgressBeforeItsPublishersGo) {
   ASSERT_EQ(video.frames.size(), 30u);
   const AudioFormat format{48000, 2};
   const LogContext log{"teardown-test", std::nullopt};
-  const RtmpEndpoint nowhere{"rtmp", "127.0.0.1", closed_port(), "live", "teardown-test/out"};
+  // Nothing listens there: the publishers stay disconnected and drop what they get.
+  const RtmpEndpoint nowhere{"rtmp", "127.0.0.1", test_support::free_loopback_port(), "live", "teardown-test/out"};
 
   for (int round = 0; round < 3; ++round) {
     auto output = std::make_unique<WorkerOutput>();
