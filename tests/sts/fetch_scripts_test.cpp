@@ -13,6 +13,7 @@
 
 #include "command.hpp"
 #include "livedub/process.hpp"
+#include "sts/neural_mt.hpp"
 
 namespace livedub {
 namespace {
@@ -102,6 +103,87 @@ TEST_F(FetchWhisperModel, UnreachableHostExits1) {
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr("download failed"));
   EXPECT_FALSE(fs::exists(dir_ / "models" / "ggml-base.bin"));
+}
+
+// scripts/fetch-mt-model against a local hub: a generated model (random weights, the real
+// layout) served where the hub keeps the tokenisers and the ONNX export.
+class FetchMtModel : public FetchWhisperModel {
+ protected:
+  void SetUp() override {
+    FetchWhisperModel::SetUp();
+    const auto made = run_command({"/bin/bash", (fs::path(LIVEDUB_SOURCE_DIR) / "scripts" / "make-test-models").string(),
+                                   "--only", "mt", (dir_ / "generated").string()},
+                                  {}, std::chrono::seconds(120));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    const auto model = dir_ / "generated" / "mt" / "opus-mt-en-es";
+    const auto tokenizers = dir_ / "host" / "Helsinki-NLP" / "opus-mt-en-es" / "resolve" / "main";
+    const auto onnx = dir_ / "host" / "Xenova" / "opus-mt-en-es" / "resolve" / "main" / "onnx";
+    fs::create_directories(tokenizers);
+    fs::create_directories(onnx);
+    for (const auto* f : {"config.json", "tokenizer_config.json", "vocab.json", "source.spm", "target.spm"}) {
+      fs::copy_file(model / f, tokenizers / f);
+    }
+    std::ofstream(tokenizers / "generation_config.json") << "{}\n";
+    fs::copy(model / "onnx", onnx);
+  }
+
+  CommandResult fetch_mt(const std::vector<std::string>& args, const std::string& base_url = "http://127.0.0.1:9") {
+    std::vector<std::string> argv = {"/bin/bash", (fs::path(LIVEDUB_SOURCE_DIR) / "scripts" / "fetch-mt-model").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {{"LIVEDUB_MT_MODEL_BASE_URL", base_url}, {"LIVEDUB_STS_MODEL_DIR", ""}},
+                       std::chrono::seconds(60));
+  }
+};
+
+TEST_F(FetchMtModel, UsageErrorsExit2) {
+  auto unknown = fetch_mt({"opus-mt-en-xx", (dir_ / "models").string()});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("unknown model 'opus-mt-en-xx'"));
+  EXPECT_THAT(unknown.output, HasSubstr("m2m100_418M"));
+  auto no_dir = fetch_mt({"opus-mt-en-es"});
+  EXPECT_EQ(no_dir.exit_code, 2);
+  EXPECT_THAT(no_dir.output, HasSubstr("LIVEDUB_STS_MODEL_DIR"));
+  EXPECT_EQ(fetch_mt({"--precision", "fp8", "opus-mt-en-es", (dir_ / "models").string()}).exit_code, 2);
+}
+
+TEST_F(FetchMtModel, FetchesTheLayoutTheServiceLoadsAndRecordsItsChecksums) {
+  const auto url = serve();
+  auto result = fetch_mt({"opus-mt-en-es", (dir_ / "models").string()}, url);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto target = dir_ / "models" / "mt" / "opus-mt-en-es";
+  for (const auto* f : {"config.json", "source.spm", "target.spm", "vocab.json", "onnx/encoder_model_quantized.onnx",
+                        "onnx/decoder_model_merged.onnx", "SHA256SUMS"}) {
+    EXPECT_TRUE(fs::is_regular_file(target / f)) << f;
+  }
+  sts::NeuralTranslator translator(target, {});
+  EXPECT_EQ(translator.pairs(), (std::vector<sts::LanguagePair>{{"en", "es"}}));
+
+  auto again = fetch_mt({"opus-mt-en-es", (dir_ / "models").string()}, "http://127.0.0.1:9");
+  EXPECT_EQ(again.exit_code, 0) << again.output;  // present and verified: nothing downloaded
+  EXPECT_THAT(again.output, HasSubstr("already present and verified"));
+  EXPECT_EQ(fetch_mt({"--check", "opus-mt-en-es", (dir_ / "models").string()}).exit_code, 0);
+
+  // A damaged file fails the check.
+  std::ofstream(target / "onnx" / "encoder_model_quantized.onnx", std::ios::app) << "x";
+  auto damaged = fetch_mt({"--check", "opus-mt-en-es", (dir_ / "models").string()});
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
+  EXPECT_THAT(damaged.output, HasSubstr("does not match"));
+}
+
+TEST_F(FetchMtModel, AGeneratedModelIsNotAFetchedOne) {
+  auto result = fetch_mt({"--check", "opus-mt-en-es", (dir_ / "generated").string()});
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("no SHA256SUMS"));
+}
+
+TEST_F(FetchMtModel, AMissingFileOnTheHubFailsTheFetch) {
+  fs::remove(dir_ / "host" / "Xenova" / "opus-mt-en-es" / "resolve" / "main" / "onnx" / "decoder_model_merged.onnx");
+  const auto url = serve();
+  auto result = fetch_mt({"opus-mt-en-es", (dir_ / "models").string()}, url);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("download failed"));
+  EXPECT_FALSE(fs::exists(dir_ / "models" / "mt" / "opus-mt-en-es" / "SHA256SUMS"));
+  EXPECT_EQ(fetch_mt({"--precision", "int8", "opus-mt-en-es", (dir_ / "models").string()}, url).exit_code, 0);
 }
 
 }  // namespace

@@ -635,8 +635,9 @@ TEST_F(StsServiceCpu, ReadyWithInstalledLanguagesAndVoices) {
   auto caps = nlohmann::json::parse(client_.get(service_->url("/v1/capabilities"), kTimeout).body);
   EXPECT_EQ(caps["mode"], "cpu");
   EXPECT_EQ(caps["languages"]["any_pair"], false);
-  // en->es from apertium-eng-spa (scripts/setup); other installed pairs may add more.
-  EXPECT_THAT(caps["languages"]["pairs"].dump(), HasSubstr(R"({"source":"en","target":"es"})"));
+  // en->es from apertium-eng-spa (scripts/setup); other installed pairs may add more. No
+  // model directory: Apertium serves every pair, and says so.
+  EXPECT_THAT(caps["languages"]["pairs"].dump(), HasSubstr(R"({"engine":"apertium","source":"en","target":"es"})"));
   EXPECT_EQ(caps["asr"]["languages"], nlohmann::json::array({"en"}));
   EXPECT_EQ(caps["tts"]["engines"]["es"], "pico es-ES_zl0");
   EXPECT_EQ(caps["tts"]["engines"]["en"], "pico en-US_lh0");
@@ -651,6 +652,7 @@ TEST_F(StsServiceCpu, DubsSpeechWithMetadataAndExactDuration) {
   auto dub = parse_response(response.body);
   EXPECT_EQ(dub.engine, "cpu");
   EXPECT_EQ(dub.tts_engine, "pico es-ES_zl0");
+  EXPECT_EQ(dub.mt_engine, "apertium eng-spa");
   EXPECT_EQ(dub.transcript, "go forward ten meters");
   EXPECT_THAT(dub.translation, HasSubstr("metros"));
   EXPECT_GE(dub.stretch_ratio, 0.75);
@@ -699,6 +701,64 @@ TEST_F(StsServiceCpu, BadRequestsGetClear4xxAndTheServiceStaysUp) {
   EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
+// Neural translation behind the real HTTP API: translation models of both families generated
+// with random weights (scripts/make-test-models) in LIVEDUB_STS_MODEL_DIR.
+TEST(StsServiceNeuralMt, OffersThePairsOfItsModelsAndNamesTheEngineOfEachDub) {
+  const auto models = std::filesystem::path(::testing::TempDir()) / ("mt-models-" + std::to_string(getpid()));
+  std::filesystem::remove_all(models);
+  const auto made = test_support::run_command(
+      {"/bin/bash", std::string(LIVEDUB_SOURCE_DIR) + "/scripts/make-test-models", "--only", "mt", models.string()}, {},
+      120s);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto service = start_service({{"LIVEDUB_STS_MODE", "cpu"},
+                                {"LIVEDUB_STS_MODEL_DIR", models.string()},
+                                {"LIVEDUB_STS_MT_PAIRS", "en-ca=apertium"},
+                                {"LIVEDUB_STS_MAX_BODY_BYTES", "4194304"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  auto caps = nlohmann::json::parse(client.get(service->url("/v1/capabilities"), kTimeout).body);
+  const auto pairs = caps["languages"]["pairs"].dump();
+  EXPECT_THAT(pairs, HasSubstr(R"({"engine":"marian","source":"en","target":"es"})"));
+  EXPECT_THAT(pairs, HasSubstr(R"({"engine":"marian","source":"en","target":"fr"})"));
+  EXPECT_THAT(pairs, HasSubstr(R"({"engine":"m2m100","source":"en","target":"pl"})"));
+  EXPECT_THAT(pairs, HasSubstr(R"({"engine":"m2m100","source":"en","target":"ja"})"));
+  EXPECT_THAT(pairs, HasSubstr(R"({"engine":"apertium","source":"en","target":"ca"})"));  // the override
+
+  auto metadata = DubRequestMetadata{"neural-http", 1, "en", "fr", "default", 2800};
+  metadata.extra_targets = {{"pl", "default"}, {"ca", "default"}};
+  auto response = client.post_multipart(service->url(kDubPath),
+                                        dub_parts(to_json(metadata).dump(), wav_bytes(goforward_48k_stereo())), 60s);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto dub = parse_response(response.body);
+  EXPECT_EQ(dub.transcript, "go forward ten meters");
+  EXPECT_EQ(dub.mt_engine, "marian opus-mt-en-fr int8 (CPU)");
+  EXPECT_FALSE(dub.translation.empty());
+  ASSERT_EQ(dub.extra.size(), 2u);
+  EXPECT_EQ(dub.extra[0].error_code, "") << dub.extra[0].error;
+  EXPECT_EQ(dub.extra[0].mt_engine, "m2m100 m2m100_418M int8 (CPU)");
+  EXPECT_FALSE(dub.extra[0].translation.empty());
+  EXPECT_EQ(dub.extra[1].mt_engine, "apertium eng-cat");
+  EXPECT_THAT(dub.extra[1].translation, HasSubstr("metres"));
+  EXPECT_THAT(service->log(), HasSubstr("\"mt_engine\":\"marian opus-mt-en-fr int8 (CPU)\""));
+  service.reset();
+  std::filesystem::remove_all(models);
+}
+
+TEST(StsServiceNeuralMt, ADamagedModelStopsStartUpNamingTheFile) {
+  const auto models = std::filesystem::path(::testing::TempDir()) / ("mt-damaged-" + std::to_string(getpid()));
+  std::filesystem::remove_all(models);
+  const auto made = test_support::run_command(
+      {"/bin/bash", std::string(LIVEDUB_SOURCE_DIR) + "/scripts/make-test-models", "--only", "mt", models.string()}, {},
+      120s);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::filesystem::remove(models / "mt" / "opus-mt-en-de" / "vocab.json");
+  StsServiceProcess service({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_MODEL_DIR", models.string()}});
+  EXPECT_FALSE(service.wait_until_listening().has_value());
+  EXPECT_NE(service.child().terminate(10s), 0);
+  EXPECT_THAT(service.log(), HasSubstr("opus-mt-en-de/vocab.json: missing"));
+  std::filesystem::remove_all(models);
+}
+
 // --- scripts/sts-file -----------------------------------------------------------------------
 
 #if LIVEDUB_HAVE_WHISPER
@@ -734,7 +794,7 @@ TEST_F(StsServiceWhisper, DubsThroughAGeneratedModelAndSaysWhichEngineRuns) {
   ASSERT_NE(service, nullptr);
   auto caps = nlohmann::json::parse(client_.get(service->url("/v1/capabilities"), kTimeout).body);
   EXPECT_EQ(caps["asr"]["engine"], "whisper ggml-test.bin (CPU)");
-  EXPECT_THAT(caps["languages"]["pairs"].dump(), HasSubstr(R"({"source":"es","target":"en"})"));
+  EXPECT_THAT(caps["languages"]["pairs"].dump(), HasSubstr(R"({"engine":"apertium","source":"es","target":"en"})"));
   auto response = client_.post_multipart(service->url(kDubPath), dub_parts_for("whisper-http", 1, 2800, goforward_48k_stereo()), 60s);
   ASSERT_EQ(response.status, 200) << response.body;
   auto dub = parse_response(response.body);

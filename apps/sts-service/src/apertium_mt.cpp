@@ -236,4 +236,27 @@ std::string ApertiumTranslator::translate(const std::string& source, const std::
   return it->second->translate(text, timeout);
 }
 
+std::vector<LanguagePair> ApertiumEngine::pairs() const {
+  std::vector<LanguagePair> out;
+  for (const auto& mode : translator_.modes()) out.push_back({mode.source, mode.target});
+  return out;
+}
+
+std::string ApertiumEngine::describe(const LanguagePair& pair) const {
+  for (const auto& mode : translator_.modes()) {
+    if (mode.source == pair.source && mode.target == pair.target) return "apertium " + mode.name;
+  }
+  return "apertium";
+}
+
+std::vector<std::string> ApertiumEngine::translate(const MtRequest& request) {
+  std::vector<std::string> out;
+  for (const auto& target : request.targets) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) throw DeadlineExpired("deadline passed before translation into " + target);
+    out.push_back(translator_.translate(request.source, target, request.text, std::min(timeout_, left)));
+  }
+  return out;
+}
+
 }  // namespace livedub::sts

@@ -29,7 +29,89 @@ VoiceSelection select_voices(const CpuEngineOptions& options) {
   return VoiceSelection(pico, EspeakSynthesizer::shared_ptr());
 }
 
+// Apertium (where its pairs are installed) and every neural model under the model directory.
+MtRouter make_translation(const CpuEngineOptions& options) {
+  std::vector<std::shared_ptr<Translator>> translators;
+  for (auto& model : load_mt_models(options.model_dir, options.neural_mt)) translators.push_back(std::move(model));
+  try {
+    translators.push_back(std::make_shared<ApertiumEngine>(options.apertium_modes_dir, options.mt_timeout));
+  } catch (const MtError& e) {
+    if (translators.empty()) throw;
+    logging::write(spdlog::level::warn, {}, "Apertium unavailable: only the neural translation models translate",
+                   {{"error", e.what()}});
+  }
+  return MtRouter(std::move(translators), options.mt_engine, options.mt_pairs);
+}
+
+// Words before `offset` / all words of `text`: where a term stood in its sentence.
+double relative_word_position(const std::string& text, std::size_t offset) {
+  auto words = [](std::string_view s) {
+    std::size_t n = 0;
+    bool in_word = false;
+    for (const char c : s) {
+      const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+      if (!space && !in_word) ++n;
+      in_word = !space;
+    }
+    return n;
+  };
+  const auto total = words(text);
+  if (total == 0) return 0.0;
+  return static_cast<double>(words(std::string_view(text).substr(0, offset))) / static_cast<double>(total);
+}
+
 }  // namespace
+
+std::vector<std::string> translate_with_glossary(const MtRouter& mt, const Glossary& glossary, MtRequest request) {
+  // Per target: the glossary's forced translations differ by pair.
+  std::vector<std::string> out(request.targets.size());
+  const auto targets = request.targets;
+  const auto previous = request.previous_translations;
+  const auto text = request.text;
+  // Targets whose engine takes placeholders (Apertium passes unknown words through in place)
+  // and targets whose engine reads the terms themselves (neural models copy names, and a term
+  // they lose is put back where it stood).
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& target = targets[i];
+    const auto protected_text = glossary.protect(text, request.source, target);
+    request.targets = {target};
+    request.previous_translations = {i < previous.size() ? previous[i] : std::string{}};
+    if (protected_text.placeholders.empty()) {
+      // Batched below with the other targets that need nothing of the glossary.
+      out[i].clear();
+      continue;
+    }
+    if (mt.engine_for(request.source, target) == kMtApertium) {
+      request.text = protected_text.text;
+      auto translation = mt.translate(request).front();
+      out[i] = Glossary::restore(std::move(translation), protected_text);
+    } else {
+      request.text = Glossary::restore(protected_text.text, protected_text);  // the terms' own output text
+      auto translation = mt.translate(request).front();
+      for (const auto& [name, term] : protected_text.placeholders) {
+        translation = ensure_term(translation, term, relative_word_position(protected_text.text, protected_text.text.find(name)));
+      }
+      out[i] = std::move(translation);
+    }
+  }
+  // Every target without glossary terms in one call (one batch on a multilingual model).
+  MtRequest plain = request;
+  plain.text = text;
+  plain.targets.clear();
+  plain.previous_translations.clear();
+  std::vector<std::size_t> slots;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (!glossary.protect(text, plain.source, targets[i]).placeholders.empty()) continue;
+    plain.targets.push_back(targets[i]);
+    plain.previous_translations.push_back(i < previous.size() ? previous[i] : std::string{});
+    slots.push_back(i);
+  }
+  if (!plain.targets.empty()) {
+    auto translations = mt.translate(plain);
+    for (std::size_t k = 0; k < slots.size(); ++k) out[slots[k]] = std::move(translations[k]);
+  }
+  return out;
+}
 
 AudioBuffer trim_silence(const AudioBuffer& audio) {
   const auto channels = static_cast<std::size_t>(audio.format.channels);
@@ -94,7 +176,7 @@ class CpuDubbingEngine::RecognizerLease {
 };
 
 CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
-    : options_(options), translator_(options.apertium_modes_dir), voices_(select_voices(options)) {
+    : options_(options), mt_(make_translation(options)), voices_(select_voices(options)) {
   const int count = std::max(1, options.recognizers);
   if (options.asr_engine == "whisper") {
 #if LIVEDUB_HAVE_WHISPER
@@ -113,18 +195,19 @@ CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
   }
   // A pair is offered when all three stages can do their part of it.
   const auto& heard = capabilities_.asr_languages;
-  for (const auto& mode : translator_.modes()) {
-    if (std::find(heard.begin(), heard.end(), mode.source) != heard.end() && voices_.has_language(mode.target)) {
-      capabilities_.pairs.push_back({mode.source, mode.target});
+  for (const auto& pair : mt_.pairs()) {
+    if (std::find(heard.begin(), heard.end(), pair.source) != heard.end() && voices_.has_language(pair.target)) {
+      capabilities_.pairs.push_back(pair);
     }
+    capabilities_.mt_engines[pair.source + "-" + pair.target] = mt_.engine_for(pair.source, pair.target);
   }
   if (capabilities_.pairs.empty()) {
-    throw MtError("no installed Apertium pair translates from a language the ASR engine (" + asr_description_ +
+    throw MtError("no installed translation pair (Apertium or a model under LIVEDUB_STS_MODEL_DIR/mt) translates from a language the ASR engine (" + asr_description_ +
                   ") recognises into a language the TTS engine (" + options.tts_engine + ") can speak");
   }
   for (const auto& [profile, unused] : voice_profiles()) capabilities_.voices.push_back(profile);
   capabilities_.asr_engine = asr_description_;
-  for (const auto& mode : translator_.modes()) capabilities_.mt_pairs.push_back({mode.source, mode.target});
+  capabilities_.mt_pairs = mt_.pairs();
   capabilities_.tts_languages = voices_.languages();
   capabilities_.tts_engines = voices_.engines();
 }
@@ -162,17 +245,39 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
 
   check_deadline(context, kStageMt);
   started = Clock::now();
-  // Glossary terms travel through MT as placeholders no dictionary knows, so they come out
-  // in place and untouched, then become the glossary's spelling.
-  const auto protected_text = options_.glossary.protect(result.transcript, request.source_lang, request.target_lang);
-  auto translation =
-      translator_.translate(request.source_lang, request.target_lang, protected_text.text, options_.mt_timeout);
-  // A continuing sentence is not re-capitalised, but a glossary term keeps its own case.
-  if (context.has_previous && !context.previous_transcript.empty() &&
-      !Glossary::starts_with_term(translation, protected_text)) {
-    translation = continue_sentence(translation);
+  result.mt_engine = mt_.describe(request.source_lang, request.target_lang);
+  if (context.known_translation) {
+    result.translation = *context.known_translation;
+  } else {
+    MtRequest mt_request;
+    mt_request.source = request.source_lang;
+    mt_request.targets = {request.target_lang};
+    for (const auto& extra : context.also_translate_into) {
+      // A further language joins this call only where it can be translated (else its own dub
+      // reports why).
+      if (mt_.supports(request.source_lang, extra) && extra != request.target_lang) mt_request.targets.push_back(extra);
+    }
+    mt_request.text = result.transcript;
+    if (context.has_previous) {
+      mt_request.previous_source = context.previous_transcript;
+      mt_request.previous_translations = {context.previous_translation};
+    }
+    mt_request.deadline = context.deadline;
+    auto translations = translate_with_glossary(mt_, options_.glossary, mt_request);
+    // A continuing sentence is not re-capitalised, but a glossary term keeps its own case.
+    const bool continuing = context.has_previous && !context.previous_transcript.empty();
+    for (std::size_t i = 0; i < translations.size(); ++i) {
+      auto& translation = translations[i];
+      if (continuing && !options_.glossary.starts_with_output_term(translation, request.source_lang, mt_request.targets[i])) {
+        translation = continue_sentence(translation);
+      }
+      if (i == 0) {
+        result.translation = std::move(translation);
+      } else {
+        result.extra_translations[mt_request.targets[i]] = std::move(translation);
+      }
+    }
   }
-  result.translation = Glossary::restore(std::move(translation), protected_text);
   result.stage_timings_ms[kStageMt] = elapsed_ms(started);
 
   check_deadline(context, kStageTts);

@@ -93,7 +93,8 @@ Clock::time_point extra_targets_answer_by(Clock::time_point arrived, Clock::time
 }
 
 ExtraOutcome dub_extra_target(DubbingEngine& engine, const DubRequestMetadata& metadata, const DubTarget& target,
-                              const AudioBuffer& input, const DubContext& context, const std::string& transcript) {
+                              const AudioBuffer& input, const DubContext& context, const std::string& transcript,
+                              const std::map<std::string, std::string>& known_translations) {
   ExtraOutcome outcome;
   outcome.dub.target_lang = target.target_lang;
   outcome.dub.voice = target.voice;
@@ -112,6 +113,10 @@ ExtraOutcome dub_extra_target(DubbingEngine& engine, const DubRequestMetadata& m
     request.extra_targets.clear();
     auto extra_context = context;
     extra_context.known_transcript = transcript;  // one recognition for every language
+    extra_context.also_translate_into.clear();
+    if (auto it = known_translations.find(target.target_lang); it != known_translations.end()) {
+      extra_context.known_translation = it->second;  // translated with the first language, in one batch
+    }
     outcome.result = engine.dub(request, input, extra_context);
     if (outcome.result.audio.format != input.format) throw std::runtime_error("returned audio in a different format");
   } catch (const Rejection& r) {
@@ -314,8 +319,13 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   const auto answer_by = metadata.extra_targets.empty() ? deadline : extra_targets_answer_by(arrived, deadline);
   auto ticket = pool_.submit(
       [job, engine, answer_by] {
-        auto first = engine->dub(job->metadata, job->input, job->context);
+        auto first_context = job->context;
+        for (const auto& target : job->metadata.extra_targets) {
+          first_context.also_translate_into.push_back(target.target_lang);
+        }
+        auto first = engine->dub(job->metadata, job->input, first_context);
         const auto transcript = first.transcript;  // the handler may move `result` once answered
+        const auto translations = first.extra_translations;
         {
           std::lock_guard lock(job->mutex);
           job->result = std::move(first);
@@ -324,7 +334,8 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
         auto extra_context = job->context;
         extra_context.deadline = answer_by;
         for (const auto& target : job->metadata.extra_targets) {
-          auto outcome = dub_extra_target(*engine, job->metadata, target, job->input, extra_context, transcript);
+          auto outcome =
+              dub_extra_target(*engine, job->metadata, target, job->input, extra_context, transcript, translations);
           std::lock_guard lock(job->mutex);
           if (job->answered) return;
           job->extra.push_back(std::move(outcome));
@@ -420,6 +431,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   response.translation = std::move(result.translation);
   response.voice = result.voice.empty() ? metadata.voice : result.voice;
   response.engine = engine->name();
+  response.mt_engine = result.mt_engine;
   response.tts_engine = result.tts_engine;
   response.stretch_ratio = result.stretch_ratio;
   response.time_fit = result.time_fit;
@@ -437,6 +449,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
       const auto extra_wav = encode_wav(outcome.result.audio);
       extra.audio_wav_base64 = base64_encode({reinterpret_cast<const char*>(extra_wav.data()), extra_wav.size()});
       extra.translation = std::move(outcome.result.translation);
+      extra.mt_engine = outcome.result.mt_engine;
       extra.tts_engine = outcome.result.tts_engine;
       extra.stretch_ratio = outcome.result.stretch_ratio;
       extra.time_fit = outcome.result.time_fit;
@@ -466,6 +479,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   audio_seconds_.Increment(input_seconds);
   logging::write(spdlog::level::info, ctx, "fragment dubbed",
                  {{"engine", response.engine},
+                  {"mt_engine", response.mt_engine},
                   {"tts_engine", response.tts_engine},
                   {"duration_ms", metadata.duration_ms},
                   {"input_ms", input_seconds * 1000.0},
@@ -485,9 +499,15 @@ HandlerReply DubHandler::capabilities() const {
     return HandlerReply{503, error_body("not_ready", "engines are still loading; see /readyz"), {{"Retry-After", "2"}}};
   }
   auto caps = engine->capabilities();
-  auto pairs_json = [](const std::vector<LanguagePair>& pairs) {
+  auto pairs_json = [&caps](const std::vector<LanguagePair>& pairs) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& pair : pairs) out.push_back({{"source", pair.source}, {"target", pair.target}});
+    for (const auto& pair : pairs) {
+      nlohmann::json item = {{"source", pair.source}, {"target", pair.target}};
+      if (auto it = caps.mt_engines.find(pair.source + "-" + pair.target); it != caps.mt_engines.end()) {
+        item["engine"] = it->second;  // which translation engine serves the pair
+      }
+      out.push_back(std::move(item));
+    }
     return out;
   };
   const WavLimits wav;

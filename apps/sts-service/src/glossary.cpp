@@ -150,6 +150,18 @@ bool Glossary::starts_with_term(const std::string& translation, const Protected&
   return false;
 }
 
+bool Glossary::starts_with_output_term(const std::string& translation, const std::string& source_lang,
+                                       const std::string& target_lang) const {
+  for (const auto& entry : entries_) {
+    const bool applies = entry.source_lang.empty() || (entry.source_lang == source_lang && entry.target_lang == target_lang);
+    if (applies && translation.starts_with(entry.target) &&
+        (translation.size() == entry.target.size() || !word_byte(translation[entry.target.size()]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> Glossary::recognition_hints(const std::string& source_lang) const {
   std::vector<std::string> hints;
   for (const auto& entry : entries_) {

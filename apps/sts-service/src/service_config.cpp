@@ -65,6 +65,20 @@ ServiceConfig load_service_config(const EnvConfig& env) {
                                                      ".bin (LIVEDUB_STS_WHISPER_MODEL names a model, not a file)");
     }
   }
+  config.mt_engine = env.one_of("LIVEDUB_STS_MT_ENGINE", config.mt_engine, {kMtAuto, kMtApertium, kMtMarian, kMtM2M100});
+  config.mt_pairs = env.string("LIVEDUB_STS_MT_PAIRS", config.mt_pairs);
+  auto& mt = config.neural_mt;
+  mt.precision = env.one_of("LIVEDUB_STS_MT_PRECISION", mt.precision, {kMtPrecisionAuto, kMtPrecisionInt8, kMtPrecisionFloat});
+  mt.device = env.one_of("LIVEDUB_STS_MT_DEVICE", mt.device, {"auto", "cpu", "gpu"});
+  mt.threads = static_cast<int>(env.integer("LIVEDUB_STS_MT_THREADS", mt.threads, 1, 64));
+  mt.max_tokens = static_cast<int>(env.integer("LIVEDUB_STS_MT_MAX_TOKENS", mt.max_tokens, 4, 512));
+  mt.context = env.boolean("LIVEDUB_STS_MT_CONTEXT", mt.context);
+  if (config.mode == kModeCpu && (config.mt_engine == kMtMarian || config.mt_engine == kMtM2M100) &&
+      discover_mt_models(config.model_dir).empty()) {
+    throw ConfigError("LIVEDUB_STS_MT_ENGINE", config.mt_engine + ", but LIVEDUB_STS_MODEL_DIR (" +
+                                                   (config.model_dir.empty() ? std::string("unset") : config.model_dir) +
+                                                   ") holds no model under mt/ (scripts/fetch-mt-model NAME DIR)");
+  }
   config.tts_engine = env.one_of("LIVEDUB_STS_TTS_ENGINE", config.tts_engine, {kTtsAuto, kTtsPico, kTtsEspeak});
   config.pico_lang_dir = env.string("LIVEDUB_STS_PICO_LANG_DIR", config.pico_lang_dir);
   if (config.tts_engine == kTtsPico && config.mode == kModeCpu && pico_voices(config.pico_lang_dir).empty()) {
@@ -98,6 +112,10 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
     CpuEngineOptions options;
     options.asr_model_dir = config.asr_model_dir;
     options.apertium_modes_dir = config.apertium_modes_dir;
+    options.model_dir = config.model_dir;
+    options.mt_engine = config.mt_engine;
+    options.mt_pairs = config.mt_pairs;
+    options.neural_mt = config.neural_mt;
     options.recognizers = config.workers;
     options.time_fit = config.time_fit;
     options.asr_engine = config.asr_engine;

@@ -3,6 +3,7 @@
 #include <onnxruntime_c_api.h>
 
 #include <mutex>
+#include <optional>
 
 namespace livedub::onnx {
 namespace {
@@ -68,6 +69,10 @@ Tensor Tensor::floats(std::span<float> data, std::vector<std::int64_t> shape) {
 Tensor Tensor::int64s(std::span<std::int64_t> data, std::vector<std::int64_t> shape) {
   return make_tensor(data, std::move(shape), ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
 }
+Tensor Tensor::bools(std::span<bool> data, std::vector<std::int64_t> shape) {
+  static_assert(sizeof(bool) == 1, "ONNX bool tensors are one byte per element");
+  return make_tensor(data, std::move(shape), ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL);
+}
 Tensor::Tensor(Tensor&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }
 Tensor& Tensor::operator=(Tensor&& other) noexcept {
   if (this != &other) {
@@ -97,6 +102,54 @@ std::vector<float> Tensor::to_floats() const {
   return std::vector<float>(f, f + count);
 }
 
+std::vector<std::int64_t> Tensor::shape() const {
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  check(api().GetTensorTypeAndShape(value_, &info), "cannot read a tensor's shape");
+  std::size_t rank = 0;
+  OrtStatus* status = api().GetDimensionsCount(info, &rank);
+  std::vector<std::int64_t> dims(rank);
+  if (status == nullptr) status = api().GetDimensions(info, dims.data(), rank);
+  api().ReleaseTensorTypeAndShapeInfo(info);
+  check(status, "cannot read a tensor's shape");
+  return dims;
+}
+
+std::span<const float> Tensor::float_data() const {
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  check(api().GetTensorTypeAndShape(value_, &info), "cannot read a tensor's shape");
+  std::size_t count = 0;
+  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  OrtStatus* status = api().GetTensorShapeElementCount(info, &count);
+  if (status == nullptr) status = api().GetTensorElementType(info, &type);
+  api().ReleaseTensorTypeAndShapeInfo(info);
+  check(status, "cannot read a tensor's shape");
+  if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) throw OnnxError("output tensor is not float");
+  void* data = nullptr;
+  check(api().GetTensorMutableData(value_, &data), "cannot read a tensor");
+  return {static_cast<const float*>(data), count};
+}
+
+namespace {
+
+// Adds the CUDA provider; returns ONNX Runtime's reason when it cannot (a CPU-only library, no
+// driver or GPU).
+std::optional<std::string> append_cuda(OrtSessionOptions* options) {
+  OrtCUDAProviderOptionsV2* cuda = nullptr;
+  if (OrtStatus* status = api().CreateCUDAProviderOptions(&cuda)) {
+    std::string why = api().GetErrorMessage(status);
+    api().ReleaseStatus(status);
+    return why;
+  }
+  OrtStatus* status = api().SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda);
+  api().ReleaseCUDAProviderOptions(cuda);
+  if (status == nullptr) return std::nullopt;
+  std::string why = api().GetErrorMessage(status);
+  api().ReleaseStatus(status);
+  return why;
+}
+
+}  // namespace
+
 Session::Session(const std::filesystem::path& model, const SessionOptions& options) {
   OrtSessionOptions* raw = nullptr;
   check(api().CreateSessionOptions(&raw), "cannot create session options");
@@ -105,6 +158,15 @@ Session::Session(const std::filesystem::path& model, const SessionOptions& optio
   check(api().SetInterOpNumThreads(opts.get(), 1), "cannot set threads");
   check(api().SetSessionGraphOptimizationLevel(opts.get(), ORT_ENABLE_ALL), "cannot set optimisation level");
   if (!std::filesystem::is_regular_file(model)) throw OnnxError("model file " + model.string() + " does not exist");
+  if (options.device != Device::kCpu) {
+    if (auto why = append_cuda(opts.get())) {
+      if (options.device == Device::kCuda) {
+        throw OnnxError("cannot run " + model.string() + " on the GPU (ONNX Runtime " + runtime_version() + "): " + *why);
+      }
+    } else {
+      device_ = "CUDA";
+    }
+  }
   check(api().CreateSession(environment(), model.c_str(), opts.get(), &session_),
         "cannot load ONNX model " + model.string());
   OrtAllocator* allocator = nullptr;

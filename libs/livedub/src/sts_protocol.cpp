@@ -185,6 +185,7 @@ nlohmann::json to_json(const DubResponse& r) {
           {"translation", r.translation},
           {"voice", r.voice},
           {"engine", r.engine},
+          {"mt_engine", r.mt_engine},
           {"tts_engine", r.tts_engine},
           {"stretch_ratio", r.stretch_ratio},
           {"time_fit", r.time_fit},
@@ -200,6 +201,7 @@ nlohmann::json to_json(const DubResponse& r) {
       } else {
         item.update({{"audio_wav_base64", e.audio_wav_base64},
                      {"translation", e.translation},
+                     {"mt_engine", e.mt_engine},
                      {"tts_engine", e.tts_engine},
                      {"stretch_ratio", e.stretch_ratio},
                      {"time_fit", e.time_fit},
@@ -232,6 +234,7 @@ DubResponse parse_response(std::string_view json_text) {
   r.translation = optional_field<std::string>(j, "translation", "");
   r.voice = optional_field<std::string>(j, "voice", "");
   r.engine = optional_field<std::string>(j, "engine", "");
+  r.mt_engine = optional_field<std::string>(j, "mt_engine", "");
   r.tts_engine = optional_field<std::string>(j, "tts_engine", "");
   r.stretch_ratio = optional_field<double>(j, "stretch_ratio", 1.0);
   r.time_fit = optional_field<std::string>(j, "time_fit", "");
@@ -258,6 +261,7 @@ DubResponse parse_response(std::string_view json_text) {
       } else {
         e.audio_wav_base64 = field<std::string>(item, "audio_wav_base64");
         e.translation = optional_field<std::string>(item, "translation", "");
+        e.mt_engine = optional_field<std::string>(item, "mt_engine", "");
         e.tts_engine = optional_field<std::string>(item, "tts_engine", "");
         e.stretch_ratio = optional_field<double>(item, "stretch_ratio", 1.0);
         e.time_fit = optional_field<std::string>(item, "time_fit", "");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "livedub/process.hpp"
+#include "sts/translator.hpp"
 
 namespace livedub::sts {
 
@@ -75,6 +76,22 @@ class ApertiumTranslator {
 
  private:
   std::map<std::pair<std::string, std::string>, std::unique_ptr<ApertiumPipeline>> pipelines_;
+};
+
+// Apertium as one of the STS's translators (sts/translator.hpp); it ignores context.
+class ApertiumEngine final : public Translator {
+ public:
+  ApertiumEngine(const std::filesystem::path& modes_dir, std::chrono::milliseconds timeout)
+      : translator_(modes_dir), timeout_(timeout) {}
+  std::string engine() const override { return kMtApertium; }
+  std::vector<LanguagePair> pairs() const override;
+  std::string describe(const LanguagePair& pair) const override;
+  std::vector<std::string> translate(const MtRequest& request) override;
+  std::vector<ApertiumMode> modes() const { return translator_.modes(); }
+
+ private:
+  ApertiumTranslator translator_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace livedub::sts

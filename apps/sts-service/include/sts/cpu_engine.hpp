@@ -1,6 +1,6 @@
 #pragma once
 // The embedded dubbing engine: ASR (pocketsphinx on CPU, or whisper.cpp on GPU/CPU) ->
-// Apertium MT -> SVOX Pico / espeak-ng TTS -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
+// MT (neural models where installed, Apertium; sts/translator.hpp) -> SVOX Pico / espeak-ng TTS -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
 // request; the service reports ready only afterwards.
 #include <chrono>
 #include <condition_variable>
@@ -14,9 +14,11 @@
 #include "sts/engine.hpp"
 #include "sts/espeak_tts.hpp"
 #include "sts/glossary.hpp"
+#include "sts/neural_mt.hpp"
 #include "sts/pico_tts.hpp"
 #include "sts/pocketsphinx_asr.hpp"
 #include "sts/time_fit.hpp"
+#include "sts/translator.hpp"
 #include "sts/whisper_asr.hpp"
 
 namespace livedub::sts {
@@ -27,6 +29,10 @@ struct CpuEngineOptions {
   std::string asr_language = "en";  // the language of that model
   WhisperOptions whisper;           // asr_engine "whisper" 
   std::filesystem::path apertium_modes_dir = "/usr/share/apertium/modes";
+  std::filesystem::path model_dir;  // neural translation models under model_dir/mt (sts/neural_mt.hpp)
+  std::string mt_engine = kMtAuto;  // preferred engine (sts/translator.hpp: route_mt_pairs)
+  std::string mt_pairs;             // per-pair overrides, "en-es=apertium,en-fr=m2m100"
+  NeuralMtOptions neural_mt;
   std::string tts_engine = kTtsAuto;  // kTtsAuto, kTtsPico or kTtsEspeak
   std::filesystem::path pico_lang_dir = kPicoDefaultLangDir;
   Glossary glossary;  // applied around MT; its terms are offered to the recogniser
@@ -49,6 +55,13 @@ AudioBuffer speech_region(const AudioBuffer& input, const DubRequestMetadata& re
 // letter is lowered again (UTF-8 aware for the Latin-1 range).
 std::string continue_sentence(const std::string& translation);
 
+// `request` translated into each of its targets with the glossary applied: Apertium gets its
+// terms as placeholders no dictionary knows (they pass through in place); a neural model reads
+// the terms' output text, and a term it does not reproduce intact (a name its tokeniser splits
+// and the model mangles) is put back where it stood. Targets without glossary terms go to MT in
+// one call.
+std::vector<std::string> translate_with_glossary(const MtRouter& mt, const Glossary& glossary, MtRequest request);
+
 class CpuDubbingEngine final : public DubbingEngine {
  public:
   explicit CpuDubbingEngine(const CpuEngineOptions& options);  // throws AsrError/MtError/TtsError
@@ -61,7 +74,7 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::vector<std::string> asr_languages() const { return capabilities_.asr_languages; }
   // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: NVIDIA ...)".
   const std::string& asr_description() const { return asr_description_; }
-  std::vector<ApertiumMode> mt_modes() const { return translator_.modes(); }
+  const MtRouter& translation() const { return mt_; }
   std::vector<std::string> tts_languages() const { return voices_.languages(); }
   // {language -> "pico es-ES_zl0" / "espeak-ng ca"}.
   std::map<std::string, std::string> tts_engines() const { return voices_.engines(); }
@@ -76,7 +89,7 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::condition_variable recognizer_returned_;
   std::vector<std::unique_ptr<SpeechRecognizer>> idle_recognizers_;
   std::string asr_description_;
-  ApertiumTranslator translator_;
+  MtRouter mt_;
   VoiceSelection voices_;
   EngineCapabilities capabilities_;
 };

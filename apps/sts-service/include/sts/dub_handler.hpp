@@ -52,8 +52,11 @@ std::chrono::steady_clock::time_point extra_targets_answer_by(std::chrono::stead
 // Dubs one of `metadata.extra_targets` after the first target was recognised as `transcript`:
 // MT and TTS, no second recognition. A failure (unsupported pair or voice, engine error,
 // deadline) is returned as the outcome's error, never thrown. Runs on the work pool.
+// `known_translations` (the first dub's DubResult::extra_translations): a translation made in
+// the first dub's batch is used as is.
 ExtraOutcome dub_extra_target(DubbingEngine& engine, const DubRequestMetadata& metadata, const DubTarget& target,
-                              const AudioBuffer& input, const DubContext& context, const std::string& transcript);
+                              const AudioBuffer& input, const DubContext& context, const std::string& transcript,
+                              const std::map<std::string, std::string>& known_translations = {});
 
 class DubHandler {
  public:

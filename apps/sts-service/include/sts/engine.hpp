@@ -30,6 +30,7 @@ struct DubResult {
   std::string transcript;
   std::string translation;
   std::string voice;           // the voice actually used
+  std::string mt_engine;       // the engine and model that translated it ("marian opus-mt-en-es int8 (CPU)")
   std::string tts_engine;      // the engine and voice that spoke it ("pico es-ES_zl0"); empty for mocks
   double stretch_ratio = 1.0;  // output speech duration / natural TTS duration
   std::string time_fit;        // TimeFitPolicy applied ("exact", "bound_then_pad", ...); empty for mocks
@@ -37,6 +38,9 @@ struct DubResult {
   // Where the dubbed speech sits in `audio`, in frames (equal when it is silent).
   std::int64_t speech_begin = 0;
   std::int64_t speech_end = 0;
+  // DubContext::also_translate_into's translations, made in the same MT call (one batch on a
+  // multilingual model); the handler hands each to its language's dub as known_translation.
+  std::map<std::string, std::string> extra_translations;
 };
 
 struct LanguagePair {
@@ -56,6 +60,7 @@ struct EngineCapabilities {
   std::string asr_engine;  // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: ...)"
   std::vector<std::string> asr_languages;
   std::vector<LanguagePair> mt_pairs;
+  std::map<std::string, std::string> mt_engines;  // "en-es" -> "marian" / "m2m100" / "apertium"
   std::vector<std::string> tts_languages;
   std::map<std::string, std::string> tts_engines;  // language -> "pico es-ES_zl0", "espeak-ng ca"
 };
@@ -81,6 +86,11 @@ struct DubContext {
   // recognition and translates this text (one recognition per fragment, whatever the number
   // of languages).
   std::optional<std::string> known_transcript;
+  // Further target languages of the same request: an engine that can translates them together
+  // with the first (DubResult::extra_translations).
+  std::vector<std::string> also_translate_into;
+  // Set with known_transcript when that translation is already made: the engine skips MT.
+  std::optional<std::string> known_translation;
 };
 
 // Throws DeadlineExpired naming `stage` when `context`'s deadline has passed.

@@ -55,6 +55,9 @@ class Glossary {
   // True when MT output starts with a placeholder: a glossary term, whose case is the
   // glossary's, not a sentence's.
   static bool starts_with_term(const std::string& translation, const Protected& protected_text);
+  // True when `translation` (restored) starts with a term this glossary outputs for the pair.
+  bool starts_with_output_term(const std::string& translation, const std::string& source_lang,
+                               const std::string& target_lang) const;
 
   // Terms the recogniser should expect in `source_lang` (whisper takes them in its prompt).
   std::vector<std::string> recognition_hints(const std::string& source_lang) const;

@@ -10,6 +10,7 @@
 #include "livedub/config.hpp"
 #include "sts/engine.hpp"
 #include "sts/glossary.hpp"
+#include "sts/neural_mt.hpp"
 #include "sts/pico_tts.hpp"
 #include "sts/time_fit.hpp"
 
@@ -46,11 +47,18 @@ struct ServiceConfig {
   std::string apertium_modes_dir = "/usr/share/apertium/modes";       // LIVEDUB_STS_APERTIUM_MODES_DIR
   // cpu mode's ASR: "pocketsphinx" (English, CPU) or "whisper" (whisper.cpp, GPU when usable).
   std::string asr_engine = kAsrPocketsphinx;                          // LIVEDUB_STS_ASR_ENGINE
+  // whisper models, and translation models under mt/ (scripts/fetch-mt-model writes both).
   std::string model_dir;                                              // LIVEDUB_STS_MODEL_DIR
   std::string whisper_model = "base";                                 // LIVEDUB_STS_WHISPER_MODEL
   std::string whisper_device = "auto";                                // LIVEDUB_STS_WHISPER_DEVICE
   int whisper_threads = 4;                                            // LIVEDUB_STS_WHISPER_THREADS
   bool whisper_fit_context = false;                                   // LIVEDUB_STS_WHISPER_FIT_CONTEXT
+  // cpu mode's MT: which engine serves each pair ("auto": a neural model under MODEL_DIR/mt
+  // where one is present, else Apertium), per-pair overrides, and the neural engines' settings.
+  std::string mt_engine = kMtAuto;                                    // LIVEDUB_STS_MT_ENGINE
+  std::string mt_pairs;                                               // LIVEDUB_STS_MT_PAIRS
+  // LIVEDUB_STS_MT_PRECISION, _DEVICE, _THREADS, _MAX_TOKENS, _CONTEXT
+  NeuralMtOptions neural_mt;
   // cpu mode's TTS: "auto" (SVOX Pico for its five languages, espeak-ng for the rest), "pico"
   // or "espeak-ng".
   std::string tts_engine = kTtsAuto;                                  // LIVEDUB_STS_TTS_ENGINE

@@ -27,6 +27,8 @@ class Tensor {
  public:
   static Tensor floats(std::span<float> data, std::vector<std::int64_t> shape);
   static Tensor int64s(std::span<std::int64_t> data, std::vector<std::int64_t> shape);
+  // `data` is bool[] in ONNX's sense (one byte per element).
+  static Tensor bools(std::span<bool> data, std::vector<std::int64_t> shape);
   Tensor(Tensor&&) noexcept;
   Tensor& operator=(Tensor&&) noexcept;
   ~Tensor();
@@ -35,13 +37,21 @@ class Tensor {
   explicit Tensor(OrtValue* value) : value_(value) {}
   // Output tensors only: their float contents (a copy) and element count.
   std::vector<float> to_floats() const;
+  // Output tensors only: their shape, and their float contents in place (valid while this lives).
+  std::vector<std::int64_t> shape() const;
+  std::span<const float> float_data() const;
 
  private:
   OrtValue* value_ = nullptr;
 };
 
+enum class Device { kCpu, kCuda, kAuto };
+
 struct SessionOptions {
   int intra_op_threads = 1;  // one stream = one core at most; the worker runs many streams
+  // kCuda: ONNX Runtime's CUDA provider or an OnnxError saying why not; kAuto: CUDA where the
+  // library has it and a GPU answers, else the CPU.
+  Device device = Device::kCpu;
 };
 
 class Session {
@@ -54,6 +64,8 @@ class Session {
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
+  // "CPU" or "CUDA": where the session's nodes run.
+  const std::string& device() const { return device_; }
   // Runs with inputs in input_names() order; returns outputs in output_names() order.
   std::vector<Tensor> run(const std::vector<const Tensor*>& inputs);
 
@@ -61,6 +73,7 @@ class Session {
   OrtSession* session_ = nullptr;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  std::string device_ = "CPU";
 };
 
 // "1.28.2": the library actually loaded.

@@ -89,6 +89,7 @@ struct ExtraDub {
   std::string voice;
   std::string audio_wav_base64;  // empty when failed
   std::string translation;
+  std::string mt_engine;
   std::string tts_engine;
   double stretch_ratio = 1.0;
   std::string time_fit;
@@ -110,6 +111,9 @@ struct DubResponse {
   std::string translation;
   std::string voice;
   std::string engine;  // e.g. "mock-passthrough"
+  // The translation engine and model, e.g. "marian opus-mt-en-es int8 (CPU)" or
+  // "apertium eng-spa"; empty from the mocks.
+  std::string mt_engine;
   // The TTS engine and voice that spoke the dub, e.g. "pico es-ES_zl0"; empty from the mocks.
   std::string tts_engine;
   double stretch_ratio = 1.0;
