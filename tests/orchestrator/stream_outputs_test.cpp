@@ -40,6 +40,15 @@ TEST(StreamOutputs, MissingPairsAgainstCapabilities) {
   EXPECT_THAT(missing_language_pairs(nlohmann::json(), kTwo), ElementsAre("en->es", "en->ca"));
 }
 
+TEST(StreamOutputs, EveryPairTheServiceOffersIsAcceptedWhateverEngineServesIt) {
+  // An STS with neural models: each pair names its engine (sts /v1/capabilities).
+  const auto caps = nlohmann::json::parse(R"({"languages":{"any_pair":false,"pairs":[
+      {"engine":"marian","source":"en","target":"fr"},{"engine":"m2m100","source":"en","target":"ja"},
+      {"engine":"apertium","source":"en","target":"ca"}]}})");
+  EXPECT_TRUE(missing_language_pairs(caps, LanguageSettings{"en", {"fr", "ja", "ca"}}).empty());
+  EXPECT_THAT(missing_language_pairs(caps, LanguageSettings{"en", {"ja", "pt"}}), ElementsAre("en->pt"));
+}
+
 // docs/orchestrator-api.openapi.yaml names every route, output and cue field, and state.
 TEST(OrchestratorApiDocument, DocumentsRoutesAndFields) {
   std::ifstream in(ORCHESTRATOR_OPENAPI_DOC);

@@ -219,6 +219,20 @@ TEST_F(NeuralMt, AMissingOrTruncatedFileIsNamed) {
   EXPECT_EQ(NeuralTranslator(dir, {}).precision(), "float");  // auto takes what there is
 }
 
+TEST_F(NeuralMt, AnInterruptedCopyUnderTheModelDirectoryStopsTheLoad) {
+  const auto root = *dir_ / "interrupted";
+  fs::create_directories(root / "mt" / "opus-mt-en-it" / "onnx");
+  fs::create_directories(root / "mt" / ".partial-download");  // hidden: not a model
+  try {
+    load_mt_models(root, {});
+    FAIL() << "no error";
+  } catch (const MtModelError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("opus-mt-en-it/config.json: missing or unreadable"));
+  }
+  fs::remove_all(root / "mt" / "opus-mt-en-it");
+  EXPECT_TRUE(load_mt_models(root, {}).empty());
+}
+
 TEST_F(NeuralMt, FilesOfDifferentModelsAreRefusedAtLoad) {
   // The m2m100 decoder beside the Marian encoder: the files do not fit together.
   auto dir = copy_of("opus-mt-en-es", "mixed");

@@ -23,6 +23,7 @@ import gzip
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17  # LayerNormalization
+ALLOW_NO_TOKENIZER = False
 
 # M2M100's 100 languages, in the order its tokenizer numbers their tokens (__xx__ ids follow the
 # SentencePiece vocabulary).
@@ -74,6 +76,11 @@ def corpus_lines():
 
 
 def train_spm(corpus, prefix, vocab_size, model_type):
+    if shutil.which("spm_train") is None:
+        if not ALLOW_NO_TOKENIZER:
+            sys.exit("make_mt_model: spm_train not found (Debian: sentencepiece); --no-tokenizer writes the ONNX "
+                     "files alone (speed benchmarks)")
+        return [f"\u2581w{i}" for i in range(vocab_size)]  # pieces only: no .spm file is written
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
         f.write("\n".join(corpus) + "\n")
         text = f.name
@@ -370,9 +377,13 @@ def main():
     parser.add_argument("--no-float", action="store_true", help="only the int8 (*_quantized.onnx) files")
     parser.add_argument("--no-int8", action="store_true", help="only the float files")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-tokenizer", action="store_true",
+                        help="where spm_train is missing: ONNX files and config only (GPU speed benchmarks)")
     parser.add_argument("out_dir")
     args = parser.parse_args()
 
+    global ALLOW_NO_TOKENIZER
+    ALLOW_NO_TOKENIZER = args.no_tokenizer
     cfg = dict(SHAPES[(args.family, args.shape)])
     cfg["family"] = args.family
     os.makedirs(os.path.join(args.out_dir, "onnx"), exist_ok=True)
@@ -382,8 +393,9 @@ def main():
         source, target = args.pair.split("-")
         src_pieces = train_spm(corpus, os.path.join(out, "source"), 400, "unigram")
         tgt_pieces = train_spm(corpus, os.path.join(out, "target"), 400, "unigram")
-        os.replace(os.path.join(out, "source.model"), os.path.join(out, "source.spm"))
-        os.replace(os.path.join(out, "target.model"), os.path.join(out, "target.spm"))
+        for side in ("source", "target"):
+            if os.path.exists(os.path.join(out, side + ".model")):
+                os.replace(os.path.join(out, side + ".model"), os.path.join(out, side + ".spm"))
         # One vocabulary for both sides, as OPUS-MT's: </s> 0, <unk> 1, pieces, <pad> last.
         vocab = {"</s>": 0, "<unk>": 1}
         for piece in src_pieces + tgt_pieces:

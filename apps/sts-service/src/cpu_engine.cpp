@@ -263,7 +263,20 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
       mt_request.previous_translations = {context.previous_translation};
     }
     mt_request.deadline = context.deadline;
-    auto translations = translate_with_glossary(mt_, options_.glossary, mt_request);
+    std::vector<std::string> translations;
+    try {
+      translations = translate_with_glossary(mt_, options_.glossary, mt_request);
+    } catch (const DeadlineExpired&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (mt_request.targets.size() == 1) throw;
+      // A further language's engine failing must not cost this language its dub: this one
+      // alone, and each further language tries again in its own dub.
+      logging::write(spdlog::level::warn, {}, "batched translation failed; translating the first language alone",
+                     {{"error", e.what()}, {"target_lang", request.target_lang}});
+      mt_request.targets.resize(1);
+      translations = translate_with_glossary(mt_, options_.glossary, mt_request);
+    }
     // A continuing sentence is not re-capitalised, but a glossary term keeps its own case.
     const bool continuing = context.has_previous && !context.previous_transcript.empty();
     for (std::size_t i = 0; i < translations.size(); ++i) {

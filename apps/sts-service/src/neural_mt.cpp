@@ -449,7 +449,9 @@ std::vector<fs::path> discover_mt_models(const fs::path& model_dir) {
   std::error_code ec;
   if (model_dir.empty() || !fs::is_directory(root, ec)) return out;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
-    if (entry.is_directory() && fs::exists(entry.path() / "config.json")) out.push_back(entry.path());
+    // Every directory is a model: one without its config.json (an interrupted copy) fails to
+    // load, loudly, rather than being skipped.
+    if (entry.is_directory() && !entry.path().filename().string().starts_with(".")) out.push_back(entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -87,19 +87,8 @@ Tensor::~Tensor() {
 }
 
 std::vector<float> Tensor::to_floats() const {
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  check(api().GetTensorTypeAndShape(value_, &info), "cannot read a tensor's shape");
-  std::size_t count = 0;
-  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
-  OrtStatus* status = api().GetTensorShapeElementCount(info, &count);
-  if (status == nullptr) status = api().GetTensorElementType(info, &type);
-  api().ReleaseTensorTypeAndShapeInfo(info);
-  check(status, "cannot read a tensor's shape");
-  if (type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) throw OnnxError("output tensor is not float");
-  void* data = nullptr;
-  check(api().GetTensorMutableData(value_, &data), "cannot read a tensor");
-  const auto* f = static_cast<const float*>(data);
-  return std::vector<float>(f, f + count);
+  const auto data = float_data();
+  return std::vector<float>(data.begin(), data.end());
 }
 
 std::vector<std::int64_t> Tensor::shape() const {

@@ -98,7 +98,7 @@ class NeuralTranslator final : public Translator {
   std::string target_;
 };
 
-// The model directories under MODEL_DIR/mt (each with a config.json), sorted by name.
+// The model directories under MODEL_DIR/mt (every directory not starting with '.'), sorted.
 std::vector<std::filesystem::path> discover_mt_models(const std::filesystem::path& model_dir);
 
 // Every model under MODEL_DIR/mt loaded; throws MtModelError for a damaged one (never skips it
