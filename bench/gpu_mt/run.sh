@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Neural translation speed on a GPU, from the repository alone (the lent GPU machine has Python
+# Neural translation and voice speed on a GPU, from the repository alone (the lent GPU machine has Python
 # with onnx and numpy, no Debian packages, no network): generates the two model families at
 # their real shapes with random weights (tools/mt-model-gen, no tokeniser needed), then times the
-# STS's decode loop on ONNX Runtime's CUDA provider (bench/gpu_mt/ort_decode.py) and prints how
-# many live streams one GPU keeps up with. Within 8 minutes on an H100/H200.
+# STS's decode loop on ONNX Runtime's CUDA provider (bench/gpu_mt/ort_decode.py); likewise Piper
+# voices at the medium and high shapes (tools/tts-model-gen, bench/gpu_mt/ort_tts.py); prints how
+# many live streams one GPU keeps up with. Within 8 minutes on an H100/H200. Recognition is
+# timed by bench/whisper_rtf (a CUDA build of whisper.cpp), not here.
 #   bash bench/gpu_mt/run.sh [WORK_DIR]
 # Exit 3 when this Python's ONNX Runtime has no CUDA provider (pip's onnxruntime-gpu has it;
 # the STS's GPU image installs ONNX Runtime's GPU release at build time).
@@ -24,3 +26,9 @@ for model in opus-mt-en-es m2m100_418M; do
 done | tee "$work/gpu_mt.txt"
 # A stream asks for one translation per phrase (about one every 3 s) per target language.
 awk '/translations\/s/ { next } $1 == 16 && $2 == "|" { printf "batch 16: %.0f translations/s = about %.0f streams x 1 language (one phrase per 3 s)\n", $6, $6 * 3 }' "$work/gpu_mt.txt"
+voice_gen=("$python" "$repo_root/tools/tts-model-gen/make_piper_voice.py" --language es_ES --espeak-voice es)
+for quality in medium high; do
+  "${voice_gen[@]}" --quality "$quality" "$work/tts/piper/es_ES-test-$quality.onnx"
+  "$python" "$repo_root/bench/gpu_mt/ort_tts.py" "$work/tts/piper/es_ES-test-$quality.onnx" --concurrency 1,4,16
+done | tee "$work/gpu_tts.txt"
+awk '$1 == 16 && $2 == "|" { printf "voice at 16 at once: %.0f sentences/s = about %.0f streams x 1 language (one phrase per 3 s)\n", $6, $6 * 3 }' "$work/gpu_tts.txt"

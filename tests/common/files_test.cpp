@@ -130,5 +130,15 @@ TEST(Files, UnwritablePlacesAreReportedNotThrown) {
   EXPECT_FALSE(journal.append("x\n"));
 }
 
+TEST(Files, AWholeFileIsReadAsBytesAndAMissingOneIsNullopt) {
+  const auto path = std::filesystem::path(::testing::TempDir()) / ("read-whole-" + std::to_string(::getpid()));
+  const std::string bytes("a\0b\r\nc", 6);
+  ASSERT_TRUE(write_file_atomically(path.string(), bytes));
+  EXPECT_EQ(read_whole_file(path), bytes);
+  std::filesystem::remove(path);
+  EXPECT_EQ(read_whole_file(path), std::nullopt);
+  EXPECT_EQ(read_whole_file("/proc/self"), std::nullopt);  // a directory
+}
+
 }  // namespace
 }  // namespace livedub

@@ -125,6 +125,12 @@ echo "$1 $2" >> "$FAKE_LOG/fetch"
 [ -z "$FAKE_FETCH_FAIL" ] || exit 1
 : > "$2/ggml-$1.bin"
 )");
+    for (const auto* fetcher : {"fetch-mt-model", "fetch-voice"}) {
+      write_script(bin_ / fetcher, std::string(R"(#!/bin/sh
+echo "$*" >> "$FAKE_LOG/)") + fetcher + R"("
+[ -z "$FAKE_FETCH_FAIL" ] || exit 1
+)");
+    }
     write_script(bin_ / "sts-service", R"(#!/bin/sh
 {
   echo "args=$*"
@@ -154,7 +160,8 @@ exec "$@"
     std::vector<std::string> argv = {(bin_ / "sh").string(), (repo_root() / script).string()};
     argv.insert(argv.end(), args.begin(), args.end());
     for (const char* name : {"LIVEDUB_STS_MODE", "LIVEDUB_STS_ASR_ENGINE", "LIVEDUB_STS_WHISPER_MODEL",
-                             "LIVEDUB_STS_MODEL_DIR", "LIVEDUB_STS_TOKEN", "FAKE_FETCH_FAIL"}) {
+                             "LIVEDUB_STS_MODEL_DIR", "LIVEDUB_STS_TOKEN", "FAKE_FETCH_FAIL", "LIVEDUB_STS_MT_MODELS",
+                             "LIVEDUB_STS_TTS_VOICES"}) {
       env.emplace(name, "");
     }
     env["PATH"] = bin_.string();
@@ -232,6 +239,30 @@ TEST_F(StsStartTest, NothingToFetchWithoutWhisperOrForAModelFile) {
                                              {"LIVEDUB_STS_ASR_ENGINE", "whisper"},
                                              {"LIVEDUB_STS_WHISPER_MODEL", "/opt/models/custom.bin"}}));
   EXPECT_EQ(logged("fetch"), "");
+}
+
+TEST_F(StsStartTest, FetchesTheNamedTranslationModelsAndVoicesOnce) {
+  const std::string models = (dir_.path() / "models").string();
+  const auto result = start({{"LIVEDUB_STS_MODE", "cpu"},
+                             {"LIVEDUB_STS_MODEL_DIR", models},
+                             {"LIVEDUB_STS_MT_MODELS", "opus-mt-en-es m2m100_418M"},
+                             {"LIVEDUB_STS_TTS_VOICES", "es=es_ES-davefx-medium, fr=fr_FR-siwis-medium"}});
+  expect_service_started_unprivileged(result);
+  EXPECT_EQ(logged("fetch-mt-model"), "--precision both opus-mt-en-es " + models + "\n--precision both m2m100_418M " + models + "\n");
+  EXPECT_EQ(logged("fetch-voice"), "es_ES-davefx-medium " + models + "\nfr_FR-siwis-medium " + models + "\n");
+}
+
+TEST_F(StsStartTest, AVoiceThatCannotBeFetchedStopsTheStart) {
+  const auto result = start({{"LIVEDUB_STS_MODE", "cpu"},
+                             {"LIVEDUB_STS_MODEL_DIR", (dir_.path() / "models").string()},
+                             {"LIVEDUB_STS_TTS_VOICES", "de=de_DE-thorsten-medium"},
+                             {"FAKE_FETCH_FAIL", "1"}});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("no usable voice 'de_DE-thorsten-medium'"), std::string::npos) << result.output;
+  EXPECT_EQ(logged("service"), "");
+  const auto no_dir = start({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_TTS_VOICES", "de=de_DE-thorsten-medium"}});
+  EXPECT_EQ(no_dir.exit_code, 2);
+  EXPECT_NE(no_dir.output.find("LIVEDUB_STS_TTS_VOICES"), std::string::npos) << no_dir.output;
 }
 
 // The local GPU stack: the image's defaults plus the compose service's environment.

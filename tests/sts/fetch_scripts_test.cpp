@@ -14,6 +14,7 @@
 #include "command.hpp"
 #include "livedub/process.hpp"
 #include "sts/neural_mt.hpp"
+#include "sts/piper_tts.hpp"
 
 namespace livedub {
 namespace {
@@ -184,6 +185,72 @@ TEST_F(FetchMtModel, AMissingFileOnTheHubFailsTheFetch) {
   EXPECT_THAT(result.output, HasSubstr("download failed"));
   EXPECT_FALSE(fs::exists(dir_ / "models" / "mt" / "opus-mt-en-es" / "SHA256SUMS"));
   EXPECT_EQ(fetch_mt({"--precision", "int8", "opus-mt-en-es", (dir_ / "models").string()}, url).exit_code, 0);
+}
+
+// scripts/fetch-voice against a local hub holding a generated Piper voice where
+// rhasspy/piper-voices keeps it.
+class FetchVoice : public FetchWhisperModel {
+ protected:
+  void SetUp() override {
+    FetchWhisperModel::SetUp();
+    const auto remote = dir_ / "host" / "rhasspy" / "piper-voices" / "resolve" / "v1.0.0" / "de" / "de_DE" / "thorsten" / "medium";
+    fs::create_directories(remote);
+    const auto made = run_command({"/usr/bin/python3", (fs::path(LIVEDUB_SOURCE_DIR) / "tools" / "tts-model-gen" / "make_piper_voice.py").string(),
+                                   "--language", "de_DE", "--espeak-voice", "de", (remote / "de_DE-thorsten-medium.onnx").string()},
+                                  {}, std::chrono::seconds(60));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    std::ofstream(remote / "MODEL_CARD") << "# Model card for thorsten (medium)\n\n* License: CC0\n";
+  }
+  CommandResult fetch_voice(const std::vector<std::string>& args, const std::string& base_url = "http://127.0.0.1:9") {
+    std::vector<std::string> argv = {"/bin/bash", (fs::path(LIVEDUB_SOURCE_DIR) / "scripts" / "fetch-voice").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, {{"LIVEDUB_VOICE_BASE_URL", base_url}, {"LIVEDUB_STS_MODEL_DIR", ""}}, std::chrono::seconds(60));
+  }
+};
+
+TEST_F(FetchVoice, UsageErrorsExit2) {
+  auto bad = fetch_voice({"thorsten", (dir_ / "models").string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("not a Piper voice name"));
+  EXPECT_EQ(fetch_voice({"de_DE-thorsten-medium/../x-low", (dir_ / "models").string()}).exit_code, 2);
+  auto no_dir = fetch_voice({"de_DE-thorsten-medium"});
+  EXPECT_EQ(no_dir.exit_code, 2);
+  EXPECT_THAT(no_dir.output, HasSubstr("LIVEDUB_STS_MODEL_DIR"));
+}
+
+TEST_F(FetchVoice, FetchesTheLayoutTheServiceLoadsWithItsLicence) {
+  const auto url = serve();
+  auto result = fetch_voice({"de_DE-thorsten-medium", (dir_ / "models").string()}, url);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("License: CC0"));
+  const auto target = dir_ / "models" / "tts" / "piper";
+  for (const auto* f : {"de_DE-thorsten-medium.onnx", "de_DE-thorsten-medium.onnx.json", "de_DE-thorsten-medium.MODEL_CARD",
+                        "de_DE-thorsten-medium.SHA256SUMS"}) {
+    EXPECT_TRUE(fs::is_regular_file(target / f)) << f;
+  }
+  sts::PiperSynthesizer voice(dir_ / "models", {});
+  EXPECT_EQ(voice.voice_name("de"), "de_DE-thorsten-medium");
+
+  auto again = fetch_voice({"de_DE-thorsten-medium", (dir_ / "models").string()});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("already present and verified"));
+  EXPECT_EQ(fetch_voice({"--check", "de_DE-thorsten-medium", (dir_ / "models").string()}).exit_code, 0);
+  std::ofstream(target / "de_DE-thorsten-medium.onnx.json", std::ios::app) << " ";
+  auto damaged = fetch_voice({"--check", "de_DE-thorsten-medium", (dir_ / "models").string()});
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
+  EXPECT_THAT(damaged.output, HasSubstr("does not match"));
+}
+
+TEST_F(FetchVoice, AFailedDownloadLeavesNoVoiceForTheServiceToLoad) {
+  fs::remove(dir_ / "host" / "rhasspy" / "piper-voices" / "resolve" / "v1.0.0" / "de" / "de_DE" / "thorsten" / "medium" /
+             "de_DE-thorsten-medium.onnx");
+  const auto url = serve();
+  auto result = fetch_voice({"de_DE-thorsten-medium", (dir_ / "models").string()}, url);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("download failed"));
+  EXPECT_TRUE(sts::discover_piper_voices(dir_ / "models").empty());
+  auto check = fetch_voice({"--check", "de_DE-thorsten-medium", (dir_ / "models").string()});
+  EXPECT_EQ(check.exit_code, 1);
 }
 
 }  // namespace

@@ -155,14 +155,17 @@ class FakeSynthesizer final : public SpeechSynthesizer {
   std::vector<std::string> languages_;
 };
 
-TEST(VoiceSelection, ThePreferredEngineSpeaksItsLanguagesTheFallbackTheRest) {
-  const VoiceSelection voices(std::make_shared<FakeSynthesizer>("pico", std::vector<std::string>{"en", "es"}),
-                              std::make_shared<FakeSynthesizer>("espeak-ng", std::vector<std::string>{"ca", "es"}));
-  EXPECT_THAT(voices.languages(), ElementsAre("ca", "en", "es"));
-  EXPECT_EQ(voices.describe("es"), "pico es-voice");
+TEST(VoiceSelection, EachLanguageGoesToTheFirstEngineThatSpeaksIt) {
+  const VoiceSelection voices({std::make_shared<FakeSynthesizer>("piper", std::vector<std::string>{"fr", "es"}),
+                               std::make_shared<FakeSynthesizer>("pico", std::vector<std::string>{"en", "es"}),
+                               std::make_shared<FakeSynthesizer>("espeak-ng", std::vector<std::string>{"ca", "es", "fr"})});
+  EXPECT_THAT(voices.languages(), ElementsAre("ca", "en", "es", "fr"));
+  EXPECT_EQ(voices.describe("es"), "piper es-voice");
+  EXPECT_EQ(voices.describe("fr"), "piper fr-voice");
+  EXPECT_EQ(voices.describe("en"), "pico en-voice");
   EXPECT_EQ(voices.describe("ca"), "espeak-ng ca-voice");
   EXPECT_THROW(voices.for_language("de"), TtsError);
-  const VoiceSelection only(nullptr, std::make_shared<FakeSynthesizer>("espeak-ng", std::vector<std::string>{"es"}));
+  const VoiceSelection only({nullptr, nullptr, std::make_shared<FakeSynthesizer>("espeak-ng", std::vector<std::string>{"es"})});
   EXPECT_EQ(only.describe("es"), "espeak-ng es-voice");
 }
 

@@ -744,6 +744,48 @@ TEST(StsServiceNeuralMt, OffersThePairsOfItsModelsAndNamesTheEngineOfEachDub) {
   std::filesystem::remove_all(models);
 }
 
+// Neural voices behind the real HTTP API: Piper voices generated with random weights beside
+// the translation models; every language with a voice is spoken by it and says so.
+TEST(StsServiceNeuralTts, SpeaksWithTheInstalledVoicesAndNamesEachOne) {
+  const auto models = std::filesystem::path(::testing::TempDir()) / ("tts-models-" + std::to_string(getpid()));
+  std::filesystem::remove_all(models);
+  for (const char* family : {"mt", "tts"}) {
+    const auto made = test_support::run_command(
+        {"/bin/bash", std::string(LIVEDUB_SOURCE_DIR) + "/scripts/make-test-models", "--only", family, models.string()}, {},
+        120s);
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+  }
+  auto service = start_service({{"LIVEDUB_STS_MODE", "cpu"},
+                                {"LIVEDUB_STS_MODEL_DIR", models.string()},
+                                {"LIVEDUB_STS_MAX_BODY_BYTES", "4194304"}});
+  ASSERT_NE(service, nullptr);
+  HttpClient client;
+  auto caps = nlohmann::json::parse(client.get(service->url("/v1/capabilities"), kTimeout).body);
+  EXPECT_EQ(caps["tts"]["engines"]["fr"], "piper fr_FR-test-small") << caps.dump();
+  EXPECT_EQ(caps["tts"]["engines"]["pl"], "piper pl_PL-test-small");
+  EXPECT_EQ(caps["tts"]["engines"]["ja"], "espeak-ng ja");  // no voice installed: espeak-ng
+
+  auto metadata = DubRequestMetadata{"neural-tts", 1, "en", "fr", "default", 2800};
+  metadata.extra_targets = {{"pl", "default"}};
+  auto response = client.post_multipart(service->url(kDubPath),
+                                        dub_parts(to_json(metadata).dump(), wav_bytes(goforward_48k_stereo())), 60s);
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto dub = parse_response(response.body);
+  EXPECT_EQ(dub.tts_engine, "piper fr_FR-test-small");
+  ASSERT_EQ(dub.extra.size(), 1u);
+  EXPECT_EQ(dub.extra[0].error_code, "") << dub.extra[0].error;
+  EXPECT_EQ(dub.extra[0].tts_engine, "piper pl_PL-test-small");
+  service.reset();
+
+  // A voice whose config is gone stops the start, naming the file.
+  std::filesystem::remove(models / "tts" / "piper" / "de_DE-test-small.onnx.json");
+  StsServiceProcess broken({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_MODEL_DIR", models.string()}});
+  EXPECT_FALSE(broken.wait_until_listening().has_value());
+  EXPECT_NE(broken.child().terminate(10s), 0);
+  EXPECT_THAT(broken.log(), HasSubstr("de_DE-test-small.onnx.json: missing or unreadable"));
+  std::filesystem::remove_all(models);
+}
+
 TEST(StsServiceNeuralMt, ADamagedModelStopsStartUpNamingTheFile) {
   const auto models = std::filesystem::path(::testing::TempDir()) / ("mt-damaged-" + std::to_string(getpid()));
   std::filesystem::remove_all(models);

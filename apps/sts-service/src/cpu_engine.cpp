@@ -15,10 +15,19 @@ double elapsed_ms(Clock::time_point since) {
 }
 
 VoiceSelection select_voices(const CpuEngineOptions& options) {
-  if (options.tts_engine == kTtsEspeak) return VoiceSelection(EspeakSynthesizer::shared_ptr(), nullptr);
-  if (options.tts_engine == kTtsPico) return VoiceSelection(std::make_shared<PicoSynthesizer>(options.pico_lang_dir), nullptr);
-  // auto: Pico where it speaks the language; a deployment without its (non-free) data keeps
-  // working with espeak-ng alone, and says so.
+  if (options.tts_engine == kTtsEspeak) return VoiceSelection({EspeakSynthesizer::shared_ptr()});
+  if (options.tts_engine == kTtsPico) return VoiceSelection({std::make_shared<PicoSynthesizer>(options.pico_lang_dir)});
+  std::shared_ptr<SpeechSynthesizer> piper;
+  // Voices named in LIVEDUB_STS_TTS_VOICES must load even where none is installed (it says so).
+  if (!discover_piper_voices(options.model_dir).empty() || !options.piper.voices.empty()) {
+    piper = std::make_shared<PiperSynthesizer>(options.model_dir, options.piper);
+  }
+  if (options.tts_engine == kTtsPiper) {
+    if (!piper) throw TtsError("no Piper voice under " + (options.model_dir / "tts" / "piper").string() + " (scripts/fetch-voice NAME DIR)");
+    return VoiceSelection({piper});
+  }
+  // auto: a neural voice where one is installed, then Pico where it speaks the language; a
+  // deployment without Pico's (non-free) data keeps working with espeak-ng alone, and says so.
   std::shared_ptr<SpeechSynthesizer> pico;
   try {
     pico = std::make_shared<PicoSynthesizer>(options.pico_lang_dir);
@@ -26,7 +35,7 @@ VoiceSelection select_voices(const CpuEngineOptions& options) {
     logging::write(spdlog::level::warn, {}, "Pico unavailable, espeak-ng speaks every language",
                    {{"error", e.what()}});
   }
-  return VoiceSelection(pico, EspeakSynthesizer::shared_ptr());
+  return VoiceSelection({piper, pico, EspeakSynthesizer::shared_ptr()});
 }
 
 // Apertium (where its pairs are installed) and every neural model under the model directory.

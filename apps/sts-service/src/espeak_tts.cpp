@@ -67,4 +67,29 @@ AudioBuffer EspeakSynthesizer::synthesize(const std::string& text, const std::st
   return audio;
 }
 
+std::vector<PhonemeClause> EspeakSynthesizer::phonemize(const std::string& text, const std::string& voice) {
+  std::vector<PhonemeClause> out;
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  std::lock_guard lock(mutex_);
+  // Piper's configs name a voice file ("fr", "en-us") or a language code ("fr-fr"): try both.
+  espeak_VOICE by_language{};
+  by_language.languages = voice.c_str();
+  if (espeak_SetVoiceByName(voice.c_str()) != EE_OK && espeak_SetVoiceByProperties(&by_language) != EE_OK) {
+    throw TtsError("espeak-ng has no voice '" + voice + "' to phonemise with");
+  }
+  const char* const begin = text.c_str();
+  const char* const end = begin + text.size();
+  const void* cursor = begin;
+  // espeak-ng reads one clause per call and moves the cursor past it (null at the end); what it
+  // read tells which punctuation ended the clause, which its IPA leaves out.
+  while (cursor != nullptr) {
+    const auto* before = static_cast<const char*>(cursor);
+    const char* ipa = espeak_TextToPhonemes(&cursor, espeakCHARS_UTF8, espeakPHONEMES_IPA);
+    const char* after = cursor != nullptr ? static_cast<const char*>(cursor) : end;
+    if (after < before || after > end) after = end;
+    out.push_back({ipa != nullptr ? ipa : "", clause_terminator(std::string_view(before, static_cast<std::size_t>(after - before)))});
+  }
+  return out;
+}
+
 }  // namespace livedub::sts

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <sstream>
 
+#include "livedub/files.hpp"
 #include "livedub/sts_protocol.hpp"
 #include "livedub/text.hpp"
 #include "sts/speech_recognizer.hpp"
@@ -91,11 +91,9 @@ Glossary Glossary::parse(std::string_view text, const std::string& file_name) {
 }
 
 Glossary Glossary::load(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw GlossaryError(file.string() + ": cannot be read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), file.string());
+  const auto text = read_whole_file(file);
+  if (!text) throw GlossaryError(file.string() + ": cannot be read");
+  return parse(*text, file.string());
 }
 
 Glossary::Protected Glossary::protect(const std::string& text, const std::string& source_lang,

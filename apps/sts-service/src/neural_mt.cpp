@@ -3,12 +3,11 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "livedub/files.hpp"
 #include "livedub/logging.hpp"
 #include "livedub/onnx.hpp"
 #include "sts/apertium_mt.hpp"
@@ -20,11 +19,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw MtModelError(file.string() + ": missing or unreadable");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = read_whole_file(file);
+  if (!text) throw MtModelError(file.string() + ": missing or unreadable");
+  return std::move(*text);
 }
 
 nlohmann::json read_json(const fs::path& file) {

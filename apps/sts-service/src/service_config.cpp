@@ -79,7 +79,19 @@ ServiceConfig load_service_config(const EnvConfig& env) {
                                                    (config.model_dir.empty() ? std::string("unset") : config.model_dir) +
                                                    ") holds no model under mt/ (scripts/fetch-mt-model NAME DIR)");
   }
-  config.tts_engine = env.one_of("LIVEDUB_STS_TTS_ENGINE", config.tts_engine, {kTtsAuto, kTtsPico, kTtsEspeak});
+  config.tts_engine = env.one_of("LIVEDUB_STS_TTS_ENGINE", config.tts_engine, {kTtsAuto, kTtsPiper, kTtsPico, kTtsEspeak});
+  config.tts_voices = env.string("LIVEDUB_STS_TTS_VOICES", config.tts_voices);
+  try {
+    parse_voice_choices(config.tts_voices);
+  } catch (const TtsError& e) {
+    throw ConfigError("LIVEDUB_STS_TTS_VOICES", e.what());
+  }
+  config.tts_threads = static_cast<int>(env.integer("LIVEDUB_STS_TTS_THREADS", config.tts_threads, 1, 64));
+  if (config.mode == kModeCpu && config.tts_engine == kTtsPiper && discover_piper_voices(config.model_dir).empty()) {
+    throw ConfigError("LIVEDUB_STS_TTS_ENGINE", "piper, but LIVEDUB_STS_MODEL_DIR (" +
+                                                    (config.model_dir.empty() ? std::string("unset") : config.model_dir) +
+                                                    ") holds no voice under tts/piper (scripts/fetch-voice NAME DIR)");
+  }
   config.pico_lang_dir = env.string("LIVEDUB_STS_PICO_LANG_DIR", config.pico_lang_dir);
   if (config.tts_engine == kTtsPico && config.mode == kModeCpu && pico_voices(config.pico_lang_dir).empty()) {
     throw ConfigError("LIVEDUB_STS_PICO_LANG_DIR", "holds no Pico voice (" + config.pico_lang_dir +
@@ -120,6 +132,8 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
     options.time_fit = config.time_fit;
     options.asr_engine = config.asr_engine;
     options.tts_engine = config.tts_engine;
+    options.piper.voices = parse_voice_choices(config.tts_voices);
+    options.piper.threads = config.tts_threads;
     if (config.glossary) options.glossary = *config.glossary;
     options.pico_lang_dir = config.pico_lang_dir;
     options.whisper.model_path = whisper_model_path(config);

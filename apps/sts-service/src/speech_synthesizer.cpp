@@ -27,9 +27,8 @@ bool SpeechSynthesizer::has_language(const std::string& language) const {
   return std::find(all.begin(), all.end(), language) != all.end();
 }
 
-VoiceSelection::VoiceSelection(std::shared_ptr<SpeechSynthesizer> preferred,
-                               std::shared_ptr<SpeechSynthesizer> fallback) {
-  for (const auto& engine : {preferred, fallback}) {
+VoiceSelection::VoiceSelection(const std::vector<std::shared_ptr<SpeechSynthesizer>>& by_preference) {
+  for (const auto& engine : by_preference) {
     if (!engine) continue;
     for (const auto& language : engine->languages()) by_language_.emplace(language, engine);  // first wins
   }

@@ -1,6 +1,7 @@
 #pragma once
 // The embedded dubbing engine: ASR (pocketsphinx on CPU, or whisper.cpp on GPU/CPU) ->
-// MT (neural models where installed, Apertium; sts/translator.hpp) -> SVOX Pico / espeak-ng TTS -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
+// MT (neural models where installed, Apertium; sts/translator.hpp) -> TTS (Piper voices where
+// installed, SVOX Pico, espeak-ng; sts/speech_synthesizer.hpp) -> librubberband time-fit. Everything is loaded once, in the constructor (seconds), never per
 // request; the service reports ready only afterwards.
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include "sts/glossary.hpp"
 #include "sts/neural_mt.hpp"
 #include "sts/pico_tts.hpp"
+#include "sts/piper_tts.hpp"
 #include "sts/pocketsphinx_asr.hpp"
 #include "sts/time_fit.hpp"
 #include "sts/translator.hpp"
@@ -29,11 +31,12 @@ struct CpuEngineOptions {
   std::string asr_language = "en";  // the language of that model
   WhisperOptions whisper;           // asr_engine "whisper" 
   std::filesystem::path apertium_modes_dir = "/usr/share/apertium/modes";
-  std::filesystem::path model_dir;  // neural translation models under model_dir/mt (sts/neural_mt.hpp)
+  std::filesystem::path model_dir;  // neural models: model_dir/mt (sts/neural_mt.hpp), model_dir/tts/piper
   std::string mt_engine = kMtAuto;  // preferred engine (sts/translator.hpp: route_mt_pairs)
   std::string mt_pairs;             // per-pair overrides, "en-es=apertium,en-fr=m2m100"
   NeuralMtOptions neural_mt;
-  std::string tts_engine = kTtsAuto;  // kTtsAuto, kTtsPico or kTtsEspeak
+  std::string tts_engine = kTtsAuto;  // kTtsAuto, kTtsPiper, kTtsPico or kTtsEspeak
+  PiperOptions piper;
   std::filesystem::path pico_lang_dir = kPicoDefaultLangDir;
   Glossary glossary;  // applied around MT; its terms are offered to the recogniser
   int recognizers = 1;  // one per engine worker thread: a recognizer serves one call at a time
@@ -76,7 +79,7 @@ class CpuDubbingEngine final : public DubbingEngine {
   const std::string& asr_description() const { return asr_description_; }
   const MtRouter& translation() const { return mt_; }
   std::vector<std::string> tts_languages() const { return voices_.languages(); }
-  // {language -> "pico es-ES_zl0" / "espeak-ng ca"}.
+  // {language -> "piper es_ES-davefx-medium" / "pico es-ES_zl0" / "espeak-ng ca"}.
   std::map<std::string, std::string> tts_engines() const { return voices_.engines(); }
 
  private:

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sts/piper_voice.hpp"
 #include "sts/speech_synthesizer.hpp"
 
 namespace livedub::sts {
@@ -29,6 +30,10 @@ class EspeakSynthesizer final : public SpeechSynthesizer {
   std::string voice_name(const std::string& language) const override { return language; }
   // Mono PCM16 at sample_rate().
   AudioBuffer synthesize(const std::string& text, const std::string& language, const std::string& profile) override;
+  // espeak-ng's IPA for `text` read by `voice` ("es", "en-us"), clause by clause, each with the
+  // punctuation that ended it: what Piper's voices were trained on. Throws TtsError for an
+  // unknown voice.
+  std::vector<PhonemeClause> phonemize(const std::string& text, const std::string& voice);
 
  private:
   EspeakSynthesizer();

@@ -59,9 +59,11 @@ struct ServiceConfig {
   std::string mt_pairs;                                               // LIVEDUB_STS_MT_PAIRS
   // LIVEDUB_STS_MT_PRECISION, _DEVICE, _THREADS, _MAX_TOKENS, _CONTEXT
   NeuralMtOptions neural_mt;
-  // cpu mode's TTS: "auto" (SVOX Pico for its five languages, espeak-ng for the rest), "pico"
-  // or "espeak-ng".
+  // cpu mode's TTS: "auto" (a Piper voice under MODEL_DIR/tts/piper where one is installed, SVOX
+  // Pico for its five languages, espeak-ng for the rest), "piper", "pico" or "espeak-ng".
   std::string tts_engine = kTtsAuto;                                  // LIVEDUB_STS_TTS_ENGINE
+  std::string tts_voices;  // "es=es_ES-davefx-medium,...": which Piper voice  // LIVEDUB_STS_TTS_VOICES
+  int tts_threads = 1;     // per synthesis call                     // LIVEDUB_STS_TTS_THREADS
   std::string pico_lang_dir = kPicoDefaultLangDir;                    // LIVEDUB_STS_PICO_LANG_DIR
   // Terms never translated and forced translations (sts/glossary.hpp for the format).
   std::string glossary_file;                                          // LIVEDUB_STS_GLOSSARY

@@ -1,6 +1,7 @@
 #pragma once
-// The TTS stage's interface: espeak-ng (every language it has) and SVOX Pico (five languages,
-// a far more natural voice) are interchangeable behind it. VoiceSelection picks one engine per
+// The TTS stage's interface: Piper's neural voices (sts/piper_tts.hpp: any language a voice is
+// installed for), SVOX Pico (five languages, far more natural than espeak-ng) and espeak-ng
+// (every language it has) are interchangeable behind it. VoiceSelection picks one engine per
 // target language, once at start-up, from LIVEDUB_STS_TTS_ENGINE.
 #include <map>
 #include <memory>
@@ -34,7 +35,7 @@ const VoiceProfile& voice_profile(const std::string& name);
 class SpeechSynthesizer {
  public:
   virtual ~SpeechSynthesizer() = default;
-  // "espeak-ng", "pico".
+  // "piper", "pico", "espeak-ng".
   virtual std::string name() const = 0;
   // Languages it can speak ("en", "es", ...), sorted.
   virtual std::vector<std::string> languages() const = 0;
@@ -48,19 +49,19 @@ class SpeechSynthesizer {
 };
 
 // LIVEDUB_STS_TTS_ENGINE.
-inline constexpr const char* kTtsAuto = "auto";      // Pico where it has the language, else espeak-ng
+inline constexpr const char* kTtsAuto = "auto";      // a Piper voice, else Pico, else espeak-ng
 inline constexpr const char* kTtsPico = "pico";      // Pico only: languages it lacks are not offered
 inline constexpr const char* kTtsEspeak = "espeak-ng";
 
 // One synthesizer per target language.
 class VoiceSelection {
  public:
-  // `preferred` first, `fallback` for the languages it lacks; either may be null.
-  VoiceSelection(std::shared_ptr<SpeechSynthesizer> preferred, std::shared_ptr<SpeechSynthesizer> fallback);
+  // Engines by preference: each language goes to the first that speaks it; nulls are skipped.
+  explicit VoiceSelection(const std::vector<std::shared_ptr<SpeechSynthesizer>>& by_preference);
 
   std::vector<std::string> languages() const;
   bool has_language(const std::string& language) const { return by_language_.contains(language); }
-  // "pico es-ES_zl0", "espeak-ng ca". Throws TtsError for a language nobody speaks.
+  // "piper es_ES-davefx-medium", "pico es-ES_zl0", "espeak-ng ca". Throws TtsError for a language nobody speaks.
   std::string describe(const std::string& language) const;
   // {language -> describe(language)}.
   std::map<std::string, std::string> engines() const;

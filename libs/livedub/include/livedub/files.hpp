@@ -3,10 +3,16 @@
 // failed write is reported (false, a count) and never leaves half a record behind; the next
 // write retries once space returns.
 #include <cstddef>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace livedub {
+
+// The whole of a file, as bytes; nullopt when it is missing or cannot be read (callers name the
+// file in their own error).
+std::optional<std::string> read_whole_file(const std::filesystem::path& path);
 
 // Writes `contents` to `path` through `path`.tmp and a rename: readers see the old file or the
 // new one, never an empty or partial one. Returns false (tmp removed, `error` set) on failure.
