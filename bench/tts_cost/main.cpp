@@ -4,7 +4,7 @@
 // --shape real for random weights at the published shapes: their speed is real, their speech
 // is noise).
 //   build/bench/livedub-bench-tts [--sentences 60] [--profile default] [--model-dir DIR] [--concurrency 1]
-//                                 [--max-words 10]
+//                                 [--max-words 10] [--threads 1]
 // Prints per engine/voice and language: ms per sentence (mean, p50, p95) with `concurrency`
 // sentences synthesised at once, seconds of speech per sentence, the real-time factor (synthesis
 // seconds per second of speech, per call), loudness (RMS dBFS over the speech), peak dBFS and the
@@ -83,12 +83,14 @@ int main(int argc, char** argv) {
   int count = 60;
   int concurrency = 1;
   int max_words = 0;
+  int threads = 1;
   std::string profile = "default";
   std::string model_dir;
   app.add_option("--sentences", count, "sentences per language");
   app.add_option("--profile", profile, "voice profile");
   app.add_option("--model-dir", model_dir, "LIVEDUB_STS_MODEL_DIR with Piper voices under tts/piper");
   app.add_option("--concurrency", concurrency, "sentences synthesised at once")->check(CLI::Range(1, 64));
+  app.add_option("--threads", threads, "ONNX Runtime threads per Piper call (LIVEDUB_STS_TTS_THREADS)")->check(CLI::Range(1, 64));
   app.add_option("--max-words", max_words, "only sentences of at most this many words (10: what a 4 s fragment holds)");
   CLI11_PARSE(app, argc, argv);
 
@@ -102,7 +104,7 @@ int main(int argc, char** argv) {
           return std::string(std::istreambuf_iterator<char>(in), {});
         }(),
         file.string() + ".json");
-    engines.push_back({"piper " + name, std::make_shared<PiperSynthesizer>(model_dir, PiperOptions{{{config.language, name}}, 1}),
+    engines.push_back({"piper " + name, std::make_shared<PiperSynthesizer>(model_dir, PiperOptions{{{config.language, name}}, threads}),
                        config.language});
   }
   std::printf("%-30s %-4s %3s | %8s %8s %8s | %7s | %6s | %7s %7s %7s\n", "engine", "lang", "c", "ms mean", "ms p50",

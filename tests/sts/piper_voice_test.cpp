@@ -59,6 +59,7 @@ TEST(PiperConfig, EveryBrokenFieldIsNamedWithTheFile) {
   EXPECT_THAT(parse_error(config_json("", R"("_":[0],"^":[1])")), HasSubstr("lacks the symbol '$'"));
   EXPECT_THAT(parse_error(config_json("", R"("_":[0],"^":[1],"$":[2],"a":[300])")), HasSubstr("outside 0..255"));
   EXPECT_THAT(parse_error(config_json("", R"("_":[0],"^":[1],"$":[2],"a":"x")")), HasSubstr("not a list of ids"));
+  EXPECT_THAT(parse_error(config_json(R"("num_speakers":"two",)")), HasSubstr("num_speakers is not a whole number"));
   std::string bad_scale = config_json();
   bad_scale.replace(bad_scale.find("\"noise_w\":0.8"), 13, "\"noise_w\":-1");
   EXPECT_THAT(parse_error(bad_scale), HasSubstr("inference.noise_w"));

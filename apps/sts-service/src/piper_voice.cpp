@@ -68,9 +68,14 @@ PiperVoiceConfig parse_piper_config(std::string_view json, const std::string& wh
   config.noise_scale = scale_or(inference, "noise_scale", config.noise_scale, what);
   config.length_scale = scale_or(inference, "length_scale", config.length_scale, what);
   config.noise_w = scale_or(inference, "noise_w", config.noise_w, what);
-  config.num_speakers = j.value("num_speakers", 1);
+  const auto count = [&](const char* key, int fallback) {
+    if (!j.contains(key)) return fallback;
+    if (!j.at(key).is_number_integer()) throw VoiceModelError(what + ": " + key + " is not a whole number");
+    return j.at(key).get<int>();
+  };
+  config.num_speakers = count("num_speakers", 1);
   if (config.num_speakers < 1) throw VoiceModelError(what + ": num_speakers must be at least 1");
-  config.num_symbols = j.value("num_symbols", 0);
+  config.num_symbols = count("num_symbols", 0);
 
   if (!j.contains("phoneme_id_map") || !j.at("phoneme_id_map").is_object() || j.at("phoneme_id_map").empty()) {
     throw VoiceModelError(what + ": phoneme_id_map is missing");
