@@ -14,14 +14,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "livedub/files.hpp"
 #include "sts/espeak_tts.hpp"
 #include "sts/pico_tts.hpp"
 #include "sts/piper_tts.hpp"
@@ -98,12 +97,8 @@ int main(int argc, char** argv) {
                               {"espeak-ng", EspeakSynthesizer::shared_ptr(), ""}};
   for (const auto& file : discover_piper_voices(model_dir)) {
     const auto name = file.stem().string();
-    const auto config = parse_piper_config(
-        [&] {
-          std::ifstream in(file.string() + ".json");
-          return std::string(std::istreambuf_iterator<char>(in), {});
-        }(),
-        file.string() + ".json");
+    const auto json_file = file.string() + ".json";
+    const auto config = parse_piper_config(livedub::read_whole_file(json_file).value_or(""), json_file);
     engines.push_back({"piper " + name, std::make_shared<PiperSynthesizer>(model_dir, PiperOptions{{{config.language, name}}, threads}),
                        config.language});
   }

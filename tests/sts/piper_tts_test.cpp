@@ -12,6 +12,7 @@
 
 #include "command.hpp"
 #include "livedub/config.hpp"
+#include "livedub/files.hpp"
 #include "sts/cpu_engine.hpp"
 #include "sts/espeak_tts.hpp"
 #include "sts/piper_tts.hpp"
@@ -24,10 +25,7 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::string read(const fs::path& file) {
-  std::ifstream in(file);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+std::string read(const fs::path& file) { return read_whole_file(file).value_or(""); }
 void write(const fs::path& file, const std::string& text) { std::ofstream(file) << text; }
 
 class PiperTts : public ::testing::Test {
