@@ -826,6 +826,49 @@ TEST_F(LiveStack, EveryRtmpClientPublishesAndPlaysTheSeedsUrls) {
 // (260 ms) takes: answers come too late. Those misses are the budget's, not the
 // endpoint's: it must stay in service (before: taken out 10 times, fragments falling back
 // untried), and the service drops what the worker gave up on.
+// The voice-preserving dub, worker and STS (the mock, which takes the clip without a model):
+// with both turned on, the worker gathers the speaker's clean speech from the first phrases,
+// sends it once, later dubs of the stream are spoken in that voice, and when the stream ends
+// the STS forgets it.
+TEST_F(LiveStack, TheSpeakersVoiceIsSentOnceUsedAndForgottenWithTheStream) {
+  start_stack("mock-passthrough", std::nullopt,
+              {{"LIVEDUB_VOICE_CLONE", "true"}, {"LIVEDUB_VOICE_CLONE_SECONDS", "2.5"}, {"LIVEDUB_STS_VOICE_CLONE", "true"}});
+  make_speech_loop(run_dir_ / "speech-en.wav");
+  auto options = check("e2evoice", 45s);
+  options.speech_wav = (run_dir_ / "speech-en.wav").string();
+  options.pattern.beep_amplitude = 0;
+  auto report = probe::run_av_check(options);
+  expect_common(report, 45, kPhraseDelayS);
+
+  HttpClient http;
+  const auto session = nlohmann::json::parse(
+      http.get("http://127.0.0.1:" + std::to_string(sts_port_) + "/v1/sessions/e2evoice", 5s).body);
+  std::vector<std::string> voices;
+  for (const auto& fragment : session["fragments"]) voices.push_back(fragment["voice"].get<std::string>());
+  std::cout << "e2e voice: " << ::testing::PrintToString(voices) << std::endl;
+  ASSERT_FALSE(voices.empty());
+  EXPECT_EQ(voices.front(), "default") << "the first phrases come before the clip is complete";
+  EXPECT_EQ(voices.back(), "speaker") << "later phrases are not spoken in the speaker's voice";
+  // Once the speaker's voice is used, it stays: no phrase goes back to the default voice.
+  const auto first = std::find(voices.begin(), voices.end(), "speaker");
+  EXPECT_EQ(std::count(first, voices.end(), "default"), 0);
+
+  // Sent once; forgotten once the stream ended (the worker says so on its way out).
+  const auto count_in_sts_log = [&](const std::string& text) {
+    std::ifstream log(run_dir_ / "logs" / "sts-service.log");
+    std::string line;
+    int n = 0;
+    while (std::getline(log, line)) n += line.find(text) != std::string::npos;
+    return n;
+  };
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (count_in_sts_log("speaker voice forgotten") == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(250ms);
+  }
+  EXPECT_EQ(count_in_sts_log("speaker voice received"), 1);
+  EXPECT_EQ(count_in_sts_log("speaker voice forgotten"), 1);
+}
+
 TEST_F(LiveStack, TightDeadlinesNeverTakeTheOnlyEndpointOut) {
   start_stack("mock-passthrough", std::nullopt,
               {{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"}, {"LIVEDUB_FRAGMENT_MS", "1000"},

@@ -61,7 +61,7 @@ TEST(OpenApiDocument, DocumentsEveryWireField) {
 
 TEST(OpenApiDocument, DocumentsRoutesModesAndMetrics) {
   const auto doc = openapi_text();
-  for (const std::string route : {kDubPath, "/v1/capabilities", "/v1/sessions/{stream_id}", "/healthz", "/readyz", "/metrics"}) {
+  for (const std::string route : {kDubPath, "/v1/capabilities", "/v1/sessions/{stream_id}", "/v1/streams/{stream_id}/voice", "/healthz", "/readyz", "/metrics"}) {
     EXPECT_NE(doc.find("  " + route + ":"), std::string::npos) << route;
   }
   for (const auto& mode : known_modes()) EXPECT_NE(doc.find(mode), std::string::npos) << mode;

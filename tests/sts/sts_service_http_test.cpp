@@ -786,6 +786,101 @@ TEST(StsServiceNeuralTts, SpeaksWithTheInstalledVoicesAndNamesEachOne) {
   std::filesystem::remove_all(models);
 }
 
+// The voice-preserving dub behind the real HTTP API: a Pocket TTS model generated with random
+// weights (scripts/make-test-models --only tts) beside Piper voices. Off by default; on, a
+// stream's reference clip makes its dubs speak in that voice until the stream ends.
+TEST(StsServiceVoiceClone, OffByDefaultThenPerStreamUntilTheStreamEnds) {
+  const auto models = std::filesystem::path(::testing::TempDir()) / ("clone-models-" + std::to_string(getpid()));
+  std::filesystem::remove_all(models);
+  const auto made = test_support::run_command(
+      {"/bin/bash", std::string(LIVEDUB_SOURCE_DIR) + "/scripts/make-test-models", "--only", "tts", models.string()}, {},
+      180s);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::filesystem::rename(models / "tts" / "pocket" / "test", models / "tts" / "pocket" / "pocket-tts");
+  const auto reference = wav_bytes(goforward_48k_stereo());  // 2.3 s of a real speaker
+  const auto url = [](const StsServiceProcess& s, const std::string& stream) { return s.url("/v1/streams/" + stream + "/voice"); };
+  const auto dub = [](HttpClient& client, const StsServiceProcess& s, const std::string& stream, std::int64_t seq) {
+    auto metadata = DubRequestMetadata{stream, seq, "en", "es", "default", 2800};
+    auto response =
+        client.post_multipart(s.url(kDubPath), dub_parts(to_json(metadata).dump(), wav_bytes(goforward_48k_stereo())), 60s);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return parse_response(response.body);
+  };
+  HttpClient client;
+  {
+    // Off by default: the clip is refused, the configured voice speaks.
+    auto service = start_service({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_MODEL_DIR", models.string()}});
+    ASSERT_NE(service, nullptr);
+    auto caps = nlohmann::json::parse(client.get(service->url("/v1/capabilities"), kTimeout).body);
+    EXPECT_EQ(caps["voice_clone"]["enabled"], false) << caps.dump();
+    auto put = client.send("PUT", url(*service, "off"), reference, "audio/wav", kTimeout);
+    EXPECT_EQ(put.status, 409) << put.body;
+    EXPECT_THAT(put.body, HasSubstr("LIVEDUB_STS_VOICE_CLONE"));
+    EXPECT_EQ(dub(client, *service, "off", 1).tts_engine, "piper es_ES-test-small");
+  }
+  auto service = start_service({{"LIVEDUB_STS_MODE", "cpu"},
+                                {"LIVEDUB_STS_MODEL_DIR", models.string()},
+                                {"LIVEDUB_STS_VOICE_CLONE", "true"},
+                                {"LIVEDUB_STS_CLONE_LANGUAGES", "es,de"},
+                                {"LIVEDUB_STS_MAX_BODY_BYTES", "4194304"}});
+  ASSERT_NE(service, nullptr);
+  auto caps = nlohmann::json::parse(client.get(service->url("/v1/capabilities"), kTimeout).body);
+  EXPECT_EQ(caps["voice_clone"]["enabled"], true) << caps.dump();
+  EXPECT_EQ(caps["voice_clone"]["languages"], nlohmann::json({"de", "es"}));
+  EXPECT_THAT(caps["voice_clone"]["engine"].get<std::string>(), HasSubstr("pocket-tts"));
+
+  // Before its clip arrives, a stream speaks with the default voice.
+  EXPECT_EQ(dub(client, *service, "alice", 1).tts_engine, "piper es_ES-test-small");
+  auto put = client.send("PUT", url(*service, "alice"), reference, "audio/wav", kTimeout);
+  ASSERT_EQ(put.status, 204) << put.body;
+  EXPECT_EQ(put.body, "");
+  auto cloned = dub(client, *service, "alice", 2);
+  EXPECT_THAT(cloned.tts_engine, HasSubstr("pocket-tts"));
+  EXPECT_EQ(cloned.voice, "speaker");
+  EXPECT_GT(cloned.speech_end_ms, cloned.speech_start_ms);  // speech was placed
+  // Another stream is not spoken in alice's voice.
+  EXPECT_EQ(dub(client, *service, "bob", 1).tts_engine, "piper es_ES-test-small");
+
+  // Clips it cannot use: clear errors, nothing kept.
+  auto short_clip = goforward_48k_stereo();
+  fit_to_frames(short_clip.samples, 2, 24000);  // 0.5 s
+  EXPECT_EQ(client.send("PUT", url(*service, "carol"), wav_bytes(short_clip), "audio/wav", kTimeout).status, 400);
+  EXPECT_EQ(client.send("PUT", url(*service, "carol"), "RIFF....WAVE", "audio/wav", kTimeout).status, 400);
+  EXPECT_EQ(client.send("PUT", url(*service, "carol"), reference, "application/json", kTimeout).status, 415);
+  EXPECT_EQ(client.send("PUT", url(*service, "bad..id"), reference, "audio/wav", kTimeout).status, 400);
+  EXPECT_EQ(client.send("DELETE", url(*service, "carol"), "", "", kTimeout).status, 404);
+
+  // The stream ends: its voice goes, and later dubs speak with the default voice again.
+  EXPECT_EQ(client.send("DELETE", url(*service, "alice"), "", "", kTimeout).status, 204);
+  EXPECT_EQ(dub(client, *service, "alice", 3).tts_engine, "piper es_ES-test-small");
+  EXPECT_EQ(client.send("DELETE", url(*service, "alice"), "", "", kTimeout).status, 404);
+  service.reset();
+
+  // A voice unused for the session TTL (a worker that died without saying so) is forgotten.
+  service = start_service({{"LIVEDUB_STS_MODE", "cpu"},
+                           {"LIVEDUB_STS_MODEL_DIR", models.string()},
+                           {"LIVEDUB_STS_VOICE_CLONE", "true"},
+                           {"LIVEDUB_STS_CLONE_LANGUAGES", "es"},
+                           {"LIVEDUB_STS_SESSION_TTL_S", "1"},
+                           {"LIVEDUB_STS_MAX_BODY_BYTES", "4194304"}});
+  ASSERT_NE(service, nullptr);
+  ASSERT_EQ(client.send("PUT", url(*service, "dave"), reference, "audio/wav", kTimeout).status, 204);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(dub(client, *service, "dave", 1).tts_engine, "piper es_ES-test-small");
+  service.reset();
+
+  // On, with no model: the start stops, naming the variable.
+  StsServiceProcess missing({{"LIVEDUB_STS_MODE", "cpu"},
+                             {"LIVEDUB_STS_MODEL_DIR", models.string()},
+                             {"LIVEDUB_STS_VOICE_CLONE", "true"},
+                             {"LIVEDUB_STS_CLONE_MODEL", "absent"}});
+  EXPECT_FALSE(missing.wait_until_listening().has_value());
+  EXPECT_NE(missing.child().terminate(10s), 0);
+  EXPECT_THAT(missing.log(), HasSubstr("LIVEDUB_STS_VOICE_CLONE"));
+  EXPECT_THAT(missing.log(), HasSubstr("tts/pocket/absent"));
+  std::filesystem::remove_all(models);
+}
+
 TEST(StsServiceNeuralMt, ADamagedModelStopsStartUpNamingTheFile) {
   const auto models = std::filesystem::path(::testing::TempDir()) / ("mt-damaged-" + std::to_string(getpid()));
   std::filesystem::remove_all(models);

@@ -85,6 +85,7 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
     segmenter_.emplace(config_.segmenter, format_, detector_block_frames(config_.sample_rate));
   }
   metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
+  speaker_clip_ = SpeakerClip(SpeakerClipOptions{.target_s = config_.voice_clone_seconds});
   for (const auto& url : config_.sts_urls) metrics_.sts_endpoint_up.Add({{"endpoint", redact_url(url)}}).Set(1);
   for (const auto& lang : config_.target_langs) {
     auto output = std::make_unique<Output>();
@@ -123,6 +124,12 @@ nlohmann::json StreamWorker::health() const {
           {"output_delay_ms", config_.output_delay.count()},
           {"vad", detector_ ? detector_->name() : "off"},
           {"bed", to_string(config_.mix.mode)},
+          {"voice_clone", !config_.voice_clone                                ? "off"
+                          : speaker_state_ == SpeakerState::sent              ? "sent"
+                          : speaker_state_ == SpeakerState::refused           ? "refused by the STS"
+                          : speaker_state_ == SpeakerState::sending           ? "sending"
+                                                                              : "collecting"},
+          {"speaker_clip_s", speaker_clip_.seconds()},
           {"source_lang", config_.source_lang},
           {"write_failures",
            {{"captions", caption_write_failures_.load()}, {"status", status_write_failures_.load()}, {"debug", debug_write_failures_.load()}}}};
@@ -345,8 +352,17 @@ void StreamWorker::dispatch_loop() {
     const auto started = SteadyClock::now();
     auto result = call_any_endpoint(http, StsRequest{metadata, &job->audio}, std::max(remaining, std::chrono::milliseconds(1)));
     metrics_.sts_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
+    std::optional<AudioBuffer> speaker_clip;
     {
       std::lock_guard lock(mutex_);
+      if (result.audio && config_.voice_clone && speaker_state_ == SpeakerState::collecting &&
+          SteadyClock::now() >= speaker_retry_at_) {
+        speaker_clip_.add(job->audio, job->speech);
+        if (speaker_clip_.ready()) {
+          speaker_state_ = SpeakerState::sending;  // one dispatcher sends it
+          speaker_clip = speaker_clip_.clip();
+        }
+      }
       if (result.audio) {
         DubExtras extras{result.response.transcript, result.response.translation, {}};
         for (auto& extra : result.extra) {
@@ -369,7 +385,60 @@ void StreamWorker::dispatch_loop() {
     }
     pace_cv_.notify_all();
     dispatch_cv_.notify_all();
+    if (speaker_clip) send_speaker_clip(http, *speaker_clip);
   }
+}
+
+void StreamWorker::send_speaker_clip(HttpClient& http, const AudioBuffer& clip) {
+  // Every endpoint may dub this stream's fragments, so each needs the voice.
+  std::vector<std::size_t> accepted;
+  std::vector<std::string> failures;
+  bool refused = false;
+  for (std::size_t i = 0; i < sts_endpoints_.size(); ++i) {
+    const auto call = put_speaker_clip(http, sts_endpoints_.url(i), config_.sts_token, config_.stream_id, clip,
+                                       std::chrono::seconds(10));
+    if (call.http_status == 204) {
+      accepted.push_back(i);
+    } else if (call.http_status == 409) {
+      refused = true;  // that service does not clone voices: its dubs keep their voice
+      log_warn(log_, "STS {} does not dub in the speaker's voice (LIVEDUB_STS_VOICE_CLONE is off there): {}",
+               redact_url(sts_endpoints_.url(i)), call.error);
+    } else {
+      failures.push_back(redact_url(sts_endpoints_.url(i)) + ": " + call.error);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  speaker_endpoints_.insert(speaker_endpoints_.end(), accepted.begin(), accepted.end());
+  if (failures.empty()) {
+    speaker_state_ = refused && accepted.empty() ? SpeakerState::refused : SpeakerState::sent;
+    if (!accepted.empty()) {
+      log_info(log_, "speaker's voice sent to {} STS endpoint(s) ({:.1f} s of clean speech): later dubs speak in it",
+               accepted.size(), static_cast<double>(clip.frames()) / clip.format.sample_rate);
+    }
+    return;
+  }
+  // Kept, and sent again a little later (the service may be restarting).
+  speaker_state_ = SpeakerState::collecting;
+  speaker_retry_at_ = SteadyClock::now() + std::chrono::seconds(30);
+  log_warn(log_, "speaker's voice not sent ({}); trying again in 30 s", fmt::join(failures, "; "));
+}
+
+void StreamWorker::forget_speaker_voice() {
+  std::vector<std::size_t> endpoints;
+  {
+    std::lock_guard lock(mutex_);
+    endpoints.swap(speaker_endpoints_);
+  }
+  if (endpoints.empty()) return;
+  HttpClient http;
+  std::sort(endpoints.begin(), endpoints.end());
+  endpoints.erase(std::unique(endpoints.begin(), endpoints.end()), endpoints.end());
+  for (const auto i : endpoints) {
+    const auto call = forget_speaker(http, sts_endpoints_.url(i), config_.sts_token, config_.stream_id, std::chrono::seconds(3));
+    // Not fatal: the service forgets an unused voice after its session TTL anyway.
+    if (call.http_status != 204) log_warn(log_, "speaker's voice not forgotten by {}: {}", redact_url(sts_endpoints_.url(i)), call.error);
+  }
+  log_info(log_, "stream ended: the speaker's voice forgotten by the STS");
 }
 
 StsResult StreamWorker::call_any_endpoint(HttpClient& http, const StsRequest& request, std::chrono::milliseconds timeout) {
@@ -711,6 +780,7 @@ int StreamWorker::run() {
   for (auto& t : dispatchers_) t.join();
   dispatchers_.clear();
   if (sts_health_.joinable()) sts_health_.join();
+  forget_speaker_voice();
   ingest_->stop();
   if (error) {
     log_error(log_, "stopping: {}", *error);

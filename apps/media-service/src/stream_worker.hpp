@@ -28,6 +28,7 @@
 #include "input_timeline.hpp"
 #include "output_clock.hpp"
 #include "publisher.hpp"
+#include "speaker_clip.hpp"
 #include "speech_segmenter.hpp"
 #include "sts_client.hpp"
 #include "sts_endpoints.hpp"
@@ -91,6 +92,10 @@ class StreamWorker {
   void fail(const std::string& message);
   void dispatch_loop();
   StsResult call_any_endpoint(HttpClient& http, const StsRequest& request, std::chrono::milliseconds timeout);
+  // The voice-preserving dub: the gathered clip to every STS endpoint, once; at the end the
+  // endpoints that took it are told the stream ended.
+  void send_speaker_clip(HttpClient& http, const AudioBuffer& clip);
+  void forget_speaker_voice();
   void sts_health_loop();
   void pace_loop();
   void finish_output();
@@ -121,6 +126,12 @@ class StreamWorker {
   std::optional<std::string> fatal_error_;
   bool input_unsupported_ = false;
   std::optional<std::string> sts_unauthorized_;  // the last 401/403 from STS, until a dub succeeds  // fatal_error_ says why; run() exits kWorkerExitUnsupportedInput
+  // The voice-preserving dub (config_.voice_clone): the clip being gathered, and where it went.
+  enum class SpeakerState { collecting, sending, sent, refused };
+  SpeakerClip speaker_clip_;                       // mutex_
+  SpeakerState speaker_state_ = SpeakerState::collecting;  // mutex_
+  TimePoint speaker_retry_at_{};                   // mutex_: after a failed send
+  std::vector<std::size_t> speaker_endpoints_;     // mutex_: the endpoints holding the voice
   std::int64_t last_video_relative_ns_ = 0;
   std::optional<std::int64_t> output_position_ms_;  // the output timeline (captions' clock) at the last video frame out
   std::int64_t fragments_done_ = 0;

@@ -106,4 +106,36 @@ StsResult call_sts(HttpClient& http, const std::string& base_url, const std::opt
   return result;
 }
 
+namespace {
+SpeakerCall speaker_call(HttpClient& http, const std::string& method, const std::string& url,
+                         const std::optional<std::string>& token, const std::string& body, const std::string& type,
+                         std::chrono::milliseconds timeout) {
+  std::vector<std::string> headers;
+  if (token) headers.push_back("Authorization: Bearer " + *token);
+  SpeakerCall call;
+  try {
+    const auto response = http.send(method, url, body, type, timeout, headers);
+    call.http_status = static_cast<int>(response.status);
+    if (response.status != 204) {
+      call.error = "HTTP " + std::to_string(response.status) + ": " + response.body.substr(0, 300);
+    }
+  } catch (const std::exception& e) {
+    call.error = e.what();
+  }
+  return call;
+}
+}  // namespace
+
+SpeakerCall put_speaker_clip(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                             const std::string& stream_id, const AudioBuffer& clip, std::chrono::milliseconds timeout) {
+  const auto wav = encode_wav(clip);
+  return speaker_call(http, "PUT", base_url + "/v1/streams/" + stream_id + "/voice", token,
+                      std::string(wav.begin(), wav.end()), "audio/wav", timeout);
+}
+
+SpeakerCall forget_speaker(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                           const std::string& stream_id, std::chrono::milliseconds timeout) {
+  return speaker_call(http, "DELETE", base_url + "/v1/streams/" + stream_id + "/voice", token, "", "", timeout);
+}
+
 }  // namespace livedub::worker

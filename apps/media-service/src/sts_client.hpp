@@ -39,4 +39,16 @@ struct StsResult {
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                    const StsRequest& request, std::chrono::milliseconds timeout);
 
+// The voice-preserving dub: PUT /v1/streams/{stream_id}/voice with the speaker's clip (WAV),
+// and DELETE it when the stream ends. The HTTP status (0: no answer), and the error text when
+// it was not 204.
+struct SpeakerCall {
+  int http_status = 0;
+  std::string error;
+};
+SpeakerCall put_speaker_clip(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                             const std::string& stream_id, const AudioBuffer& clip, std::chrono::milliseconds timeout);
+SpeakerCall forget_speaker(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                           const std::string& stream_id, std::chrono::milliseconds timeout);
+
 }  // namespace livedub::worker

@@ -114,6 +114,8 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   }
   c.captions_file = env.raw("LIVEDUB_CAPTIONS_FILE");
   c.rtmp_captions = env.boolean("LIVEDUB_RTMP_CAPTIONS", c.rtmp_captions);
+  c.voice_clone = env.boolean("LIVEDUB_VOICE_CLONE", c.voice_clone);
+  c.voice_clone_seconds = env.number("LIVEDUB_VOICE_CLONE_SECONDS", c.voice_clone_seconds, 2.0, 30.0);
   c.status_file = env.raw("LIVEDUB_WORKER_STATUS_FILE");
   c.voice = env.string("LIVEDUB_VOICE", "default");
   if (!sts::is_valid_voice_name(c.voice)) throw ConfigError("LIVEDUB_VOICE", "expected 1-64 characters of [A-Za-z0-9_.+-]");

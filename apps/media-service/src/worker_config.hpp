@@ -55,6 +55,11 @@ struct WorkerConfig {
   // LIVEDUB_RTMP_CAPTIONS: CEA-608 captions (each output's language) in the H.264 of every
   // output, as YouTube and Twitch ingest them.
   bool rtmp_captions = true;
+  // LIVEDUB_VOICE_CLONE: dub in the speaker's own voice where the STS can (it must be on there
+  // too, LIVEDUB_STS_VOICE_CLONE). Needs the speaker's consent: off unless turned on. The worker
+  // gathers the first seconds of the speaker alone (speaker_clip.hpp) and sends them once.
+  bool voice_clone = false;
+  double voice_clone_seconds = 6.0;  // LIVEDUB_VOICE_CLONE_SECONDS: clean speech the clip holds
   std::optional<std::string> status_file;
 };
 

@@ -219,6 +219,12 @@ CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
   capabilities_.mt_pairs = mt_.pairs();
   capabilities_.tts_languages = voices_.languages();
   capabilities_.tts_engines = voices_.engines();
+  if (!options.clone_model_dir.empty()) {
+    clone_ = std::make_unique<PocketTts>(options.clone_model_dir, options.clone);
+    capabilities_.clone_engine = "pocket-tts " + options.clone_model_dir.filename().string() + " (" + clone_->device() + ")";
+    capabilities_.clone_languages = options.clone_languages;
+    std::sort(capabilities_.clone_languages.begin(), capabilities_.clone_languages.end());
+  }
 }
 
 std::unique_ptr<SpeechRecognizer> CpuDubbingEngine::acquire_recognizer() {
@@ -304,10 +310,22 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
 
   check_deadline(context, kStageTts);
   started = Clock::now();
-  auto& synthesizer = voices_.for_language(request.target_lang);
-  const auto speech = trim_silence(synthesizer.synthesize(result.translation, request.target_lang, request.voice));
+  AudioBuffer speech;
   result.voice = request.voice;
-  result.tts_engine = voices_.describe(request.target_lang);
+  const auto& clone_languages = capabilities_.clone_languages;
+  if (clone_ && context.speaker &&
+      std::find(clone_languages.begin(), clone_languages.end(), request.target_lang) != clone_languages.end()) {
+    // The speaker's own voice. The noise seed follows the fragment, so a retried dub is the same.
+    const auto seed = std::hash<std::string>{}(request.stream_id) ^ static_cast<std::uint64_t>(request.sequence);
+    const auto samples = clone_->synthesize(result.translation, *context.speaker, seed);
+    speech = trim_silence(AudioBuffer{{kPocketSampleRate, 1}, 0, normalized_pcm16(samples.data(), samples.size())});
+    result.voice = kCloneVoice;
+    result.tts_engine = capabilities_.clone_engine;
+  } else {
+    auto& synthesizer = voices_.for_language(request.target_lang);
+    speech = trim_silence(synthesizer.synthesize(result.translation, request.target_lang, request.voice));
+    result.tts_engine = voices_.describe(request.target_lang);
+  }
   result.stage_timings_ms[kStageTts] = elapsed_ms(started);
 
   started = Clock::now();
@@ -325,6 +343,14 @@ DubResult CpuDubbingEngine::dub(const DubRequestMetadata& request, const AudioBu
   result.time_fit = to_string(placed.plan.policy);
   result.stage_timings_ms[kStageStretch] = elapsed_ms(started);
   return result;
+}
+
+std::shared_ptr<const PocketVoice> CpuDubbingEngine::encode_speaker(const AudioBuffer& clip) {
+  if (!clone_) return nullptr;
+  const auto mono = downmix_to_mono(clip.samples, clip.format.channels);
+  const auto audio = pocket_reference_audio(mono, clip.format.sample_rate);
+  if (audio.empty()) throw TtsError("the reference clip is shorter than one frame (80 ms)");
+  return std::make_shared<const PocketVoice>(clone_->encode_voice(audio));
 }
 
 }  // namespace livedub::sts

@@ -9,6 +9,7 @@
 
 #include "livedub/stream_id.hpp"
 #include "livedub/wav.hpp"
+#include "sts/pocket_tts.hpp"
 
 namespace livedub::sts {
 namespace {
@@ -134,6 +135,11 @@ ExtraOutcome dub_extra_target(DubbingEngine& engine, const DubRequestMetadata& m
 
 namespace {
 
+// Streams whose speaker voice is held at once (each is a few hundred KB of frames).
+constexpr std::size_t kMaxSpeakers = 256;
+constexpr double kMinReferenceS = 1.0;
+constexpr double kMaxReferenceS = 30.0;
+
 nlohmann::json error_body(const std::string& code, const std::string& message) {
   return {{"error", {{"code", code}, {"message", message}}}};
 }
@@ -143,6 +149,7 @@ nlohmann::json error_body(const std::string& code, const std::string& message) {
 DubHandler::DubHandler(ServiceConfig config, prometheus::Registry& registry)
     : config_(std::move(config)),
       sessions_(config_.session_ttl),
+      speakers_(config_.session_ttl, kMaxSpeakers),
       requests_(prometheus::BuildCounter()
                     .Name("livedub_sts_requests_total")
                     .Help("POST /v1/dub requests, by outcome (ok or the error code, e.g. overloaded)")
@@ -306,6 +313,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   job->metadata = metadata;
   job->input = std::move(input);
   job->context = sessions_.context_for(metadata.stream_id, metadata.sequence);
+  job->context.speaker = speakers_.get(metadata.stream_id);
   // The service's own limit, or the client's sooner one: past it the dub would never be played,
   // so the job is dropped from the queue, and a running engine stops at its next check.
   const auto arrived = request.arrived == Clock::time_point{} ? started : request.arrived;
@@ -520,6 +528,11 @@ HandlerReply DubHandler::capabilities() const {
       {"asr", {{"engine", caps.asr_engine}, {"languages", caps.asr_languages}}},
       {"mt", {{"pairs", pairs_json(caps.mt_pairs)}}},
       {"tts", {{"languages", caps.tts_languages}, {"engines", caps.tts_engines}, {"voices", caps.voices}}},
+      {"voice_clone",
+       {{"enabled", !caps.clone_languages.empty()},
+        {"engine", caps.clone_engine},
+        {"languages", caps.clone_languages},
+        {"reference_s", {{"min", kMinReferenceS}, {"max", kMaxReferenceS}}}}},
       {"max_duration_ms", kMaxDurationMs},
       {"max_body_bytes", config_.max_body_bytes},
       {"workers", config_.workers},
@@ -549,6 +562,56 @@ HandlerReply DubHandler::session(const std::string& stream_id) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& fragment : *fragments) list.push_back(to_json(fragment));
   return HandlerReply{200, {{"stream_id", stream_id}, {"fragments", list}}, {}};
+}
+
+HandlerReply DubHandler::put_speaker(const std::string& stream_id, const std::string& content_type,
+                                     const std::string& body) {
+  LogContext ctx;
+  ctx.stream_id = stream_id;
+  if (!is_valid_stream_id(stream_id)) return reject(400, "invalid_stream_id", "not a valid stream id", ctx);
+  const auto engine = engine_snapshot();
+  if (!engine) return reject(503, "not_ready", "engines are still loading; see /readyz", ctx);
+  if (content_type.rfind("audio/wav", 0) != 0 && content_type.rfind("audio/x-wav", 0) != 0) {
+    return reject(415, "unsupported_media_type", "the reference clip must be sent as audio/wav", ctx);
+  }
+  AudioBuffer clip;
+  try {
+    clip = decode_wav({reinterpret_cast<const std::uint8_t*>(body.data()), body.size()});
+  } catch (const WavError& e) {
+    return reject(400, "invalid_audio", std::string("the reference clip is not a usable WAV: ") + e.what(), ctx);
+  }
+  const double seconds = static_cast<double>(clip.frames()) / clip.format.sample_rate;
+  if (seconds < kMinReferenceS || seconds > kMaxReferenceS) {
+    return reject(400, "invalid_audio",
+                  "the reference clip lasts " + std::to_string(seconds) + " s; 1 to 30 s of the speaker are needed", ctx);
+  }
+  std::shared_ptr<const PocketVoice> voice;
+  try {
+    voice = engine->encode_speaker(clip);
+  } catch (const std::exception& e) {
+    return reject(500, "engine_error", std::string("the reference clip could not be encoded: ") + e.what(), ctx);
+  }
+  if (!voice) {
+    return reject(409, "voice_clone_off",
+                  "this service does not dub in the speaker's voice (LIVEDUB_STS_VOICE_CLONE is off, or the engine "
+                  "cannot); dubs keep the configured voice",
+                  ctx);
+  }
+  speakers_.put(stream_id, voice);
+  logging::write(spdlog::level::info, ctx, "speaker voice received",
+                 {{"reference_s", seconds}, {"frames", voice->count}, {"streams_with_voice", speakers_.size()}});
+  return HandlerReply{204, nullptr, {}};
+}
+
+HandlerReply DubHandler::forget_speaker(const std::string& stream_id) {
+  LogContext ctx;
+  ctx.stream_id = stream_id;
+  if (!is_valid_stream_id(stream_id)) return reject(400, "invalid_stream_id", "not a valid stream id", ctx);
+  if (!speakers_.forget(stream_id)) {
+    return HandlerReply{404, error_body("unknown_voice", "no speaker voice held for stream '" + stream_id + "'"), {}};
+  }
+  logging::write(spdlog::level::info, ctx, "speaker voice forgotten (stream ended)", {});
+  return HandlerReply{204, nullptr, {}};
 }
 
 }  // namespace livedub::sts

@@ -9,9 +9,14 @@ namespace {
 
 constexpr const char* kCapabilitiesPath = "/v1/capabilities";
 constexpr const char* kSessionsPattern = R"(/v1/sessions/([^/]+))";
+constexpr const char* kSpeakerPattern = R"(/v1/streams/([^/]+)/voice)";
 
 void send_reply(HttpReply& res, const HandlerReply& reply) {
   for (const auto& [name, value] : reply.headers) res.set_header(name, value);
+  if (reply.status == 204) {  // no content: no body, not even "null"
+    res.status = 204;
+    return;
+  }
   send_json(res, reply.status, reply.body);
 }
 
@@ -56,6 +61,13 @@ void register_routes(HttpService& http, DubHandler& handler) {
   http.route(
       "GET", kSessionsPattern,
       [&handler](const HttpRequest& req, HttpReply& res) { send_reply(res, handler.session(req.matches[1])); },
+      HttpService::Run::inline_on_io_thread);
+  http.route("PUT", kSpeakerPattern, [&handler](const HttpRequest& req, HttpReply& res) {
+    send_reply(res, handler.put_speaker(req.matches[1], req.header("content-type"), req.body));
+  });
+  http.route(
+      "DELETE", kSpeakerPattern,
+      [&handler](const HttpRequest& req, HttpReply& res) { send_reply(res, handler.forget_speaker(req.matches[1])); },
       HttpService::Run::inline_on_io_thread);
   http.route("POST", sts::kDubPath, [&handler](const HttpRequest& req, HttpReply& res) {
     DubHttpRequest request;

@@ -1,8 +1,11 @@
 #include "sts/mock_engines.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <thread>
+
+#include "sts/pocket_tts.hpp"
 
 namespace livedub::sts {
 namespace {
@@ -36,10 +39,26 @@ PassthroughEngine::PassthroughEngine(MockOptions options) : options_(options) {}
 
 std::string PassthroughEngine::name() const { return "mock-passthrough"; }
 
-EngineCapabilities PassthroughEngine::capabilities() const { return mock_capabilities(); }
+EngineCapabilities PassthroughEngine::capabilities() const {
+  auto caps = mock_capabilities();
+  if (options_.voice_clone) {
+    caps.clone_engine = "mock";
+    caps.clone_languages = {"any"};
+  }
+  return caps;
+}
+
+std::shared_ptr<const PocketVoice> PassthroughEngine::encode_speaker(const AudioBuffer& clip) {
+  if (!options_.voice_clone) return nullptr;
+  auto voice = std::make_shared<PocketVoice>();
+  voice->count = std::max<std::int64_t>(1, clip.frames() * kPocketSampleRate / clip.format.sample_rate / kPocketFrameSamples);
+  voice->dim = 1;
+  voice->frames.assign(static_cast<std::size_t>(voice->count), 0.0f);
+  return voice;
+}
 
 DubResult PassthroughEngine::dub(const DubRequestMetadata& request, const AudioBuffer& input,
-                                 const DubContext& /*context*/) {
+                                 const DubContext& context) {
   simulate_processing(options_);
   AudioBuffer out;
   out.format = input.format;
@@ -48,6 +67,7 @@ DubResult PassthroughEngine::dub(const DubRequestMetadata& request, const AudioB
   const auto layout = speech_layout(request, out.format.sample_rate);
   fit_to_frames(out.samples, out.format.channels, layout.total_frames);
   auto result = mock_result(request, std::move(out));
+  if (context.speaker) result.voice = kCloneVoice;
   // The "dub" is the source speech itself, so it sits exactly where the speaker spoke.
   result.speech_begin = layout.first();
   result.speech_end = layout.last();

@@ -1,5 +1,7 @@
 #include "sts/service_config.hpp"
 
+#include "livedub/captions.hpp"
+
 #include "sts/cpu_engine.hpp"
 #include "sts/mock_engines.hpp"
 
@@ -97,6 +99,23 @@ ServiceConfig load_service_config(const EnvConfig& env) {
     throw ConfigError("LIVEDUB_STS_PICO_LANG_DIR", "holds no Pico voice (" + config.pico_lang_dir +
                                                        "; install libttspico-data from Debian non-free)");
   }
+  config.voice_clone = env.boolean("LIVEDUB_STS_VOICE_CLONE", config.voice_clone);
+  config.clone_model = env.string("LIVEDUB_STS_CLONE_MODEL", config.clone_model);
+  if (config.clone_model.empty() || config.clone_model.find('/') != std::string::npos || config.clone_model[0] == '.') {
+    throw ConfigError("LIVEDUB_STS_CLONE_MODEL", "'" + config.clone_model + "' is not a directory name under tts/pocket");
+  }
+  config.clone_languages = env.string("LIVEDUB_STS_CLONE_LANGUAGES", config.clone_languages);
+  try {
+    parse_language_list(config.clone_languages, "");
+  } catch (const LanguageListError& e) {
+    throw ConfigError("LIVEDUB_STS_CLONE_LANGUAGES", e.what());
+  }
+  if (config.voice_clone && config.mode == kModeCpu &&
+      !std::filesystem::is_directory(std::filesystem::path(config.model_dir) / "tts" / "pocket" / config.clone_model)) {
+    throw ConfigError("LIVEDUB_STS_VOICE_CLONE",
+                      "on, but LIVEDUB_STS_MODEL_DIR (" + (config.model_dir.empty() ? std::string("unset") : config.model_dir) +
+                          ") holds no tts/pocket/" + config.clone_model + " (LIVEDUB_STS_CLONE_MODEL)");
+  }
   config.glossary_file = env.string("LIVEDUB_STS_GLOSSARY", config.glossary_file);
   if (!config.glossary_file.empty()) {
     try {
@@ -117,7 +136,7 @@ std::string whisper_model_path(const ServiceConfig& config) {
 }
 
 std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
-  MockOptions mock{config.mock_delay};
+  MockOptions mock{config.mock_delay, config.voice_clone};
   if (config.mode == kModeMockPassthrough) return std::make_shared<PassthroughEngine>(mock);
   if (config.mode == kModeMockTone) return std::make_shared<ToneEngine>(config.mock_tone_hz, mock);
   if (config.mode == kModeCpu) {
@@ -134,6 +153,11 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
     options.tts_engine = config.tts_engine;
     options.piper.voices = parse_voice_choices(config.tts_voices);
     options.piper.threads = config.tts_threads;
+    if (config.voice_clone) {
+      options.clone_model_dir = std::filesystem::path(config.model_dir) / "tts" / "pocket" / config.clone_model;
+      options.clone_languages = parse_language_list(config.clone_languages, "");
+      options.clone.threads = config.tts_threads;
+    }
     if (config.glossary) options.glossary = *config.glossary;
     options.pico_lang_dir = config.pico_lang_dir;
     options.whisper.model_path = whisper_model_path(config);

@@ -116,6 +116,22 @@ HttpResponse HttpClient::post(const std::string& url, const std::string& body,
   return impl_->perform(url, timeout, headers.get());
 }
 
+HttpResponse HttpClient::send(const std::string& method, const std::string& url, const std::string& body,
+                              const std::string& content_type, std::chrono::milliseconds timeout,
+                              const std::vector<std::string>& extra_headers) {
+  curl_easy_reset(impl_->easy.get());
+  auto lines = extra_headers;
+  if (!content_type.empty()) lines.push_back("Content-Type: " + content_type);
+  lines.push_back("Expect:");
+  auto headers = make_headers(lines);
+  if (!body.empty() || !content_type.empty()) {
+    curl_easy_setopt(impl_->easy.get(), CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(impl_->easy.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(impl_->easy.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+  return impl_->perform(url, timeout, headers.get());
+}
+
 HttpResponse HttpClient::post_multipart(const std::string& url,
                                         const std::vector<MultipartPart>& parts,
                                         std::chrono::milliseconds timeout,

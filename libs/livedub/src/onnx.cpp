@@ -2,6 +2,7 @@
 
 #include <onnxruntime_c_api.h>
 
+#include <cstring>
 #include <mutex>
 #include <optional>
 
@@ -54,11 +55,43 @@ struct OptionsDeleter {
 
 template <typename T>
 Tensor make_tensor(std::span<T> data, std::vector<std::int64_t> shape, ONNXTensorElementDataType type) {
+  // An empty tensor still needs an address (ONNX Runtime refuses a null one).
+  static T empty{};
   OrtValue* value = nullptr;
-  check(api().CreateTensorWithDataAsOrtValue(cpu_memory(), data.data(), data.size_bytes(), shape.data(), shape.size(),
-                                             type, &value),
+  check(api().CreateTensorWithDataAsOrtValue(cpu_memory(), data.empty() ? &empty : data.data(), data.size_bytes(),
+                                             shape.data(), shape.size(), type, &value),
         "cannot create a tensor");
   return Tensor(value);
+}
+
+ONNXTensorElementDataType to_onnx(ElementType type) {
+  switch (type) {
+    case ElementType::kFloat: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case ElementType::kInt64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case ElementType::kBool: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case ElementType::kOther: break;
+  }
+  throw OnnxError("cannot create a tensor of an unsupported element type");
+}
+
+ElementType from_onnx(ONNXTensorElementDataType type) {
+  switch (type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return ElementType::kFloat;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return ElementType::kInt64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return ElementType::kBool;
+    default: return ElementType::kOther;
+  }
+}
+
+// Type and shape of a tensor type info (dynamic dimensions as -1).
+void read_tensor_info(const OrtTensorTypeAndShapeInfo* info, TensorInfo& out) {
+  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  check(api().GetTensorElementType(info, &type), "cannot read a tensor's type");
+  out.type = from_onnx(type);
+  std::size_t rank = 0;
+  check(api().GetDimensionsCount(info, &rank), "cannot read a tensor's rank");
+  out.shape.assign(rank, 0);
+  check(api().GetDimensions(info, out.shape.data(), rank), "cannot read a tensor's shape");
 }
 
 }  // namespace
@@ -73,6 +106,41 @@ Tensor Tensor::bools(std::span<bool> data, std::vector<std::int64_t> shape) {
   static_assert(sizeof(bool) == 1, "ONNX bool tensors are one byte per element");
   return make_tensor(data, std::move(shape), ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL);
 }
+Tensor Tensor::zeros(ElementType type, std::vector<std::int64_t> shape) {
+  for (const auto d : shape) {
+    if (d < 0) throw OnnxError("cannot create a tensor with a negative dimension");
+  }
+  OrtAllocator* allocator = nullptr;
+  check(api().GetAllocatorWithDefaultOptions(&allocator), "no default allocator");
+  OrtValue* value = nullptr;
+  check(api().CreateTensorAsOrtValue(allocator, shape.data(), shape.size(), to_onnx(type), &value),
+        "cannot create a tensor");
+  Tensor tensor(value);
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  check(api().GetTensorTypeAndShape(value, &info), "cannot read a tensor's shape");
+  std::size_t count = 0;
+  OrtStatus* status = api().GetTensorShapeElementCount(info, &count);
+  api().ReleaseTensorTypeAndShapeInfo(info);
+  check(status, "cannot read a tensor's shape");
+  if (count > 0) {
+    void* data = nullptr;
+    check(api().GetTensorMutableData(value, &data), "cannot write a tensor");
+    const std::size_t element = type == ElementType::kFloat ? sizeof(float) : type == ElementType::kInt64 ? 8 : 1;
+    std::memset(data, 0, count * element);
+  }
+  return tensor;
+}
+
+ElementType Tensor::element_type() const {
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  check(api().GetTensorTypeAndShape(value_, &info), "cannot read a tensor's type");
+  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  OrtStatus* status = api().GetTensorElementType(info, &type);
+  api().ReleaseTensorTypeAndShapeInfo(info);
+  check(status, "cannot read a tensor's type");
+  return from_onnx(type);
+}
+
 Tensor::Tensor(Tensor&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }
 Tensor& Tensor::operator=(Tensor&& other) noexcept {
   if (this != &other) {
@@ -177,6 +245,32 @@ Session::Session(const std::filesystem::path& model, const SessionOptions& optio
   };
   input_names_ = names(true);
   output_names_ = names(false);
+  auto infos = [&](bool inputs, const std::vector<std::string>& names_of) {
+    std::vector<TensorInfo> out;
+    for (std::size_t i = 0; i < names_of.size(); ++i) {
+      OrtTypeInfo* type_info = nullptr;
+      check(inputs ? api().SessionGetInputTypeInfo(session_, i, &type_info)
+                   : api().SessionGetOutputTypeInfo(session_, i, &type_info),
+            "cannot read the model's input/output types");
+      TensorInfo info{names_of[i], ElementType::kOther, {}};
+      const OrtTensorTypeAndShapeInfo* tensor_info = nullptr;
+      OrtStatus* status = api().CastTypeInfoToTensorInfo(type_info, &tensor_info);
+      if (status == nullptr && tensor_info != nullptr) {
+        try {
+          read_tensor_info(tensor_info, info);
+        } catch (...) {
+          api().ReleaseTypeInfo(type_info);
+          throw;
+        }
+      }
+      api().ReleaseTypeInfo(type_info);
+      check(status, "cannot read the model's input/output types");
+      out.push_back(std::move(info));
+    }
+    return out;
+  };
+  inputs_ = infos(true, input_names_);
+  outputs_ = infos(false, output_names_);
 }
 
 Session::~Session() {

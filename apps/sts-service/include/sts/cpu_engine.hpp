@@ -18,6 +18,7 @@
 #include "sts/neural_mt.hpp"
 #include "sts/pico_tts.hpp"
 #include "sts/piper_tts.hpp"
+#include "sts/pocket_tts.hpp"
 #include "sts/pocketsphinx_asr.hpp"
 #include "sts/time_fit.hpp"
 #include "sts/translator.hpp"
@@ -38,6 +39,12 @@ struct CpuEngineOptions {
   std::string tts_engine = kTtsAuto;  // kTtsAuto, kTtsPiper, kTtsPico or kTtsEspeak
   PiperOptions piper;
   std::filesystem::path pico_lang_dir = kPicoDefaultLangDir;
+  // The voice-preserving dub: a Pocket TTS directory (empty: off), the target languages it
+  // speaks, and its options. A stream whose speaker voice is known (DubContext::speaker) is
+  // dubbed in it into those languages; every other dub keeps the selected voice.
+  std::filesystem::path clone_model_dir;
+  std::vector<std::string> clone_languages;
+  PocketOptions clone;
   Glossary glossary;  // applied around MT; its terms are offered to the recogniser
   int recognizers = 1;  // one per engine worker thread: a recognizer serves one call at a time
   TimeFitBounds time_fit;
@@ -72,6 +79,7 @@ class CpuDubbingEngine final : public DubbingEngine {
   using DubbingEngine::dub;
   DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override;
   std::string name() const override { return "cpu"; }
+  std::shared_ptr<const PocketVoice> encode_speaker(const AudioBuffer& clip) override;
   EngineCapabilities capabilities() const override { return capabilities_; }
 
   std::vector<std::string> asr_languages() const { return capabilities_.asr_languages; }
@@ -94,6 +102,7 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::string asr_description_;
   MtRouter mt_;
   VoiceSelection voices_;
+  std::unique_ptr<PocketTts> clone_;  // null: voice cloning off
   EngineCapabilities capabilities_;
 };
 

@@ -20,6 +20,7 @@
 #include "sts/multipart.hpp"
 #include "sts/service_config.hpp"
 #include "sts/session_store.hpp"
+#include "sts/voice_bank.hpp"
 #include "sts/work_pool.hpp"
 
 namespace livedub::sts {
@@ -80,6 +81,12 @@ class DubHandler {
   HandlerReply capabilities() const;
   // GET /v1/sessions/{stream_id}: what the stream's recent fragments were dubbed into.
   HandlerReply session(const std::string& stream_id);
+  // PUT /v1/streams/{stream_id}/voice: the stream's reference clip (WAV, 1-30 s of the speaker
+  // alone); later dubs of the stream speak in that voice where the engine clones voices
+  // (LIVEDUB_STS_VOICE_CLONE), else 409 voice_clone_off. The clip itself is not kept.
+  HandlerReply put_speaker(const std::string& stream_id, const std::string& content_type, const std::string& body);
+  // DELETE /v1/streams/{stream_id}/voice: the stream ended; its voice is forgotten (204, or 404).
+  HandlerReply forget_speaker(const std::string& stream_id);
 
   std::shared_ptr<DubbingEngine> engine_snapshot() const;
   const ServiceConfig& config() const { return config_; }
@@ -93,6 +100,7 @@ class DubHandler {
   mutable std::mutex engine_mutex_;
   std::shared_ptr<DubbingEngine> engine_;
   SessionStore sessions_;
+  VoiceBank speakers_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Family<prometheus::Histogram>& stage_seconds_;

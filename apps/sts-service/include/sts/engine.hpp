@@ -63,6 +63,9 @@ struct EngineCapabilities {
   std::map<std::string, std::string> mt_engines;  // "en-es" -> "marian" / "m2m100" / "apertium"
   std::vector<std::string> tts_languages;
   std::map<std::string, std::string> tts_engines;  // language -> "pico es-ES_zl0", "espeak-ng ca"
+  // The voice-preserving dub: the target languages a stream's own voice can speak (empty: off).
+  std::string clone_engine;  // "pocket-tts pocket-tts (CPU)"
+  std::vector<std::string> clone_languages;
 };
 
 // What the service remembers of the same stream (sts/session_store.hpp), for continuity.
@@ -71,6 +74,8 @@ class DeadlineExpired : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+struct PocketVoice;  // sts/pocket_tts.hpp
 
 struct DubContext {
   // The previous fragment of this stream, if it was dubbed recently.
@@ -86,6 +91,9 @@ struct DubContext {
   // recognition and translates this text (one recognition per fragment, whatever the number
   // of languages).
   std::optional<std::string> known_transcript;
+  // The stream's speaker (the voice-preserving dub), when its reference clip was received and
+  // this engine cloned it (encode_speaker); null: the configured voice speaks.
+  std::shared_ptr<const PocketVoice> speaker;
   // Further target languages of the same request: an engine that can translates them together
   // with the first (DubResult::extra_translations).
   std::vector<std::string> also_translate_into;
@@ -110,6 +118,10 @@ class DubbingEngine {
   // Reported as DubResponse::engine, e.g. "mock-tone".
   virtual std::string name() const = 0;
   virtual EngineCapabilities capabilities() const = 0;
+  // The voice-preserving dub: a stream's reference clip (mono or not, any rate) encoded into its
+  // speaker's voice, for DubContext::speaker. Null when this engine does not clone voices.
+  // Throws TtsError for a clip it cannot use.
+  virtual std::shared_ptr<const PocketVoice> encode_speaker(const AudioBuffer& /*clip*/) { return nullptr; }
 
   bool supports(const std::string& source_lang, const std::string& target_lang) const;
   bool supports_voice(const std::string& voice) const;

@@ -9,6 +9,10 @@ namespace livedub::sts {
 struct MockOptions {
   // Sleep inside dub(), to exercise the caller's latency budget and timeouts.
   std::chrono::milliseconds processing_delay{0};
+  // LIVEDUB_STS_VOICE_CLONE: the mocks take a stream's reference clip (no model: its frame
+  // count is what they keep) and report its dubs as spoken by voice "speaker", so the worker's
+  // reference-clip path runs end to end without models.
+  bool voice_clone = false;
 };
 
 // Returns the input audio fitted to the requested duration (truncated or padded with silence).
@@ -19,6 +23,7 @@ class PassthroughEngine final : public DubbingEngine {
   DubResult dub(const DubRequestMetadata& request, const AudioBuffer& input, const DubContext& context) override;
   std::string name() const override;
   EngineCapabilities capabilities() const override;
+  std::shared_ptr<const PocketVoice> encode_speaker(const AudioBuffer& clip) override;
 
  private:
   MockOptions options_;

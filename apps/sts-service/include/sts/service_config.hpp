@@ -65,6 +65,12 @@ struct ServiceConfig {
   std::string tts_voices;  // "es=es_ES-davefx-medium,...": which Piper voice  // LIVEDUB_STS_TTS_VOICES
   int tts_threads = 1;     // per synthesis call                     // LIVEDUB_STS_TTS_THREADS
   std::string pico_lang_dir = kPicoDefaultLangDir;                    // LIVEDUB_STS_PICO_LANG_DIR
+  // The voice-preserving dub (sts/pocket_tts.hpp): off unless the deployment turns it on, and
+  // only where the speaker consented. The model under MODEL_DIR/tts/pocket/NAME and the target
+  // languages it speaks.
+  bool voice_clone = false;                                           // LIVEDUB_STS_VOICE_CLONE
+  std::string clone_model = "pocket-tts";                             // LIVEDUB_STS_CLONE_MODEL
+  std::string clone_languages = "en";                                 // LIVEDUB_STS_CLONE_LANGUAGES
   // Terms never translated and forced translations (sts/glossary.hpp for the format).
   std::string glossary_file;                                          // LIVEDUB_STS_GLOSSARY
   std::shared_ptr<const Glossary> glossary;                           // parsed at start

@@ -46,6 +46,10 @@ class HttpClient {
   HttpResponse post(const std::string& url, const std::string& body,
                     const std::string& content_type, std::chrono::milliseconds timeout,
                     const std::vector<std::string>& extra_headers = {});
+  // Any other method ("PUT", "DELETE", ...); an empty body and content type send none.
+  HttpResponse send(const std::string& method, const std::string& url, const std::string& body,
+                    const std::string& content_type, std::chrono::milliseconds timeout,
+                    const std::vector<std::string>& extra_headers = {});
   HttpResponse post_multipart(const std::string& url, const std::vector<MultipartPart>& parts,
                               std::chrono::milliseconds timeout,
                               const std::vector<std::string>& extra_headers = {});

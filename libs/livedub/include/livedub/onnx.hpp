@@ -22,6 +22,16 @@ class OnnxError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The element types the project feeds; kOther: any other (reported, never created).
+enum class ElementType { kFloat, kInt64, kBool, kOther };
+
+// A model input or output as the model declares it: dynamic dimensions are -1.
+struct TensorInfo {
+  std::string name;
+  ElementType type = ElementType::kOther;
+  std::vector<std::int64_t> shape;
+};
+
 // A tensor that borrows `data` (which must outlive every run() it is passed to).
 class Tensor {
  public:
@@ -29,6 +39,8 @@ class Tensor {
   static Tensor int64s(std::span<std::int64_t> data, std::vector<std::int64_t> shape);
   // `data` is bool[] in ONNX's sense (one byte per element).
   static Tensor bools(std::span<bool> data, std::vector<std::int64_t> shape);
+  // A tensor that owns its zero-filled memory (false for bool); any dimension may be 0.
+  static Tensor zeros(ElementType type, std::vector<std::int64_t> shape);
   Tensor(Tensor&&) noexcept;
   Tensor& operator=(Tensor&&) noexcept;
   ~Tensor();
@@ -40,6 +52,7 @@ class Tensor {
   // Output tensors only: their shape, and their float contents in place (valid while this lives).
   std::vector<std::int64_t> shape() const;
   std::span<const float> float_data() const;
+  ElementType element_type() const;
 
  private:
   OrtValue* value_ = nullptr;
@@ -64,6 +77,9 @@ class Session {
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
+  // The declared type and shape of each input / output, in input_names() / output_names() order.
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
   // "CPU" or "CUDA": where the session's nodes run.
   const std::string& device() const { return device_; }
   // Runs with inputs in input_names() order; returns outputs in output_names() order.
@@ -73,6 +89,8 @@ class Session {
   OrtSession* session_ = nullptr;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
   std::string device_ = "CPU";
 };
 
