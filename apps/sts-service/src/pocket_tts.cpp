@@ -231,7 +231,7 @@ struct PocketTts::Impl {
 
   // One chunk of text in `voice`: appends up to `max_frames` latent frames; `ended` says whether
   // end-of-speech (not the cap) ended it. Returns the frames appended.
-  int generate(std::vector<std::int64_t> ids, const PocketVoice& voice, std::mt19937_64& rng, int max_frames,
+  int generate(std::vector<std::int64_t> ids, const onnx::Tensor& voice, std::mt19937_64& rng, int max_frames,
                std::vector<float>& latents, bool& ended) const {
     auto tokens = onnx::Tensor::int64s(ids, {1, static_cast<std::int64_t>(ids.size())});
     std::vector<onnx::Tensor> none;
@@ -242,9 +242,7 @@ struct PocketTts::Impl {
     auto states = main->initial_states();
     auto no_frames = onnx::Tensor::zeros(onnx::ElementType::kFloat, {1, 0, latent});
     auto no_text = onnx::Tensor::zeros(onnx::ElementType::kFloat, {1, 0, dim});
-    std::vector<float> voice_frames = voice.frames;
-    auto voice_tensor = onnx::Tensor::floats(voice_frames, {1, voice.count, voice.dim});
-    main->run({{"sequence", &no_frames}, {"text_embeddings", &voice_tensor}}, states);
+    main->run({{"sequence", &no_frames}, {"text_embeddings", &voice}}, states);
     main->run({{"sequence", &no_frames}, {"text_embeddings", &text_embeddings}}, states);
 
     const auto width = static_cast<std::size_t>(latent);
@@ -369,6 +367,9 @@ std::vector<float> PocketTts::synthesize(const std::string& text, const PocketVo
   const double cap_s = max_seconds > 0 ? std::min(max_seconds, impl_->options.max_seconds) : impl_->options.max_seconds;
   const int frames_cap = static_cast<int>(std::lround(cap_s * kPocketSampleRate / kPocketFrameSamples));
 
+  // The voice's frames, as the flow LM's first input of every chunk (copied once per call).
+  std::vector<float> voice_frames = voice.frames;
+  const auto voice_tensor = onnx::Tensor::floats(voice_frames, {1, voice.count, voice.dim});
   std::vector<float> latents;
   std::mt19937_64 rng(seed);
   int frames = 0;
@@ -381,7 +382,7 @@ std::vector<float> PocketTts::synthesize(const std::string& text, const PocketVo
     const auto pieces = encode(chunk);
     if (pieces.empty()) continue;
     bool ended = false;
-    frames += impl_->generate(std::vector<std::int64_t>(pieces.begin(), pieces.end()), voice, rng,
+    frames += impl_->generate(std::vector<std::int64_t>(pieces.begin(), pieces.end()), voice_tensor, rng,
                               std::min(pocket_max_frames(pieces.size()), frames_cap - frames), latents, ended);
     all_ended = all_ended && ended;
   }
