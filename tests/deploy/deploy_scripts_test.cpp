@@ -161,7 +161,7 @@ exec "$@"
     argv.insert(argv.end(), args.begin(), args.end());
     for (const char* name : {"LIVEDUB_STS_MODE", "LIVEDUB_STS_ASR_ENGINE", "LIVEDUB_STS_WHISPER_MODEL",
                              "LIVEDUB_STS_MODEL_DIR", "LIVEDUB_STS_TOKEN", "FAKE_FETCH_FAIL", "LIVEDUB_STS_MT_MODELS",
-                             "LIVEDUB_STS_TTS_VOICES"}) {
+                             "LIVEDUB_STS_TTS_VOICES", "LIVEDUB_STS_VOICE_CLONE", "LIVEDUB_STS_CLONE_MODEL"}) {
       env.emplace(name, "");
     }
     env["PATH"] = bin_.string();
@@ -263,6 +263,36 @@ TEST_F(StsStartTest, AVoiceThatCannotBeFetchedStopsTheStart) {
   const auto no_dir = start({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_TTS_VOICES", "de=de_DE-thorsten-medium"}});
   EXPECT_EQ(no_dir.exit_code, 2);
   EXPECT_NE(no_dir.output.find("LIVEDUB_STS_TTS_VOICES"), std::string::npos) << no_dir.output;
+}
+
+TEST_F(StsStartTest, FetchesTheCloningModelOnlyWhenCloningIsOn) {
+  const std::string models = (dir_.path() / "models").string();
+  expect_service_started_unprivileged(start({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_MODEL_DIR", models}}));
+  expect_service_started_unprivileged(start({{"LIVEDUB_STS_MODE", "mock-passthrough"},
+                                             {"LIVEDUB_STS_VOICE_CLONE", "true"},
+                                             {"LIVEDUB_STS_MODEL_DIR", models}}));
+  EXPECT_EQ(logged("fetch-voice"), "") << "off by default; the mock needs no model";
+  expect_service_started_unprivileged(start({{"LIVEDUB_STS_MODE", "cpu"},
+                                             {"LIVEDUB_STS_VOICE_CLONE", "TRUE"},
+                                             {"LIVEDUB_STS_MODEL_DIR", models}}));
+  EXPECT_EQ(logged("fetch-voice"), "pocket-tts " + models + "\n");
+  const auto placed = start({{"LIVEDUB_STS_MODE", "cpu"},
+                             {"LIVEDUB_STS_VOICE_CLONE", "1"},
+                             {"LIVEDUB_STS_CLONE_MODEL", "my-export"},
+                             {"LIVEDUB_STS_MODEL_DIR", models}});
+  expect_service_started_unprivileged(placed);
+  EXPECT_NE(placed.output.find("my-export (placed by hand, not downloaded)"), std::string::npos) << placed.output;
+  EXPECT_EQ(logged("fetch-voice"), "pocket-tts " + models + "\n") << "a hand-placed model is not fetched";
+
+  const auto failed = start({{"LIVEDUB_STS_MODE", "cpu"},
+                             {"LIVEDUB_STS_VOICE_CLONE", "on"},
+                             {"LIVEDUB_STS_MODEL_DIR", models},
+                             {"FAKE_FETCH_FAIL", "1"}});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_NE(failed.output.find("no usable voice-cloning model 'pocket-tts'"), std::string::npos) << failed.output;
+  const auto no_dir = start({{"LIVEDUB_STS_MODE", "cpu"}, {"LIVEDUB_STS_VOICE_CLONE", "true"}});
+  EXPECT_EQ(no_dir.exit_code, 2);
+  EXPECT_NE(no_dir.output.find("LIVEDUB_STS_VOICE_CLONE"), std::string::npos) << no_dir.output;
 }
 
 // The local GPU stack: the image's defaults plus the compose service's environment.

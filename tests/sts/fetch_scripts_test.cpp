@@ -15,6 +15,7 @@
 #include "livedub/process.hpp"
 #include "sts/neural_mt.hpp"
 #include "sts/piper_tts.hpp"
+#include "sts/pocket_tts.hpp"
 
 namespace livedub {
 namespace {
@@ -211,7 +212,7 @@ class FetchVoice : public FetchWhisperModel {
 TEST_F(FetchVoice, UsageErrorsExit2) {
   auto bad = fetch_voice({"thorsten", (dir_ / "models").string()});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_THAT(bad.output, HasSubstr("not a Piper voice name"));
+  EXPECT_THAT(bad.output, HasSubstr("neither a Piper voice name"));
   EXPECT_EQ(fetch_voice({"de_DE-thorsten-medium/../x-low", (dir_ / "models").string()}).exit_code, 2);
   auto no_dir = fetch_voice({"de_DE-thorsten-medium"});
   EXPECT_EQ(no_dir.exit_code, 2);
@@ -251,6 +252,63 @@ TEST_F(FetchVoice, AFailedDownloadLeavesNoVoiceForTheServiceToLoad) {
   EXPECT_TRUE(sts::discover_piper_voices(dir_ / "models").empty());
   auto check = fetch_voice({"--check", "de_DE-thorsten-medium", (dir_ / "models").string()});
   EXPECT_EQ(check.exit_code, 1);
+}
+
+// scripts/fetch-voice pocket-tts against a local hub holding a generated (random-weight) Pocket
+// TTS export where KevinAHM/pocket-tts-onnx keeps it.
+class FetchPocketVoice : public FetchVoice {
+ protected:
+  void SetUp() override {
+    FetchWhisperModel::SetUp();
+    remote_ = dir_ / "host" / "KevinAHM" / "pocket-tts-onnx" / "resolve" / "main";
+    const auto made = run_command({"/usr/bin/python3", (fs::path(LIVEDUB_SOURCE_DIR) / "tools" / "tts-model-gen" / "make_pocket_tts.py").string(),
+                                   "--shape", "small", remote_.string()},
+                                  {}, std::chrono::seconds(60));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    std::ofstream(remote_ / "README.md") << "---\nlicense: cc-by-4.0\nbase_model: kyutai/pocket-tts\n---\n";
+  }
+  fs::path remote_;
+};
+
+TEST_F(FetchPocketVoice, FetchesTheExportTheCloningEngineLoads) {
+  const auto url = serve();
+  auto result = fetch_voice({"pocket-tts", (dir_ / "models").string()}, url);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("license: cc-by-4.0"));
+  const auto target = dir_ / "models" / "tts" / "pocket" / "pocket-tts";
+  for (const auto* f : {"tokenizer.model", "onnx/text_conditioner.onnx", "onnx/mimi_encoder.onnx", "onnx/flow_lm_main.onnx",
+                        "onnx/flow_lm_flow.onnx", "onnx/mimi_decoder.onnx", "MODEL_CARD", "SHA256SUMS"}) {
+    EXPECT_TRUE(fs::is_regular_file(target / f)) << f;
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(target)) {
+    EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().string().find(".headers"), std::string::npos) << entry.path();
+  }
+  sts::PocketTts tts(target);
+  std::vector<std::int16_t> tone(16000);
+  for (std::size_t i = 0; i < tone.size(); ++i) tone[i] = static_cast<std::int16_t>((i / 40) % 2 ? 6000 : -6000);
+  const auto voice = tts.encode_voice(sts::pocket_reference_audio(tone, 16000));
+  EXPECT_FALSE(tts.synthesize("Hello there.", voice, 1, 1.0).empty());
+
+  EXPECT_THAT(fetch_voice({"pocket-tts", (dir_ / "models").string()}).output, HasSubstr("already present and verified"));
+  EXPECT_EQ(fetch_voice({"--check", "pocket-tts", (dir_ / "models").string()}).exit_code, 0);
+  std::ofstream(target / "onnx" / "flow_lm_flow.onnx", std::ios::app) << " ";
+  auto damaged = fetch_voice({"--check", "pocket-tts", (dir_ / "models").string()});
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
+  EXPECT_THAT(damaged.output, HasSubstr("does not match"));
+}
+
+TEST_F(FetchPocketVoice, AFileMissingOnTheHubLeavesNoModelToLoad) {
+  fs::remove(remote_ / "onnx" / "flow_lm_main.onnx");
+  const auto url = serve();
+  auto result = fetch_voice({"pocket-tts", (dir_ / "models").string()}, url);
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("download failed"));
+  const auto target = dir_ / "models" / "tts" / "pocket" / "pocket-tts";
+  EXPECT_FALSE(fs::exists(target / "SHA256SUMS"));
+  EXPECT_FALSE(fs::exists(target / "onnx" / "mimi_decoder.onnx")) << "nothing is renamed into place before every file is in";
+  EXPECT_THROW(sts::PocketTts{target}, sts::VoiceModelError);
+  EXPECT_EQ(fetch_voice({"--check", "pocket-tts", (dir_ / "models").string()}).exit_code, 1);
 }
 
 }  // namespace
