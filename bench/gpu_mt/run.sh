@@ -3,7 +3,8 @@
 # with onnx and numpy, no Debian packages, no network): generates the two model families at
 # their real shapes with random weights (tools/mt-model-gen, no tokeniser needed), then times the
 # STS's decode loop on ONNX Runtime's CUDA provider (bench/gpu_mt/ort_decode.py); likewise Piper
-# voices at the medium and high shapes (tools/tts-model-gen, bench/gpu_mt/ort_tts.py); prints how
+# voices at the medium and high shapes (tools/tts-model-gen, bench/gpu_mt/ort_tts.py) and the
+# voice-cloning engine, Pocket TTS, at its real widths (bench/gpu_mt/ort_pocket.py); prints how
 # many live streams one GPU keeps up with. Within 8 minutes on an H100/H200. Recognition is
 # timed by bench/whisper_rtf (a CUDA build of whisper.cpp), not here.
 #   bash bench/gpu_mt/run.sh [WORK_DIR]
@@ -32,3 +33,7 @@ for quality in medium high; do
   "$python" "$repo_root/bench/gpu_mt/ort_tts.py" "$work/tts/piper/es_ES-test-$quality.onnx" --concurrency 1,4,16
 done | tee "$work/gpu_tts.txt"
 awk '$1 == 16 && $2 == "|" { printf "voice at 16 at once: %.0f sentences/s = about %.0f streams x 1 language (one phrase per 3 s)\n", $6, $6 * 3 }' "$work/gpu_tts.txt"
+# The cloned voice: one sentence per phrase too; the reference clip is encoded once per stream.
+"$python" "$repo_root/tools/tts-model-gen/make_pocket_tts.py" --shape real --no-tokenizer "$work/tts/pocket/real"
+"$python" "$repo_root/bench/gpu_mt/ort_pocket.py" "$work/tts/pocket/real" --concurrency 1,4,16 | tee "$work/gpu_pocket.txt"
+awk '$1 == 16 && $2 == "|" { printf "cloned voice at 16 at once: %.1f sentences/s = about %.0f streams x 1 language (one phrase per 3 s)\n", $8, $8 * 3 }' "$work/gpu_pocket.txt"

@@ -45,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "mt-model-gen"))
 from make_piper_voice import Graph  # noqa: E402
+import make_mt_model  # noqa: E402
 from make_mt_model import corpus_lines, train_spm  # noqa: E402
 
 OPSET = 17
@@ -278,8 +279,11 @@ def main():
     parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--eos-after-frames", type=int, default=None)
+    parser.add_argument("--no-tokenizer", action="store_true",
+                        help="write the ONNX files alone (speed benchmarks on machines without spm_train)")
     parser.add_argument("out_dir")
     args = parser.parse_args()
+    make_mt_model.ALLOW_NO_TOKENIZER = args.no_tokenizer
     s = SHAPES[args.shape]
     rng = np.random.default_rng(args.seed)
     onnx_dir = os.path.join(args.out_dir, "onnx")
