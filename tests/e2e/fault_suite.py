@@ -33,7 +33,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULT_AT = 12.0
 RUN_FOR = 34.0  # the fault, its 20 s window and 2 s to spare
-OUTPUT_DELAY = 4.5  # fixed 2 s fragments + 2.5 s (the stack's default with LIVEDUB_VAD=off)
+OUTPUT_DELAY = 4.5  # fixed 2 s fragments + 2.5 s, set (the bounds are for it; the default is planned)
 
 # Longest output gap allowed per fault (seconds). Physics first: a restarted worker must wait
 # the output delay again before its first output, and the publisher's own absence counts.
@@ -215,6 +215,7 @@ class Stack:
             "LIVEDUB_RTMP_PORT": str(self.rtmp_port), "LIVEDUB_ORCHESTRATOR_PORT": str(self.orch_port),
             "LIVEDUB_STS_PORT": str(self.sts_port), "LIVEDUB_STS_MODE": "mock-tone",
             "LIVEDUB_VAD": "off", "LIVEDUB_BED_MODE": "off", "LIVEDUB_LOG_LEVEL": "info",
+            "LIVEDUB_OUTPUT_DELAY_MS": str(int(OUTPUT_DELAY * 1000)),
             "LIVEDUB_WORKER_STOP_GRACE_MS": "8000", "LIVEDUB_RECONCILE_MS": "1000",
         })
         for key, value in (overrides or {}).items():  # None: the stack's own default

@@ -34,11 +34,14 @@ namespace {
 
 // The plumbing tests (mock STS, beeps and flashes) run with fixed 2 s fragments and the bed
 // stage off: what they measure (delay, sync, fallback, endpoints) must not depend on a
-// detector hearing speech in beeps. Their delay is the fixed default: 2 s + 2.5 s.
-const std::map<std::string, std::string> kFixedFragments{{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"}};
+// detector hearing speech in beeps. Their delay is set, 2 s + 2.5 s (the default is planned
+// on the STS's cost: TheDefaultDelayIsPlannedOnTheStsMeasuredCost).
 constexpr double kFixedDelayS = 4.5;
-// The default: phrases found by Silero VAD, at most 4 s, + 2.5 s.
+const std::map<std::string, std::string> kFixedFragments{
+    {"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"}, {"LIVEDUB_OUTPUT_DELAY_MS", "4500"}};
+// Phrases found by Silero VAD, at most 4 s, + 2.5 s (set likewise).
 constexpr double kPhraseDelayS = 6.5;
+const std::pair<const std::string, std::string> kPhraseDelay{"LIVEDUB_OUTPUT_DELAY_MS", "6500"};
 // Documented bound (README): the dubbed stream starts within output delay + 6 s of the
 // publisher starting (hook, worker start, RTMP connect, first keyframe).
 constexpr double kStartupAfterDelayS = 6.0;
@@ -358,7 +361,7 @@ void expect_music_kept_in_pauses(const probe::CheckReport& report, const SpeechL
 // reduction (the default) reshapes the music's spectrum under speech, which the correlation
 // measurement below would count as lost music; its effect is measured in bench/dub_quality.
 TEST_F(LiveStack, PhrasesAreDubbedWhereSpokenOverTheDuckedMusic) {
-  start_stack("mock-tone", std::nullopt, {{"LIVEDUB_BED_MODE", "duck"}, {"LIVEDUB_BED_DUCK_DB", "-18"}});
+  start_stack("mock-tone", std::nullopt, {{"LIVEDUB_BED_MODE", "duck"}, {"LIVEDUB_BED_DUCK_DB", "-18"}, kPhraseDelay});
   const auto loop = make_speech_loop(run_dir_ / "speech-en.wav");
   auto options = check("e2ebed", 40s);
   options.speech_wav = (run_dir_ / "speech-en.wav").string();
@@ -505,7 +508,7 @@ std::pair<std::vector<std::int16_t>, double> flv_audio(const std::filesystem::pa
 // languages timed to the phrases; CEA-608 captions in each RTMP output; the status page in a
 // real browser shows the stream and its lines.
 TEST_F(LiveStack, RealEnginesDubOneStreamIntoTwoLanguagesWithCaptions) {
-  start_stack("cpu", std::nullopt, {{"LIVEDUB_TARGET_LANGS", "es,ca"}});
+  start_stack("cpu", std::nullopt, {{"LIVEDUB_TARGET_LANGS", "es,ca"}, kPhraseDelay});
   const auto loop = make_speech_loop(run_dir_ / "speech-en.wav");
   auto options = check("e2ecpu", 40s);
   options.speech_wav = (run_dir_ / "speech-en.wav").string();
@@ -832,7 +835,8 @@ TEST_F(LiveStack, EveryRtmpClientPublishesAndPlaysTheSeedsUrls) {
 // the STS forgets it.
 TEST_F(LiveStack, TheSpeakersVoiceIsSentOnceUsedAndForgottenWithTheStream) {
   start_stack("mock-passthrough", std::nullopt,
-              {{"LIVEDUB_VOICE_CLONE", "true"}, {"LIVEDUB_VOICE_CLONE_SECONDS", "2.5"}, {"LIVEDUB_STS_VOICE_CLONE", "true"}});
+              {{"LIVEDUB_VOICE_CLONE", "true"}, {"LIVEDUB_VOICE_CLONE_SECONDS", "2.5"}, {"LIVEDUB_STS_VOICE_CLONE", "true"},
+               kPhraseDelay});
   make_speech_loop(run_dir_ / "speech-en.wav");
   auto options = check("e2evoice", 45s);
   options.speech_wav = (run_dir_ / "speech-en.wav").string();
@@ -867,6 +871,34 @@ TEST_F(LiveStack, TheSpeakersVoiceIsSentOnceUsedAndForgottenWithTheStream) {
   }
   EXPECT_EQ(count_in_sts_log("speaker voice received"), 1);
   EXPECT_EQ(count_in_sts_log("speaker voice forgotten"), 1);
+}
+
+// No LIVEDUB_OUTPUT_DELAY_MS: the worker plans its delay at start on what the STS says a dub
+// costs it (its calibration dub at start: a 3 s tone answered after the mock's 300 ms, 100 ms
+// per second of audio): 2 s fragments + 2 x 100 ms + the 500 ms margin = 2.7 s, against 4.5 s
+// for a constant guess. The stream then keeps that delay, in sync, with no fragment falling back.
+TEST_F(LiveStack, TheDefaultDelayIsPlannedOnTheStsMeasuredCost) {
+  start_stack("mock-passthrough", std::nullopt,
+              {{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"}, {"LIVEDUB_STS_MOCK_DELAY_MS", "300"}});
+  auto report = probe::run_av_check(check("e2eplanned", 30s));
+  std::cout << "e2e planned-delay report: " << summary(report) << std::endl;
+  std::ifstream worker_log(run_dir_ / "logs" / "worker-e2eplanned.log");
+  std::string line, planned;
+  int fallbacks = 0;
+  while (std::getline(worker_log, line)) {
+    if (line.find("output delay") != std::string::npos && line.find("per audio second") != std::string::npos) planned = line;
+    fallbacks += line.find("falls back to original audio") != std::string::npos;
+  }
+  ASSERT_FALSE(planned.empty()) << "the worker did not plan its delay on the STS's cost";
+  std::cout << "e2e planned delay: " << planned << std::endl;
+  const auto at = planned.find("output delay ");
+  const int delay_ms = std::stoi(planned.substr(at + 13));
+  EXPECT_GE(delay_ms, 2650);
+  EXPECT_LE(delay_ms, 2850);
+  expect_common(report, 30, delay_ms / 1000.0);
+  ASSERT_GE(report.sync_offsets_ms.size(), 10u);
+  for (double o : report.sync_offsets_ms) EXPECT_LE(std::abs(o), kSyncToleranceMs);
+  EXPECT_EQ(fallbacks, 0);
 }
 
 TEST_F(LiveStack, TightDeadlinesNeverTakeTheOnlyEndpointOut) {
@@ -905,7 +937,7 @@ TEST_F(LiveStack, WorkerPullsRtspAndKeepsSync) {
   const int rtsp_port = free_loopback_port();
   std::optional<ChildProcess> rtsp_server;
   start_stack("mock-passthrough", std::nullopt,
-              {{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"},
+              {{"LIVEDUB_VAD", "off"}, {"LIVEDUB_BED_MODE", "off"}, {"LIVEDUB_OUTPUT_DELAY_MS", "4500"},
                {"LIVEDUB_INPUT_URL_TEMPLATE", "rtsp://127.0.0.1:" + std::to_string(rtsp_port) + "/live/{stream_id}/in"}});
   rtsp_server.emplace(ChildProcess::Options{
       {RTSP_SOURCE_SERVER_BIN, std::to_string(rtsp_port), "rtmp://127.0.0.1:" + std::to_string(rtmp_port_), "e2ertsp"},

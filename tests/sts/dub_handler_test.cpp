@@ -297,6 +297,40 @@ TEST_F(DubHandlerTest, CapabilitiesDescribeModeEngineAndLimits) {
   EXPECT_EQ(caps["audio"]["max_channels"], 8);
 }
 
+TEST_F(DubHandlerTest, CapabilitiesReportWhatRecentDubsCostPerSecondOfAudio) {
+  EXPECT_EQ(handler_->capabilities().body["cost"], nlohmann::json({{"samples", 0}})) << "nothing timed yet";
+  PassthroughEngine engine;
+  const auto per_second = handler_->calibrate(engine);
+  ASSERT_TRUE(per_second.has_value());
+  auto cost = handler_->capabilities().body["cost"];
+  EXPECT_EQ(cost["samples"], 1);
+  EXPECT_GE(cost["p95_ms_per_audio_s"].get<double>(), 0.0);
+  EXPECT_LT(cost["p95_ms_per_audio_s"].get<double>(), 1000.0) << "the mock answers at once";
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(handler_->dub(dub_request(metadata(1000).dump(), wav_bytes(sine_audio(16000, 1, 16000)))).status, 200);
+  }
+  ASSERT_EQ(handler_->dub(dub_request(metadata(500).dump(), wav_bytes(sine_audio(16000, 1, 8000)))).status, 200);
+  cost = handler_->capabilities().body["cost"];
+  EXPECT_EQ(cost["samples"], 4) << "fragments under a second are not counted: " << cost;
+  EXPECT_LE(cost["p50_ms_per_audio_s"].get<double>(), cost["p95_ms_per_audio_s"].get<double>());
+}
+
+TEST(CostTracker, PercentilesOverTheMostRecentDubsOfASecondOrMore) {
+  CostTracker costs(10);
+  EXPECT_FALSE(costs.summary().has_value());
+  costs.add(500, 5000);  // too short to count
+  costs.add(2000, std::nan(""));
+  EXPECT_FALSE(costs.summary().has_value());
+  for (int i = 1; i <= 20; ++i) costs.add(2000, 100.0 * i);  // 50, 100, ... 1000 ms per audio second
+  const auto summary = costs.summary();
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_EQ(summary->samples, 10u) << "only the last 10";
+  EXPECT_DOUBLE_EQ(summary->p50_ms_per_audio_s, 750.0);  // 550..1000: the 5th of 10
+  EXPECT_DOUBLE_EQ(summary->p95_ms_per_audio_s, 1000.0);
+  EXPECT_DOUBLE_EQ(summary->p95_total_ms, 2000.0);
+}
+
 }  // namespace
 }  // namespace livedub::sts
 

@@ -2,6 +2,7 @@
 // SVOX Pico's voice (intelligibility through the recogniser), Apertium's chrF/BLEU on the
 // asterisk en/es parallel prompts, recognition WER on a fixed slice of the test part, and the
 // glossary through real Apertium and the whole CPU engine.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -182,6 +183,34 @@ TEST(Recognition, TelephoneBandSpeechIsFoldedAndWidebandSpeechIsLeftAlone) {
   const auto folded = fold_narrowband(phone);
   ASSERT_EQ(folded.size(), phone.size());
   EXPECT_FALSE(is_narrowband(folded)) << "the empty band is filled";
+
+  // The same book through 8 kHz is telephone speech; through a dull chain (a gentle low-pass
+  // near 3 kHz, as an old broadcast or a cheap microphone) it has as little above 4.4 kHz as a
+  // telephone but no wall at 4 kHz, and folding it costs words (bench/narrowband): left alone.
+  const auto audio = read_wav_file(std::string(kLibrivoxDir) + "/sense_and_sensibility_01_austen_64kb-0870.wav");
+  const auto phoned = resample_mono(resample_mono(audio.samples, audio.format.sample_rate, 8000), 8000, 16000);
+  EXPECT_TRUE(is_narrowband(phoned));
+  auto dull = resample_mono(audio.samples, audio.format.sample_rate, 16000);
+  const auto taps = lowpass_taps(6, 2600.0 / 16000.0);  // 13 taps: a slow roll-off
+  for (int pass = 0; pass < 3; ++pass) {
+    std::vector<std::int16_t> out(dull.size());
+    for (std::size_t i = 0; i < dull.size(); ++i) {
+      double acc = 0;
+      for (int k = -6; k <= 6; ++k) {
+        const auto j = static_cast<std::ptrdiff_t>(i) + k;
+        if (j >= 0 && j < static_cast<std::ptrdiff_t>(dull.size())) acc += taps[static_cast<std::size_t>(k + 6)] * dull[static_cast<std::size_t>(j)];
+      }
+      out[i] = static_cast<std::int16_t>(std::clamp(acc, -32768.0, 32767.0));
+    }
+    dull = std::move(out);
+  }
+  const auto levels = band_levels(dull);
+  ASSERT_TRUE(levels.measured);
+  EXPECT_LT(levels.high_db, -45.0) << "dull enough that a rule on the level alone folds it";
+  EXPECT_LT(levels.edge_drop_db, kNarrowbandEdgeDropDb) << "but it rolls off, it has no wall";
+  EXPECT_FALSE(is_narrowband(dull));
+  EXPECT_FALSE(band_levels(std::vector<std::int16_t>(16000, 0)).measured) << "silence";
+  EXPECT_FALSE(is_narrowband(std::vector<std::int16_t>(100, 1000))) << "too short to tell";
 }
 
 // Every 4th item of the test part (a fixed slice, so the suite stays quick under ASan), with

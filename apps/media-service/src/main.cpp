@@ -11,10 +11,13 @@
 #include <thread>
 
 #include "livedub/config.hpp"
+#include "livedub/http_client.hpp"
 #include "livedub/http_server.hpp"
 #include "livedub/logging.hpp"
 #include "livedub/process.hpp"
+#include "livedub/secrets.hpp"
 #include "stream_worker.hpp"
+#include "sts_client.hpp"
 
 using namespace livedub;
 
@@ -49,6 +52,28 @@ int main(int argc, char** argv) {
   block_shutdown_signals();
   gst_init(&argc, &argv);
   LogContext log{config.stream_id, std::nullopt};
+  if (!config.output_delay_from_env) {
+    // Planned once, before the output starts: the delay stays constant for the whole stream.
+    HttpClient http;
+    std::optional<double> worst;
+    std::string why_not;
+    for (const auto& url : config.sts_urls) {
+      const auto cost = worker::fetch_sts_cost(http, url, config.sts_token, std::chrono::seconds(3));
+      if (cost.p95_ms_per_audio_s) {
+        worst = std::max(worst.value_or(0.0), *cost.p95_ms_per_audio_s);
+      } else {
+        why_not = redact_url(url) + ": " + cost.why_not;
+      }
+    }
+    config.output_delay = worker::planned_output_delay(config, worst);
+    if (worst) {
+      log_info(log, "output delay {} ms: longest fragment {} ms + STS p95 {:.0f} ms per audio second + margin",
+               config.output_delay.count(), config.longest_fragment.count(), *worst);
+    } else {
+      log_warn(log, "output delay {} ms (longest fragment + default STS budget): no STS cost known ({})",
+               config.output_delay.count(), why_not);
+    }
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   int exit_code = 1;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "livedub/wav.hpp"
 
 namespace livedub::worker {
@@ -136,6 +138,39 @@ SpeakerCall put_speaker_clip(HttpClient& http, const std::string& base_url, cons
 SpeakerCall forget_speaker(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                            const std::string& stream_id, std::chrono::milliseconds timeout) {
   return speaker_call(http, "DELETE", base_url + "/v1/streams/" + stream_id + "/voice", token, "", "", timeout);
+}
+
+StsCost parse_sts_cost(const std::string& capabilities_json) {
+  StsCost cost;
+  try {
+    const auto body = nlohmann::json::parse(capabilities_json);
+    const auto it = body.find("cost");
+    if (it == body.end() || !it->is_object()) {
+      cost.why_not = "the STS reports no cost (an older version)";
+    } else if (it->value("samples", 0) <= 0 || !it->contains("p95_ms_per_audio_s")) {
+      cost.why_not = "the STS has timed no dub yet";
+    } else if (const auto& p95 = (*it)["p95_ms_per_audio_s"]; !p95.is_number() || p95.get<double>() < 0) {
+      cost.why_not = "the STS reports an unusable cost";
+    } else {
+      cost.p95_ms_per_audio_s = p95.get<double>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    cost.why_not = std::string("the STS capabilities are not JSON: ") + e.what();
+  }
+  return cost;
+}
+
+StsCost fetch_sts_cost(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                       std::chrono::milliseconds timeout) {
+  std::vector<std::string> headers;
+  if (token) headers.push_back("Authorization: Bearer " + *token);
+  try {
+    const auto response = http.get(base_url + "/v1/capabilities", timeout, headers);
+    if (response.status != 200) return {std::nullopt, "GET /v1/capabilities: HTTP " + std::to_string(response.status)};
+    return parse_sts_cost(response.body);
+  } catch (const std::exception& e) {
+    return {std::nullopt, std::string("GET /v1/capabilities: ") + e.what()};
+  }
 }
 
 }  // namespace livedub::worker

@@ -51,4 +51,15 @@ SpeakerCall put_speaker_clip(HttpClient& http, const std::string& base_url, cons
 SpeakerCall forget_speaker(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                            const std::string& stream_id, std::chrono::milliseconds timeout);
 
+// What the STS says a dub costs it lately (GET /v1/capabilities, "cost"), for planning the
+// output delay: its p95 processing ms per second of audio, or nothing with the reason (no
+// answer, an error status, no figure yet, an answer without one).
+struct StsCost {
+  std::optional<double> p95_ms_per_audio_s;
+  std::string why_not;
+};
+StsCost parse_sts_cost(const std::string& capabilities_json);
+StsCost fetch_sts_cost(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                       std::chrono::milliseconds timeout);
+
 }  // namespace livedub::worker

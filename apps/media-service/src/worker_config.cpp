@@ -1,5 +1,7 @@
 #include "worker_config.hpp"
 
+#include <cmath>
+
 #include "sts_endpoints.hpp"
 
 #include "livedub/stream_id.hpp"
@@ -10,10 +12,6 @@
 
 namespace livedub::worker {
 namespace {
-// The default delay is the longest fragment plus this: STS time for it (the cpu engines need
-// about 0.4 s per second of speech on a 2-core machine, livedub-bench-sts: 1.6 s for a 4 s
-// phrase) plus the output margin, with some headroom.
-constexpr std::chrono::milliseconds kStsBudget{2500};
 #ifdef LIVEDUB_DEFAULT_VAD_MODEL
 constexpr const char* kDefaultVadModel = LIVEDUB_DEFAULT_VAD_MODEL;
 #else
@@ -94,6 +92,9 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   const auto longest = c.vad == "off" ? c.fragment : seg.max_fragment;
   const auto longest_name = c.vad == "off" ? "LIVEDUB_FRAGMENT_MS" : "LIVEDUB_FRAGMENT_MAX_MS";
   const auto min_delay = longest + c.output_margin + milliseconds(250);
+  c.longest_fragment = longest;
+  c.min_output_delay = min_delay;
+  c.output_delay_from_env = env.raw("LIVEDUB_OUTPUT_DELAY_MS").has_value();
   c.output_delay = env.millis("LIVEDUB_OUTPUT_DELAY_MS", longest + kStsBudget, milliseconds(0), milliseconds(60000));
   if (c.output_delay < min_delay) {
     throw ConfigError("LIVEDUB_OUTPUT_DELAY_MS",
@@ -128,6 +129,16 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.output_timestamp_offset_ms = static_cast<std::uint32_t>(
       env.integer("LIVEDUB_OUTPUT_TIMESTAMP_OFFSET_MS", 0, 0, std::int64_t{1} << 31));
   return c;
+}
+
+std::chrono::milliseconds planned_output_delay(const WorkerConfig& config, std::optional<double> p95_ms_per_audio_s) {
+  using std::chrono::milliseconds;
+  if (!p95_ms_per_audio_s || !std::isfinite(*p95_ms_per_audio_s) || *p95_ms_per_audio_s < 0) {
+    return std::max(config.longest_fragment + kStsBudget, config.min_output_delay);
+  }
+  const double longest_s = std::chrono::duration<double>(config.longest_fragment).count();
+  const auto sts = std::min(milliseconds(std::llround(*p95_ms_per_audio_s * longest_s)), kMaxPlannedStsBudget);
+  return std::max(config.longest_fragment + sts + kPlannedDelayMargin, config.min_output_delay);
 }
 
 }  // namespace livedub::worker

@@ -33,7 +33,13 @@ struct WorkerConfig {
   std::string debug_dir = "/tmp/livedub-debug";
   std::uint64_t debug_max_bytes = 200ull << 20;
   std::size_t max_in_flight = 3;
+  // The output runs this far behind the input, constant for the whole stream. From
+  // LIVEDUB_OUTPUT_DELAY_MS when set (output_delay_from_env); else planned at start from the
+  // STS's measured cost (planned_output_delay), longest_fragment + kStsBudget until then.
   std::chrono::milliseconds output_delay{4500};
+  bool output_delay_from_env = false;
+  std::chrono::milliseconds longest_fragment{2000};  // LIVEDUB_FRAGMENT_MAX_MS, or _MS without VAD
+  std::chrono::milliseconds min_output_delay{2500};  // longest_fragment + output_margin + 250
   // Audio must be handed to the encoder this long before the video it accompanies.
   std::chrono::milliseconds output_margin{250};
   std::string source_lang = "en";
@@ -65,5 +71,16 @@ struct WorkerConfig {
 
 // Reads and validates every LIVEDUB_* / STS_* variable the worker uses (see .env.example).
 WorkerConfig load_worker_config(const EnvConfig& env);
+
+// The delay when LIVEDUB_OUTPUT_DELAY_MS is not set: the longest fragment must have arrived,
+// then the STS answers it (`p95_ms_per_audio_s`, what its recent dubs took per second of audio
+// at the 95th percentile, times the longest fragment), then kPlannedDelayMargin covers the
+// upload, the mix and the output margin. Never below min_output_delay; at most
+// longest_fragment + kMaxPlannedStsBudget (a slower STS falls back more instead of drifting
+// far behind live). Without a figure: longest_fragment + kStsBudget.
+inline constexpr std::chrono::milliseconds kStsBudget{2500};
+inline constexpr std::chrono::milliseconds kPlannedDelayMargin{500};
+inline constexpr std::chrono::milliseconds kMaxPlannedStsBudget{8000};
+std::chrono::milliseconds planned_output_delay(const WorkerConfig& config, std::optional<double> p95_ms_per_audio_s);
 
 }  // namespace livedub::worker

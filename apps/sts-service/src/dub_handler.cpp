@@ -1,5 +1,8 @@
 #include "sts/dub_handler.hpp"
 
+#include <future>
+#include <thread>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -80,6 +83,14 @@ LogContext best_effort_context(const std::string& metadata_text) {
     ctx.seq = it->get<std::int64_t>();
   }
   return ctx;
+}
+
+nlohmann::json cost_json(const std::optional<CostSummary>& summary) {
+  if (!summary) return {{"samples", 0}};
+  return {{"samples", summary->samples},
+          {"p50_ms_per_audio_s", std::round(summary->p50_ms_per_audio_s)},
+          {"p95_ms_per_audio_s", std::round(summary->p95_ms_per_audio_s)},
+          {"p95_total_ms", std::round(summary->p95_total_ms)}};
 }
 
 double elapsed_ms(Clock::time_point since) {
@@ -195,6 +206,58 @@ DubHandler::DubHandler(ServiceConfig config, std::shared_ptr<DubbingEngine> engi
                        prometheus::Registry& registry)
     : DubHandler(std::move(config), registry) {
   set_engine(std::move(engine));
+}
+
+namespace {
+
+std::optional<double> calibrate_engine(DubbingEngine& engine, CostTracker& costs) {
+  // Into Spanish where the engine offers it (the workers' default target), else its first pair.
+  const auto caps = engine.capabilities();
+  std::string source = caps.pairs.empty() ? "en" : caps.pairs.front().source;
+  std::string target = caps.pairs.empty() ? "es" : caps.pairs.front().target;
+  for (const auto& pair : caps.pairs) {
+    if (pair.target == "es") {
+      source = pair.source, target = pair.target;
+      break;
+    }
+  }
+  try {
+    const auto speech = engine.calibration_speech(source);
+    if (speech.frames() == 0) throw std::runtime_error("no calibration audio");
+    const double audio_ms = 1000.0 * static_cast<double>(speech.frames()) / speech.format.sample_rate;
+    DubRequestMetadata metadata("calibration", 0, source, target, "default", audio_ms);
+    const auto started = Clock::now();
+    engine.dub(metadata, speech);
+    const double total_ms = elapsed_ms(started);
+    costs.add(audio_ms, total_ms);
+    const double per_second = total_ms / (audio_ms / 1000.0);
+    logging::write(spdlog::level::info, {}, "calibrated: one dub timed for the workers' delay",
+                   {{"pair", source + "-" + target}, {"audio_ms", std::round(audio_ms)}, {"total_ms", std::round(total_ms)},
+                    {"ms_per_audio_s", std::round(per_second)}});
+    return per_second;
+  } catch (const std::exception& e) {
+    logging::write(spdlog::level::warn, {}, "calibration dub failed: workers plan their delay without a figure until dubs are timed",
+                   {{"pair", source + "-" + target}, {"error", e.what()}});
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<double> DubHandler::calibrate(DubbingEngine& engine) { return calibrate_engine(engine, *costs_); }
+
+void DubHandler::calibrate_before_ready(std::shared_ptr<DubbingEngine> engine, std::chrono::milliseconds wait) {
+  if (!engine) return;
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  std::thread([engine, costs = costs_, done] {
+    calibrate_engine(*engine, *costs);
+    done->set_value();
+  }).detach();
+  if (finished.wait_for(wait) != std::future_status::ready) {
+    logging::write(spdlog::level::warn, {}, "calibration dub still running: ready without its figure",
+                   {{"waited_ms", wait.count()}});
+  }
 }
 
 void DubHandler::set_engine(std::shared_ptr<DubbingEngine> engine) {
@@ -381,6 +444,8 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
       partial = answer_partially();
       if (!partial) {
         ticket->abandon();  // dropped unrun if still queued; a running one stops at its next check
+        // It would have cost at least this: a worker planning on the cost must know.
+        costs_->add(metadata.duration_ms, elapsed_ms(started));
         throw Rejection{504, "deadline_exceeded", "fragment not dubbed within " + budget};
       }
     }
@@ -390,6 +455,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     try {
       ticket->get();
     } catch (const DeadlineExpired& e) {
+      costs_->add(metadata.duration_ms, elapsed_ms(started));
       throw Rejection{504, "deadline_exceeded", std::string(e.what()) + "; " + budget};
     } catch (const std::exception& e) {
       throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
@@ -475,6 +541,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   const double input_seconds = static_cast<double>(input_audio.frames()) / input_audio.format.sample_rate;
   outcome_counter("ok").Increment();
   processing_seconds_.Observe(total_ms / 1000.0);
+  costs_->add(metadata.duration_ms, total_ms);
   {
     std::lock_guard lock(average_mutex_);
     average_seconds_ = 0.8 * average_seconds_ + 0.2 * (total_ms / 1000.0);
@@ -533,6 +600,7 @@ HandlerReply DubHandler::capabilities() const {
         {"engine", caps.clone_engine},
         {"languages", caps.clone_languages},
         {"reference_s", {{"min", kMinReferenceS}, {"max", kMaxReferenceS}}}}},
+      {"cost", cost_json(costs_->summary())},
       {"max_duration_ms", kMaxDurationMs},
       {"max_body_bytes", config_.max_body_bytes},
       {"workers", config_.workers},

@@ -11,6 +11,16 @@ void check_deadline(const DubContext& context, const char* stage) {
   }
 }
 
+AudioBuffer DubbingEngine::calibration_speech(const std::string& /*language*/) {
+  AudioBuffer tone;
+  tone.format = {16000, 1};
+  tone.samples.resize(static_cast<std::size_t>(kCalibrationSeconds * 16000));
+  for (std::size_t i = 0; i < tone.samples.size(); ++i) {
+    tone.samples[i] = static_cast<std::int16_t>(8000 * std::sin(2 * M_PI * 220.0 * static_cast<double>(i) / 16000.0));
+  }
+  return tone;
+}
+
 bool DubbingEngine::supports(const std::string& source_lang, const std::string& target_lang) const {
   auto caps = capabilities();
   if (caps.any_language_pair) return true;

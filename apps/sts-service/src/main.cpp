@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
     // Engines load while /healthz already answers and /readyz says "loading".
     const auto load_started = std::chrono::steady_clock::now();
     try {
-      handler.set_engine(sts::make_engine(config));
+      auto engine = sts::make_engine(config);
+      handler.calibrate_before_ready(engine, std::chrono::seconds(3));
+      handler.set_engine(std::move(engine));
     } catch (const std::exception& e) {
       const bool config_problem = dynamic_cast<const ConfigError*>(&e) != nullptr;
       logging::write(spdlog::level::err, {}, "engines failed to load", {{"mode", config.mode}, {"error", e.what()}});

@@ -1,9 +1,11 @@
 #include "sts/pocketsphinx_asr.hpp"
 
+#include <fftw3.h>
 #include <pocketsphinx.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 namespace livedub::sts {
@@ -78,23 +80,66 @@ PocketsphinxRecognizer::~PocketsphinxRecognizer() {
   cmd_ln_free_r(config_);
 }
 
-bool is_narrowband(std::span<const std::int16_t> mono16k) {
-  if (mono16k.size() < 256) return false;
-  // Energy above ~4.4 kHz: the signal minus its low-pass.
-  constexpr int kHalf = 63;
-  const auto taps = lowpass_taps(kHalf, 4400.0 / 16000.0);
-  double high = 0, total = 0;
-  const auto n = static_cast<std::ptrdiff_t>(mono16k.size());
-  for (std::ptrdiff_t i = kHalf; i < n - kHalf; ++i) {
-    double low = 0;
-    for (int k = -kHalf; k <= kHalf; ++k) low += taps[static_cast<std::size_t>(k + kHalf)] * mono16k[static_cast<std::size_t>(i + k)];
-    const double x = mono16k[static_cast<std::size_t>(i)];
-    const double d = x - low;
-    high += d * d;
-    total += x * x;
-  }
-  return total > 0 && high / total < 1e-4;
+namespace {
+
+// FFTW's planner is not thread-safe and recognisers run in parallel: one plan, made once, is
+// executed on each caller's own (FFTW-aligned) buffers, which fftwf_execute_dft_r2c allows.
+constexpr int kBandFrame = 512;  // 32 ms at 16 kHz: 31.25 Hz bins
+fftwf_plan band_plan() {
+  static const fftwf_plan plan = [] {
+    auto* in = fftwf_alloc_real(kBandFrame);
+    auto* out = fftwf_alloc_complex(kBandFrame / 2 + 1);
+    const auto made = fftwf_plan_dft_r2c_1d(kBandFrame, in, out, FFTW_ESTIMATE);
+    fftwf_free(in);
+    fftwf_free(out);
+    return made;
+  }();
+  return plan;
 }
+
+struct FftwFree {
+  void operator()(void* p) const { fftwf_free(p); }
+};
+
+}  // namespace
+
+BandLevels band_levels(std::span<const std::int16_t> mono16k) {
+  BandLevels levels;
+  if (mono16k.size() < static_cast<std::size_t>(kBandFrame)) return levels;
+  std::unique_ptr<float[], FftwFree> in(fftwf_alloc_real(kBandFrame));
+  std::unique_ptr<fftwf_complex[], FftwFree> out(fftwf_alloc_complex(kBandFrame / 2 + 1));
+  std::vector<float> window(kBandFrame);
+  for (int i = 0; i < kBandFrame; ++i) window[static_cast<std::size_t>(i)] = static_cast<float>(0.5 - 0.5 * std::cos(2 * M_PI * i / kBandFrame));
+  // Power per bin, summed over the frames (Hann windows: leakage from the strong low band
+  // stays far below the -60 dB being measured).
+  std::vector<double> power(kBandFrame / 2 + 1, 0.0);
+  for (std::size_t start = 0; start + kBandFrame <= mono16k.size(); start += kBandFrame) {
+    for (int i = 0; i < kBandFrame; ++i) in[static_cast<std::size_t>(i)] = window[static_cast<std::size_t>(i)] * mono16k[start + static_cast<std::size_t>(i)];
+    fftwf_execute_dft_r2c(band_plan(), in.get(), out.get());
+    for (std::size_t k = 0; k < power.size(); ++k) power[k] += double(out[k][0]) * out[k][0] + double(out[k][1]) * out[k][1];
+  }
+  const auto band = [&](double from_hz, double to_hz) {
+    double sum = 0;
+    for (std::size_t k = 0; k < power.size(); ++k) {
+      const double hz = static_cast<double>(k) * 16000.0 / kBandFrame;
+      if (hz >= from_hz && hz < to_hz) sum += power[k];
+    }
+    return sum;
+  };
+  const double total = band(0, 8001);
+  if (total <= 0) return levels;
+  const auto db = [](double ratio) { return ratio > 0 ? 10.0 * std::log10(ratio) : -200.0; };
+  levels.high_db = db(band(4400, 8001) / total);
+  levels.edge_drop_db = db(band(3600, 4000) / total) - db(band(4000, 4400) / total);
+  levels.measured = true;
+  return levels;
+}
+
+bool is_narrowband(const BandLevels& levels) {
+  return levels.measured && levels.high_db < kNarrowbandHighDb && levels.edge_drop_db >= kNarrowbandEdgeDropDb;
+}
+
+bool is_narrowband(std::span<const std::int16_t> mono16k) { return is_narrowband(band_levels(mono16k)); }
 
 std::vector<std::int16_t> fold_narrowband(std::span<const std::int16_t> mono16k) {
   // The input has nothing above 4 kHz, so every other sample is 8 kHz audio without aliasing.

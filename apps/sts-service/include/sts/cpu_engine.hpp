@@ -81,6 +81,9 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::string name() const override { return "cpu"; }
   std::shared_ptr<const PocketVoice> encode_speaker(const AudioBuffer& clip) override;
   EngineCapabilities capabilities() const override { return capabilities_; }
+  // The engine's own voice saying a sentence of about kCalibrationSeconds (a tone when no voice
+  // speaks `language`).
+  AudioBuffer calibration_speech(const std::string& language) override;
 
   std::vector<std::string> asr_languages() const { return capabilities_.asr_languages; }
   // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: NVIDIA ...)".

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include <prometheus/registry.h>
 
 #include "livedub/logging.hpp"
+#include "sts/cost_tracker.hpp"
 #include "sts/engine.hpp"
 #include "sts/multipart.hpp"
 #include "sts/service_config.hpp"
@@ -68,6 +70,15 @@ class DubHandler {
 
   // Once the engine has loaded: the service turns ready.
   void set_engine(std::shared_ptr<DubbingEngine> engine);
+  // One dub of `engine`'s calibration_speech (into Spanish where it can, else its first pair),
+  // timed into the cost "/v1/capabilities" reports, so that the first stream's worker already
+  // plans its delay on a measured figure. Returns the ms it took per second of audio, or
+  // nothing when the dub failed (logged). Runs on the calling thread.
+  std::optional<double> calibrate(DubbingEngine& engine);
+  // Before set_engine: calibrate(*engine) on a thread of its own, waiting at most `wait` for
+  // it (a slow engine does not hold up the start; its figure arrives when the dub ends, and a
+  // stop never waits for it). It takes no place in the work pool.
+  void calibrate_before_ready(std::shared_ptr<DubbingEngine> engine, std::chrono::milliseconds wait);
   bool ready() const { return engine_snapshot() != nullptr; }
 
   // Thread-safe: called concurrently by the HTTP worker threads. Runs the engine on the work
@@ -77,7 +88,8 @@ class DubHandler {
   // counted and logged like any other rejection.
   HandlerReply reject(int status, const std::string& code, const std::string& message,
                       const LogContext& ctx = {});
-  // GET /v1/capabilities; 503 not_ready while the engine loads.
+  // GET /v1/capabilities; 503 not_ready while the engine loads. Its "cost" is what recent dubs
+  // took per second of audio (CostTracker), from which workers plan their output delay.
   HandlerReply capabilities() const;
   // GET /v1/sessions/{stream_id}: what the stream's recent fragments were dubbed into.
   HandlerReply session(const std::string& stream_id);
@@ -101,6 +113,7 @@ class DubHandler {
   std::shared_ptr<DubbingEngine> engine_;
   SessionStore sessions_;
   VoiceBank speakers_;
+  std::shared_ptr<CostTracker> costs_ = std::make_shared<CostTracker>();  // shared with calibration
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Family<prometheus::Histogram>& stage_seconds_;

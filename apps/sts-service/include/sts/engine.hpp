@@ -104,6 +104,8 @@ struct DubContext {
 // Throws DeadlineExpired naming `stage` when `context`'s deadline has passed.
 void check_deadline(const DubContext& context, const char* stage);
 
+inline constexpr double kCalibrationSeconds = 3.0;
+
 class DubbingEngine {
  public:
   virtual ~DubbingEngine() = default;
@@ -122,6 +124,10 @@ class DubbingEngine {
   // speaker's voice, for DubContext::speaker. Null when this engine does not clone voices.
   // Throws TtsError for a clip it cannot use.
   virtual std::shared_ptr<const PocketVoice> encode_speaker(const AudioBuffer& /*clip*/) { return nullptr; }
+  // A fragment for measuring what a dub costs at start (DubHandler::calibrate), in `language`:
+  // kCalibrationSeconds of what this engine works on. Here a tone (engines that do not listen);
+  // engines that recognise speech return speech.
+  virtual AudioBuffer calibration_speech(const std::string& language);
 
   bool supports(const std::string& source_lang, const std::string& target_lang) const;
   bool supports_voice(const std::string& voice) const;

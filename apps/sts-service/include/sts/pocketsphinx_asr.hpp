@@ -53,7 +53,23 @@ bool worth_decoding(std::span<const std::int16_t> mono);
 // the wideband en-us model expects half its features: the band is filled with the mirror
 // image of 0-4 kHz (spectral folding), which the model hears as speech. On the asterisk 8 kHz
 // prompts this took pocketsphinx from 74.8 % to about 58 % WER (bench/asr_wer, tuning part).
-// True when 16 kHz `mono` carries less than -40 dB of its energy above 4 kHz.
+// On wideband speech that is merely dull it does harm instead (bench/narrowband): only audio
+// that ends in the wall an 8 kHz source leaves at 4 kHz is folded.
+// What decides it, from 16 kHz mono: the share of the energy above 4.4 kHz (dB), and how far the
+// level drops from 3.6-4.0 kHz to 4.0-4.4 kHz (dB): an 8 kHz source ends in a wall at 4 kHz
+// (its anti-alias filter), a dull wideband recording (an old broadcast, a cheap microphone, a
+// synthetic voice) rolls off gradually. `measured` is false for silence or under 32 ms.
+struct BandLevels {
+  bool measured = false;
+  double high_db = 0;
+  double edge_drop_db = 0;
+};
+BandLevels band_levels(std::span<const std::int16_t> mono16k);
+inline constexpr double kNarrowbandHighDb = -45.0;
+inline constexpr double kNarrowbandEdgeDropDb = 15.0;
+// True when the audio has almost nothing above 4.4 kHz (< kNarrowbandHighDb) and ends in a
+// wall at 4 kHz (>= kNarrowbandEdgeDropDb).
+bool is_narrowband(const BandLevels& levels);
 bool is_narrowband(std::span<const std::int16_t> mono16k);
 // 16 kHz in, 16 kHz out: to 8 kHz, up by linear interpolation (whose images are the fold), back.
 std::vector<std::int16_t> fold_narrowband(std::span<const std::int16_t> mono16k);
