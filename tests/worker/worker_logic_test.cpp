@@ -138,15 +138,18 @@ TEST(WorkerConfig, TheDelayIsPlannedOnTheStsCostUnlessItIsSet) {
   EXPECT_FALSE(c.output_delay_from_env);
   EXPECT_EQ(c.longest_fragment, 4000ms);
   EXPECT_EQ(planned_output_delay(c, std::nullopt), 6500ms) << "no figure: the longest fragment + 2.5 s, as before";
-  EXPECT_EQ(planned_output_delay(c, 400.0), 4000ms + 1600ms + 500ms) << "4 s at 400 ms per second, + margin";
-  EXPECT_EQ(planned_output_delay(c, 0.0), 4500ms) << "a free STS: the fragment + margin";
-  EXPECT_EQ(planned_output_delay(c, 10'000.0), 4000ms + 8000ms + 500ms) << "a slow STS: at most 8 s for it";
-  EXPECT_EQ(planned_output_delay(c, -1.0), 6500ms) << "nonsense is no figure";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 50}), 4000ms + 1600ms + 500ms) << "4 s at 400 ms per second, + margin";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 1}), 4000ms + 3200ms + 500ms) << "one dub: counted double";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, kTrustedCostSamples}), 6100ms);
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{0.0, 50}), 4500ms) << "a free STS: the fragment + margin";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{10'000.0, 50}), 4000ms + 8000ms + 500ms) << "a slow STS: at most 8 s for it";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{-1.0, 50}), 6500ms) << "nonsense is no figure";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 0}), 6500ms) << "no dub behind it is no figure";
   vars["LIVEDUB_VAD"] = "off";
   vars["LIVEDUB_FRAGMENT_MS"] = "2000";
   c = load_worker_config(env_of(vars));
-  EXPECT_EQ(planned_output_delay(c, 5.0), 2510ms) << "the mock: 2 s fragments + 10 ms + margin";
-  EXPECT_GE(planned_output_delay(c, 0.0), c.min_output_delay);
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{5.0, 100}), 2510ms) << "the mock: 2 s fragments + 10 ms + margin";
+  EXPECT_GE(planned_output_delay(c, PlannedStsCost{0.0, 100}), c.min_output_delay);
   vars["LIVEDUB_OUTPUT_DELAY_MS"] = "4500";
   c = load_worker_config(env_of(vars));
   EXPECT_TRUE(c.output_delay_from_env);
@@ -154,7 +157,9 @@ TEST(WorkerConfig, TheDelayIsPlannedOnTheStsCostUnlessItIsSet) {
 }
 
 TEST(StsCost, ReadFromTheCapabilitiesWithTheReasonWhenAbsent) {
-  EXPECT_EQ(parse_sts_cost(R"({"cost":{"samples":3,"p95_ms_per_audio_s":412.0}})").p95_ms_per_audio_s, 412.0);
+  const auto known = parse_sts_cost(R"({"cost":{"samples":3,"p95_ms_per_audio_s":412.0}})");
+  EXPECT_EQ(known.p95_ms_per_audio_s, 412.0);
+  EXPECT_EQ(known.samples, 3);
   const auto none = parse_sts_cost(R"({"cost":{"samples":0}})");
   EXPECT_FALSE(none.p95_ms_per_audio_s.has_value());
   EXPECT_NE(none.why_not.find("no dub yet"), std::string::npos) << none.why_not;

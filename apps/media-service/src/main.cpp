@@ -55,20 +55,22 @@ int main(int argc, char** argv) {
   if (!config.output_delay_from_env) {
     // Planned once, before the output starts: the delay stays constant for the whole stream.
     HttpClient http;
-    std::optional<double> worst;
+    std::optional<worker::PlannedStsCost> worst;
     std::string why_not;
     for (const auto& url : config.sts_urls) {
       const auto cost = worker::fetch_sts_cost(http, url, config.sts_token, std::chrono::seconds(3));
-      if (cost.p95_ms_per_audio_s) {
-        worst = std::max(worst.value_or(0.0), *cost.p95_ms_per_audio_s);
-      } else {
+      if (!cost.p95_ms_per_audio_s) {
         why_not = redact_url(url) + ": " + cost.why_not;
+      } else if (!worst || worker::planned_output_delay(config, worker::PlannedStsCost{*cost.p95_ms_per_audio_s, cost.samples}) >
+                               worker::planned_output_delay(config, worst)) {
+        worst = worker::PlannedStsCost{*cost.p95_ms_per_audio_s, cost.samples};
       }
     }
     config.output_delay = worker::planned_output_delay(config, worst);
     if (worst) {
-      log_info(log, "output delay {} ms: longest fragment {} ms + STS p95 {:.0f} ms per audio second + margin",
-               config.output_delay.count(), config.longest_fragment.count(), *worst);
+      log_info(log, "output delay {} ms: longest fragment {} ms + STS p95 {:.0f} ms per audio second ({} dubs{}) + margin",
+               config.output_delay.count(), config.longest_fragment.count(), worst->p95_ms_per_audio_s, worst->samples,
+               worst->samples < worker::kTrustedCostSamples ? ", counted double" : "");
     } else {
       log_warn(log, "output delay {} ms (longest fragment + default STS budget): no STS cost known ({})",
                config.output_delay.count(), why_not);

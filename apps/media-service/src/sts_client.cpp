@@ -153,6 +153,7 @@ StsCost parse_sts_cost(const std::string& capabilities_json) {
       cost.why_not = "the STS reports an unusable cost";
     } else {
       cost.p95_ms_per_audio_s = p95.get<double>();
+      cost.samples = (*it)["samples"].is_number_integer() ? (*it)["samples"].get<int>() : 1;
     }
   } catch (const nlohmann::json::exception& e) {
     cost.why_not = std::string("the STS capabilities are not JSON: ") + e.what();
@@ -166,10 +167,10 @@ StsCost fetch_sts_cost(HttpClient& http, const std::string& base_url, const std:
   if (token) headers.push_back("Authorization: Bearer " + *token);
   try {
     const auto response = http.get(base_url + "/v1/capabilities", timeout, headers);
-    if (response.status != 200) return {std::nullopt, "GET /v1/capabilities: HTTP " + std::to_string(response.status)};
+    if (response.status != 200) return {std::nullopt, 0, "GET /v1/capabilities: HTTP " + std::to_string(response.status)};
     return parse_sts_cost(response.body);
   } catch (const std::exception& e) {
-    return {std::nullopt, std::string("GET /v1/capabilities: ") + e.what()};
+    return {std::nullopt, 0, std::string("GET /v1/capabilities: ") + e.what()};
   }
 }
 

@@ -56,6 +56,7 @@ SpeakerCall forget_speaker(HttpClient& http, const std::string& base_url, const 
 // answer, an error status, no figure yet, an answer without one).
 struct StsCost {
   std::optional<double> p95_ms_per_audio_s;
+  int samples = 0;  // the dubs behind the figure
   std::string why_not;
 };
 StsCost parse_sts_cost(const std::string& capabilities_json);

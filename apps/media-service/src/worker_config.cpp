@@ -131,13 +131,14 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   return c;
 }
 
-std::chrono::milliseconds planned_output_delay(const WorkerConfig& config, std::optional<double> p95_ms_per_audio_s) {
+std::chrono::milliseconds planned_output_delay(const WorkerConfig& config, std::optional<PlannedStsCost> cost) {
   using std::chrono::milliseconds;
-  if (!p95_ms_per_audio_s || !std::isfinite(*p95_ms_per_audio_s) || *p95_ms_per_audio_s < 0) {
+  if (!cost || !std::isfinite(cost->p95_ms_per_audio_s) || cost->p95_ms_per_audio_s < 0 || cost->samples <= 0) {
     return std::max(config.longest_fragment + kStsBudget, config.min_output_delay);
   }
   const double longest_s = std::chrono::duration<double>(config.longest_fragment).count();
-  const auto sts = std::min(milliseconds(std::llround(*p95_ms_per_audio_s * longest_s)), kMaxPlannedStsBudget);
+  const double factor = cost->samples < kTrustedCostSamples ? 2.0 : 1.0;
+  const auto sts = std::min(milliseconds(std::llround(factor * cost->p95_ms_per_audio_s * longest_s)), kMaxPlannedStsBudget);
   return std::max(config.longest_fragment + sts + kPlannedDelayMargin, config.min_output_delay);
 }
 

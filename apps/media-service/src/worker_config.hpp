@@ -73,14 +73,21 @@ struct WorkerConfig {
 WorkerConfig load_worker_config(const EnvConfig& env);
 
 // The delay when LIVEDUB_OUTPUT_DELAY_MS is not set: the longest fragment must have arrived,
-// then the STS answers it (`p95_ms_per_audio_s`, what its recent dubs took per second of audio
-// at the 95th percentile, times the longest fragment), then kPlannedDelayMargin covers the
-// upload, the mix and the output margin. Never below min_output_delay; at most
-// longest_fragment + kMaxPlannedStsBudget (a slower STS falls back more instead of drifting
-// far behind live). Without a figure: longest_fragment + kStsBudget.
+// then the STS answers it (`cost.p95_ms_per_audio_s`, what its recent dubs took per second of
+// audio at the 95th percentile, times the longest fragment), then kPlannedDelayMargin covers
+// the upload, the mix and the output margin. A figure from fewer than kTrustedCostSamples dubs
+// (a fresh STS: its one calibration dub, clean synthetic speech) counts double: real speech
+// over music costs a recogniser more. Never below min_output_delay; at most longest_fragment +
+// kMaxPlannedStsBudget (a slower STS falls back more instead of drifting far behind live).
+// Without a figure: longest_fragment + kStsBudget.
 inline constexpr std::chrono::milliseconds kStsBudget{2500};
 inline constexpr std::chrono::milliseconds kPlannedDelayMargin{500};
 inline constexpr std::chrono::milliseconds kMaxPlannedStsBudget{8000};
-std::chrono::milliseconds planned_output_delay(const WorkerConfig& config, std::optional<double> p95_ms_per_audio_s);
+inline constexpr int kTrustedCostSamples = 20;
+struct PlannedStsCost {
+  double p95_ms_per_audio_s = 0;
+  int samples = 0;
+};
+std::chrono::milliseconds planned_output_delay(const WorkerConfig& config, std::optional<PlannedStsCost> cost);
 
 }  // namespace livedub::worker
