@@ -18,10 +18,11 @@ Prints the reference clip's encoding time and one row per concurrency: ms per se
 import argparse
 import os
 import sys
-import threading
 import time
 
 import numpy as np
+
+from concurrency import percentile, timed_concurrently
 
 DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
           "tensor(bool)": np.bool_, "tensor(float16)": np.float16}
@@ -113,27 +114,10 @@ def main():
           f"{args.tokens} tokens -> {args.frames} frames = {seconds:.2f} s of audio")
     print("at once | p50 ms  p95 ms | RTF | sentences/s")
     for c in [int(x) for x in args.concurrency.split(",")]:
-        times, lock = [], threading.Lock()
-
-        def worker(seed):
-            local = np.random.default_rng(seed)
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                sentence(graphs, voice, tokens, args.frames, local)
-                with lock:
-                    times.append((time.perf_counter() - t0) * 1000)
-
-        begin = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(c)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - begin
-        times.sort()
-        p50 = times[len(times) // 2]
-        print(f"{c:7d} | {p50:6.1f}  {times[min(len(times) - 1, len(times) * 95 // 100)]:6.1f} | "
-              f"{p50 / 1000 / seconds:.3f} | {len(times) / wall:.1f}")
+        generators = [np.random.default_rng(k) for k in range(c)]
+        times, wall = timed_concurrently(lambda k: sentence(graphs, voice, tokens, args.frames, generators[k]), c, args.repeats)
+        p50 = percentile(times, 0.5)
+        print(f"{c:7d} | {p50:6.1f}  {percentile(times, 0.95):6.1f} | {p50 / 1000 / seconds:.3f} | {len(times) / wall:.1f}")
     return 0
 
 

@@ -11,10 +11,10 @@ sentences per second.
 import argparse
 import json
 import sys
-import threading
-import time
 
 import numpy as np
+
+from concurrency import percentile, timed_concurrently
 
 
 def main():
@@ -46,25 +46,8 @@ def main():
     print(f"{args.voice.rsplit('/', 1)[-1]}: {session.get_providers()[0]}, {args.symbols} symbols -> {seconds:.2f} s of audio")
     print("at once | p50 ms  p95 ms | sentences/s")
     for c in [int(x) for x in args.concurrency.split(",")]:
-        times, lock = [], threading.Lock()
-
-        def worker():
-            for _ in range(args.repeats):
-                t = time.perf_counter()
-                session.run(None, feed)
-                with lock:
-                    times.append((time.perf_counter() - t) * 1000)
-
-        start = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(c)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
-        times.sort()
-        print(f"{c:7d} | {times[len(times) // 2]:6.1f}  {times[min(len(times) - 1, len(times) * 95 // 100)]:6.1f} | "
-              f"{len(times) / wall:.1f}")
+        times, wall = timed_concurrently(lambda _: session.run(None, feed), c, args.repeats)
+        print(f"{c:7d} | {percentile(times, 0.5):6.1f}  {percentile(times, 0.95):6.1f} | {len(times) / wall:.1f}")
     return 0
 
 
