@@ -11,11 +11,9 @@
 #include <thread>
 
 #include "livedub/config.hpp"
-#include "livedub/http_client.hpp"
 #include "livedub/http_server.hpp"
 #include "livedub/logging.hpp"
 #include "livedub/process.hpp"
-#include "livedub/secrets.hpp"
 #include "stream_worker.hpp"
 #include "sts_client.hpp"
 
@@ -52,30 +50,7 @@ int main(int argc, char** argv) {
   block_shutdown_signals();
   gst_init(&argc, &argv);
   LogContext log{config.stream_id, std::nullopt};
-  if (!config.output_delay_from_env) {
-    // Planned once, before the output starts: the delay stays constant for the whole stream.
-    HttpClient http;
-    std::optional<worker::PlannedStsCost> worst;
-    std::string why_not;
-    for (const auto& url : config.sts_urls) {
-      const auto cost = worker::fetch_sts_cost(http, url, config.sts_token, std::chrono::seconds(3));
-      if (!cost.p95_ms_per_audio_s) {
-        why_not = redact_url(url) + ": " + cost.why_not;
-      } else if (!worst || worker::planned_output_delay(config, worker::PlannedStsCost{*cost.p95_ms_per_audio_s, cost.samples}) >
-                               worker::planned_output_delay(config, worst)) {
-        worst = worker::PlannedStsCost{*cost.p95_ms_per_audio_s, cost.samples};
-      }
-    }
-    config.output_delay = worker::planned_output_delay(config, worst);
-    if (worst) {
-      log_info(log, "output delay {} ms: longest fragment {} ms + STS p95 {:.0f} ms per audio second ({} dubs{}) + margin",
-               config.output_delay.count(), config.longest_fragment.count(), worst->p95_ms_per_audio_s, worst->samples,
-               worst->samples < worker::kTrustedCostSamples ? ", counted double" : "");
-    } else {
-      log_warn(log, "output delay {} ms (longest fragment + default STS budget): no STS cost known ({})",
-               config.output_delay.count(), why_not);
-    }
-  }
+  if (!config.output_delay_from_env) worker::plan_output_delay(config, log);
 
   auto registry = std::make_shared<prometheus::Registry>();
   int exit_code = 1;

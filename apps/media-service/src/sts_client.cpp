@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "livedub/secrets.hpp"
 #include "livedub/wav.hpp"
 
 namespace livedub::worker {
@@ -171,6 +172,30 @@ StsCost fetch_sts_cost(HttpClient& http, const std::string& base_url, const std:
     return parse_sts_cost(response.body);
   } catch (const std::exception& e) {
     return {std::nullopt, 0, std::string("GET /v1/capabilities: ") + e.what()};
+  }
+}
+
+void plan_output_delay(WorkerConfig& config, const LogContext& log) {
+  HttpClient http;
+  std::optional<PlannedStsCost> worst;
+  std::string why_not;
+  for (const auto& url : config.sts_urls) {
+    const auto cost = fetch_sts_cost(http, url, config.sts_token, std::chrono::seconds(3));
+    if (!cost.p95_ms_per_audio_s) {
+      why_not = redact_url(url) + ": " + cost.why_not;
+      continue;
+    }
+    const PlannedStsCost planned{*cost.p95_ms_per_audio_s, cost.samples};
+    if (!worst || planned_output_delay(config, planned) > planned_output_delay(config, worst)) worst = planned;
+  }
+  config.output_delay = planned_output_delay(config, worst);
+  if (worst) {
+    log_info(log, "output delay {} ms: longest fragment {} ms + STS p95 {:.0f} ms per audio second ({} dubs{}) + margin",
+             config.output_delay.count(), config.longest_fragment.count(), worst->p95_ms_per_audio_s, worst->samples,
+             worst->samples < kTrustedCostSamples ? ", counted double" : "");
+  } else {
+    log_warn(log, "output delay {} ms (longest fragment + default STS budget): no STS cost known ({})",
+             config.output_delay.count(), why_not);
   }
 }
 

@@ -8,7 +8,9 @@
 #include "fragment_cutter.hpp"
 #include "livedub/audio.hpp"
 #include "livedub/http_client.hpp"
+#include "livedub/logging.hpp"
 #include "livedub/sts_protocol.hpp"
+#include "worker_config.hpp"
 
 namespace livedub::worker {
 
@@ -62,5 +64,10 @@ struct StsCost {
 StsCost parse_sts_cost(const std::string& capabilities_json);
 StsCost fetch_sts_cost(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                        std::chrono::milliseconds timeout);
+
+// Sets config.output_delay once, before the output starts (it stays constant for the whole
+// stream): planned_output_delay on the worst cost any of config.sts_urls reports, logged with
+// what it rests on.
+void plan_output_delay(WorkerConfig& config, const LogContext& log);
 
 }  // namespace livedub::worker
