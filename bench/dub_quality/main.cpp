@@ -14,6 +14,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <memory>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,7 +26,10 @@
 #include "fragment_cutter.hpp"
 #include "livedub/wav.hpp"
 #include "silero_vad.hpp"
+#include "phrase_streamer.hpp"
 #include "speech_segmenter.hpp"
+#include "sts_client.hpp"
+#include "worker_config.hpp"
 #include "voice_reducer.hpp"
 #include "sts/cpu_engine.hpp"
 
@@ -63,6 +68,7 @@ std::vector<bool> label(const std::vector<std::int16_t>& speech, double within_d
 
 struct Figures {
   double cuts = 0, cuts_in_speech = 0, cuts_in_words = 0;
+  double cuts_at_max = 0, cuts_at_word_gaps = 0, max_cuts_in_words = 0;  // phrases longer than the maximum
   double nonspeech_s = 0, nonspeech_sent_s = 0;
   double pause_in = 0, pause_out = 0, under_in = 0, under_out = 0;  // bed energy, input vs output
   double voice_in = 0, voice_out = 0;                                // original voice under the dub
@@ -91,6 +97,10 @@ AudioBuffer mix_component(const AudioBuffer& component, const Fragment& f, const
 enum class Mode { before, duck, reduce };
 
 SegmenterConfig segmenter_config;  // the worker's defaults unless --min-ms / --max-ms
+// --word-cuts: the phrase being spoken is streamed as the worker streams it (PhraseStreamer,
+// 320 ms chunks) into the engine's streaming recogniser, whose heard words tell the segmenter
+// where a long phrase may be cut; without it, long phrases are cut at the quietest block.
+bool word_cuts = false;
 
 Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVad& vad, double duck_db) {
   const bool after = mode != Mode::before;
@@ -109,11 +119,30 @@ Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVa
     BlockAnalyzer analyzer(vad, {kRate, 1});
     analyzer.reset();  // every run starts the detector afresh, so the runs compare like for like
     SpeechSegmenter segmenter(segmenter_config, {kRate, 1}, detector_block_frames(kRate));
+    PhraseStreamer streamer(kRate * kStreamChunk.count() / 1000);
+    std::unique_ptr<sts::PhraseRecognition> phrase;  // of the fragment being streamed
     for (auto& b : blocks.push(0, input)) {
       AnalyzedBlock ab{std::move(b.audio), {}, false};
       ab.info = analyzer.analyze(ab.audio.samples);
-      for (auto& f : segmenter.push(std::move(ab))) fragments.push_back(std::move(f));
+      for (auto& f : segmenter.push(std::move(ab))) {
+        if (word_cuts) {
+          streamer.finish(f);
+          phrase.reset();
+        }
+        fragments.push_back(std::move(f));
+      }
+      if (!word_cuts) continue;
+      if (auto chunk = streamer.poll(segmenter)) {
+        if (chunk->n == 0) phrase = engine.begin_phrase("en");
+        if (!phrase) continue;
+        phrase->feed(chunk->audio.samples, kRate);
+        std::vector<HeardWordMs> words;
+        for (const auto& w : phrase->heard()) words.push_back({w.start_ms, w.end_ms});
+        segmenter.set_word_gaps(chunk->seq, word_gaps(words, kRate));
+      }
     }
+    fig.cuts_at_word_gaps = static_cast<double>(segmenter.cut_stats().at_word_gap);
+    fig.cuts_at_max = static_cast<double>(segmenter.cut_stats().at_word_gap + segmenter.cut_stats().at_quietest_block);
     if (auto last = blocks.flush()) {
       for (auto& f : segmenter.push({std::move(last->audio), {}, false})) fragments.push_back(std::move(f));
     }
@@ -137,7 +166,11 @@ Figures run(const Item& item, Mode mode, sts::CpuDubbingEngine& engine, SileroVa
     if (k > 0) {
       ++fig.cuts;
       fig.cuts_in_speech += item.is_speech[static_cast<std::size_t>(begin)] && item.is_speech[static_cast<std::size_t>(begin - 1)];
-      fig.cuts_in_words += item.is_loud[static_cast<std::size_t>(begin)] && item.is_loud[static_cast<std::size_t>(begin - 1)];
+      const bool in_word = item.is_loud[static_cast<std::size_t>(begin)] && item.is_loud[static_cast<std::size_t>(begin - 1)];
+      fig.cuts_in_words += in_word;
+      // A cut of a phrase at the maximum: the previous fragment's speech runs to its end.
+      const auto& prev = fragments[k - 1];
+      if (!prev.speech.empty() && prev.speech.back().end == prev.audio.frames()) fig.max_cuts_in_words += in_word;
     }
     std::optional<AudioBuffer> dub;
     std::optional<SpeechSpan> voice_span;
@@ -264,6 +297,10 @@ void print(const std::string& name, const Figures& b, const Figures& a, const Fi
   auto row = [&](const char* what, auto figure) { row3(what, figure(b), figure(a), figure(r)); };
   row("cuts inside speech (within 35 dB of loud)", [&](const Figures& f) { return pct(f.cuts_in_speech, f.cuts); });
   row("cuts inside words (within 20 dB of loud)", [&](const Figures& f) { return pct(f.cuts_in_words, f.cuts); });
+  row("phrases cut at the maximum (at a word gap)", [&](const Figures& f) {
+    return num(f.cuts_at_max, "%.0f") + " (" + num(f.cuts_at_word_gaps, "%.0f") + ")";
+  });
+  row("  of those, inside words", [&](const Figures& f) { return num(f.max_cuts_in_words, "%.0f"); });
   row("non-speech time sent to STS", [&](const Figures& f) { return pct(f.nonspeech_sent_s, f.nonspeech_s); });
   row("bed in pauses (vs input)", [&](const Figures& f) { return dbs(f.pause_out, f.pause_in); });
   row("bed under the dub (vs input)", [&](const Figures& f) { return dbs(f.under_out, f.under_in); });
@@ -288,15 +325,36 @@ int main(int argc, char** argv) {
   app.add_option("--min-ms", min_ms, "shortest fragment (LIVEDUB_FRAGMENT_MIN_MS)");
   app.add_option("--max-ms", max_ms, "longest fragment (LIVEDUB_FRAGMENT_MAX_MS)");
   app.add_option("--reduce-duck-db", reduce_duck_db, "duck depth with the voice reduction (reduce column)");
+  app.add_flag("--word-cuts", word_cuts, "stream phrases to the recogniser and cut long ones between its words");
+  std::string set = "librivox";
+  app.add_option("--set", set, "librivox (5 recordings), or asterisk (16 asterisk-core-sounds-en prompts of 3-8 s, held out)")
+      ->check(CLI::IsMember({"librivox", "asterisk"}));
   CLI11_PARSE(app, argc, argv);
   segmenter_config.min_fragment = std::chrono::milliseconds(min_ms);
   segmenter_config.max_fragment = std::chrono::milliseconds(max_ms);
 
-  const std::string librivox = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-";
+  std::vector<std::string> files;
+  if (set == "librivox") {
+    for (const char* id : {"0870", "0880", "0890", "0920", "0930"}) {
+      files.push_back("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-" + std::string(id) + ".wav");
+    }
+  } else {
+    // Held out (never tuned on): 16 English prompts of 3-8 s (real voices recorded at 8 kHz),
+    // every k-th by name.
+    std::vector<std::string> prompts;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/share/asterisk/sounds/en")) {
+      if (!entry.is_regular_file() || entry.path().extension() != ".wav") continue;
+      const auto bytes = entry.file_size();  // 8 kHz 16-bit mono: 16000 bytes a second
+      if (bytes >= 3 * 16000 && bytes <= 8 * 16000) prompts.push_back(entry.path().string());
+    }
+    std::sort(prompts.begin(), prompts.end());
+    const std::size_t stride = std::max<std::size_t>(1, prompts.size() / 16);
+    for (std::size_t i = 0; i < prompts.size() && files.size() < 16; i += stride) files.push_back(prompts[i]);
+  }
   std::vector<std::int16_t> speech;
-  for (const char* id : {"0870", "0880", "0890", "0920", "0930"}) {
+  for (const auto& file : files) {
     speech.resize(speech.size() + 2 * kRate, 0);
-    auto s = load(librivox + id + ".wav");
+    auto s = load(file);
     speech.insert(speech.end(), s.begin(), s.end());
   }
   speech.resize(speech.size() + 2 * kRate, 0);
@@ -330,10 +388,15 @@ int main(int argc, char** argv) {
 
   sts::CpuEngineOptions options;
   options.recognizers = 1;
+  options.streaming_decoders = 1;
   sts::CpuDubbingEngine engine(options);
   SileroVad vad(model);
-  std::printf("set: 5 librivox recordings, %.1f s with pauses, en->es through the CPU engines; music %.0f dB under the speech\n\n",
-              static_cast<double>(speech.size()) / kRate, -music_db);
+  std::printf("set: %zu %s recordings, %.1f s with pauses, en->es through the CPU engines; music %.0f dB under the speech; "
+              "fragments %lld-%lld ms; long phrases cut %s\n\n",
+              files.size(), set.c_str(), static_cast<double>(speech.size()) / kRate, -music_db,
+              static_cast<long long>(segmenter_config.min_fragment.count()),
+              static_cast<long long>(segmenter_config.max_fragment.count()),
+              word_cuts ? "between heard words (streamed)" : "at the quietest block");
   char reduce_title[48];
   std::snprintf(reduce_title, sizeof reduce_title, "reduce, %.0f dB", reduce_duck_db);
   for (const auto& item : items) {

@@ -54,6 +54,12 @@ TEST(TestPattern, ToneEnergyFractionSeparatesToneFromOtherSounds) {
   EXPECT_LT(tone_energy_fraction(sine(1000, 0.3, rate, rate), rate, 440), 0.05);
   EXPECT_EQ(tone_energy_fraction(std::vector<std::int16_t>(rate, 0), rate, 440), 0.0);
   EXPECT_NEAR(tone_amplitude(sine(440, 0.3, rate, rate), rate, 440), 0.3, 0.01);
+  // A tone whose phase jumps half-way (two dubbed fragments, each starting its tone afresh) is
+  // still a tone, not two halves cancelling.
+  auto jumped = sine(440, 0.3, rate, 24054);  // ends 220.495 cycles in: the next starts ~180 degrees off
+  const auto second = sine(440, 0.3, rate, rate - 24054);
+  jumped.insert(jumped.end(), second.begin(), second.end());
+  EXPECT_GT(tone_energy_fraction(jumped, rate, 440), 0.9);
 }
 
 TEST(TestPattern, PairOffsetsMatchesNearestBeep) {

@@ -57,11 +57,21 @@ TEST(OpenApiDocument, DocumentsEveryWireField) {
   DubHandler handler(ServiceConfig{}, std::make_shared<PassthroughEngine>(), registry);
   expect_documented_keys(doc, handler.capabilities().body, "Capabilities");
   expect_documented_keys(doc, handler.reject(400, "invalid_audio", "x").body, "Error");
+  // The streaming form's chunk answer.
+  const std::string l16(3200, '\0');
+  auto chunk = handler.phrase_chunk("demo", "1", "0", "audio/L16; rate=16000; channels=1", "en", l16);
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  chunk.body["duplicate"] = true;
+  chunk.body["words"] = nlohmann::json::array({{{"word", "a"}, {"start_ms", 0}, {"end_ms", 10}}});
+  expect_documented_keys(doc, chunk.body, "phraseChunk 200");
+  expect_documented_keys(doc, chunk.body["words"][0], "phraseChunk 200 words[]");
 }
 
 TEST(OpenApiDocument, DocumentsRoutesModesAndMetrics) {
   const auto doc = openapi_text();
-  for (const std::string route : {kDubPath, "/v1/capabilities", "/v1/sessions/{stream_id}", "/v1/streams/{stream_id}/voice", "/healthz", "/readyz", "/metrics"}) {
+  for (const std::string route : {kDubPath, "/v1/capabilities", "/v1/sessions/{stream_id}", "/v1/streams/{stream_id}/voice",
+                                  "/v1/streams/{stream_id}/phrases/{sequence}/chunks/{n}",
+                                  "/v1/streams/{stream_id}/phrases/{sequence}", "/healthz", "/readyz", "/metrics"}) {
     EXPECT_NE(doc.find("  " + route + ":"), std::string::npos) << route;
   }
   for (const auto& mode : known_modes()) EXPECT_NE(doc.find(mode), std::string::npos) << mode;

@@ -115,6 +115,92 @@ TEST(PocketsphinxAsr, StreamFormatAudioIsDownmixedAndResampled) {
   EXPECT_EQ(recognizer().transcribe(as_stream_audio(mono, 44100, 1)), "go forward ten meters");
 }
 
+// Recognition as a phrase arrives (the streaming form): the librivox recordings fed in 320 ms
+// chunks at the worker's 48 kHz recognise about as well as whole, words are heard before the
+// end, and at the end only the last chunk is left to decode.
+TEST(PocketsphinxAsr, APhraseFedAsItArrivesIsRecognisedAboutAsWellAsWhole) {
+  const auto refs = librivox_references();
+  ASSERT_EQ(refs.size(), 5u) << "pocketsphinx-testdata not installed?";
+  WordErrors whole, streamed;
+  int decoders_back = 0;
+  auto decoder = std::make_unique<PocketsphinxRecognizer>(locate_pocketsphinx_model(kModelDir), streaming_decoder_args());
+  for (const auto& [id, reference] : refs) {
+    const auto audio = as_stream_audio(read_wav_file((kLibrivox / (id + ".wav")).string()), 48000, 1);
+    const auto whole_text = recognizer().transcribe(audio);
+    std::string streamed_text;
+    std::size_t heard_midway = 0;
+    std::chrono::steady_clock::duration finishing{};
+    {
+      PocketsphinxPhrase phrase(std::move(decoder), [&](std::unique_ptr<PocketsphinxRecognizer> back) {
+        decoder = std::move(back);
+        ++decoders_back;
+      });
+      const std::size_t chunk = 48000 * 320 / 1000;
+      for (std::size_t at = 0; at < audio.samples.size(); at += chunk) {
+        phrase.feed({audio.samples.data() + at, std::min(chunk, audio.samples.size() - at)}, 48000);
+        if (at < audio.samples.size() / 2) continue;
+        const auto heard = phrase.heard();
+        if (heard_midway == 0) heard_midway = heard.size();
+        for (std::size_t i = 1; i < heard.size(); ++i) EXPECT_LE(heard[i - 1].end_ms, heard[i].start_ms + 10);
+      }
+      const auto started = std::chrono::steady_clock::now();
+      streamed_text = phrase.finish(audio.frames() * 1000 / 48000);
+      finishing = std::chrono::steady_clock::now() - started;
+    }
+    EXPECT_GT(heard_midway, 0u) << id << ": words heard before the end";
+    const auto w = word_errors(reference, whole_text), s = word_errors(reference, streamed_text);
+    whole.errors += w.errors, whole.reference_words += w.reference_words;
+    streamed.errors += s.errors, streamed.reference_words += s.reference_words;
+    std::cout << id << " streamed: " << streamed_text << " (finish "
+              << std::chrono::duration<double, std::milli>(finishing).count() << " ms)\n";
+  }
+  std::cout << "librivox WER whole " << whole.rate() << ", streamed " << streamed.rate() << "\n";
+  EXPECT_EQ(decoders_back, 5) << "every phrase hands its decoder back";
+  EXPECT_LE(streamed.rate(), whole.rate() + 0.06);
+}
+
+// Telephone-band speech (8 kHz prompts) is folded as it arrives, as a whole fragment would be:
+// streamed, it recognises about as well as whole.
+TEST(PocketsphinxAsr, ATelephonePhraseStreamedIsFoldedAsItArrives) {
+  const auto refs = asterisk_transcripts("en");
+  WordErrors whole, streamed;
+  auto decoder = std::make_unique<PocketsphinxRecognizer>(locate_pocketsphinx_model(kModelDir), streaming_decoder_args());
+  int items = 0;
+  for (const char* id : {"agent-alreadyon", "agent-incorrect", "agent-newlocation", "vm-options", "conf-getpin", "vm-intro"}) {
+    const auto path = std::filesystem::path(kAsteriskSoundsDir) / "en" / (std::string(id) + ".wav");
+    if (!std::filesystem::exists(path) || !refs.contains(id)) continue;
+    ++items;
+    const auto audio = as_stream_audio(read_wav_file(path.string()), 48000, 1);
+    std::string text;
+    {
+      PocketsphinxPhrase phrase(std::move(decoder), [&](std::unique_ptr<PocketsphinxRecognizer> back) { decoder = std::move(back); });
+      const std::size_t chunk = 48000 * 320 / 1000;
+      for (std::size_t at = 0; at < audio.samples.size(); at += chunk) {
+        phrase.feed({audio.samples.data() + at, std::min(chunk, audio.samples.size() - at)}, 48000);
+      }
+      text = phrase.finish(audio.frames() * 1000 / 48000);
+    }
+    const auto w = word_errors(refs.at(id), recognizer().transcribe(audio)), s = word_errors(refs.at(id), text);
+    whole.errors += w.errors, whole.reference_words += w.reference_words;
+    streamed.errors += s.errors, streamed.reference_words += s.reference_words;
+    std::cout << id << " streamed: " << text << "\n";
+  }
+  ASSERT_GE(items, 4) << "asterisk-core-sounds-en-wav not installed?";
+  std::cout << "asterisk WER whole " << whole.rate() << ", streamed " << streamed.rate() << "\n";
+  EXPECT_LE(streamed.rate(), whole.rate() + 0.10);
+}
+
+TEST(PocketsphinxAsr, AStreamedPhraseLeavesOutWordsPastItsFragment) {
+  const auto speech = read_raw_16k(kTestData / "goforward.raw");  // "go forward ten meters"
+  auto two = speech;
+  two.samples.insert(two.samples.end(), speech.samples.begin(), speech.samples.end());
+  PocketsphinxPhrase phrase(
+      std::make_unique<PocketsphinxRecognizer>(locate_pocketsphinx_model(kModelDir), streaming_decoder_args()), {});
+  phrase.feed(two.samples, 16000);
+  // The worker cut the fragment where the second recording starts: its words are the next one's.
+  EXPECT_EQ(phrase.finish(speech.frames() * 1000 / 16000), "go forward ten meters");
+}
+
 TEST(PocketsphinxAsr, SilenceAndNoiseGiveNoWordsQuickly) {
   AudioBuffer silence{{48000, 2}, 0, std::vector<std::int16_t>(48000 * 2 * 2, 0)};
   auto& asr = recognizer();  // loaded before timing

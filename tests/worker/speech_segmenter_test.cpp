@@ -180,3 +180,47 @@ TEST(SpeechSegmenter, SyntheticSilenceIsNeverSpeechAndFlushClosesTheOpenPhrase) 
   ASSERT_EQ(feed.out.size(), 1u);
   EXPECT_EQ(spans_in_blocks(feed.out[0]), (std::vector<SpeechSpan>{{0, 30}}));
 }
+
+TEST(SpeechSegmenter, ALongPhraseIsCutBetweenTheWordsTheRecogniserHeard) {
+  Feed feed;
+  // Speech from block 0. Quiet blocks: 80-81 (a stop inside a word: no word boundary there) and
+  // 74-75 (softer, at a boundary between two words).
+  const auto level = [](int i) { return (i == 80 || i == 81) ? 0.01 : (i == 74 || i == 75) ? 0.1 : 0.3; };
+  for (int i = 0; i < 60; ++i) feed.blocks("S", level(i));
+  ASSERT_EQ(feed.segmenter.open_fragment_seq(), 0);
+  // Gaps between heard words (frames from the fragment start): touching words at block 75, a
+  // 40 ms gap around block 86, and one outside the 70-100 search window.
+  feed.segmenter.set_word_gaps(0, {{75 * kBlock, 75 * kBlock}, {84 * kBlock, 88 * kBlock}, {20 * kBlock, 30 * kBlock}});
+  for (int i = 60; i < 200; ++i) feed.blocks("S", level(i));
+  ASSERT_GE(feed.out.size(), 2u);
+  EXPECT_EQ(feed.out[0].audio.end_frame(), 75 * kBlock) << "cut at the quietest word boundary, not inside the word at 80";
+  EXPECT_EQ(feed.segmenter.cut_stats().at_word_gap, 1);
+  // The next fragment has no word timings yet (they were the first one's): quietest block.
+  EXPECT_GE(feed.segmenter.cut_stats().at_quietest_block, 1);
+}
+
+TEST(SpeechSegmenter, WordGapsOfAFragmentAlreadyOutAreIgnored) {
+  Feed feed;
+  feed.blocks(std::string(10, '.') + std::string(40, 'S'));
+  EXPECT_EQ(feed.segmenter.open_fragment_seq(), 1);  // the music before the pre-roll left as fragment 0
+  feed.segmenter.set_word_gaps(0, {{85 * kBlock, 87 * kBlock}});  // stale: fragment 0 is out
+  for (int i = 0; i < 200; ++i) feed.blocks("S", (i == 40 || i == 41) ? 0.01 : 0.3);
+  EXPECT_EQ(feed.segmenter.cut_stats().at_word_gap, 0);
+}
+
+TEST(SpeechSegmenter, HeldAudioIsWhatTheNextFragmentStartsWith) {
+  Feed feed;
+  EXPECT_FALSE(feed.segmenter.open_fragment_seq()) << "nothing is streamed before speech";
+  feed.blocks(".." + std::string(20, 'S'));
+  ASSERT_TRUE(feed.segmenter.open_fragment_seq());
+  const auto held = feed.segmenter.held_audio(0);
+  EXPECT_EQ(held.frames(), feed.segmenter.held_frames());
+  const auto tail = feed.segmenter.held_audio(2 * kBlock);
+  EXPECT_EQ(tail.frames(), held.frames() - 2 * kBlock);
+  EXPECT_EQ(tail.start_frame, held.start_frame + 2 * kBlock);
+  feed.blocks(std::string(30, '.'));
+  feed.flush();
+  const auto phrases = feed.with_speech();
+  ASSERT_EQ(phrases.size(), 1u);
+  EXPECT_EQ(phrases[0]->audio.start_frame, held.start_frame);
+}

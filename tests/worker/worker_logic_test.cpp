@@ -68,8 +68,9 @@ TEST(WorkerConfig, DefaultsAreSane) {
   EXPECT_EQ(c.max_in_flight, 3u);
   EXPECT_EQ(c.vad, "silero");
   EXPECT_EQ(c.segmenter.min_fragment, 1000ms);
-  EXPECT_EQ(c.segmenter.max_fragment, 4000ms);
-  EXPECT_EQ(c.output_delay, 6500ms) << "the longest fragment + 2.5 s for STS";
+  EXPECT_EQ(c.segmenter.max_fragment, 2500ms);
+  EXPECT_EQ(c.output_delay, 5000ms) << "the longest fragment + 2.5 s for STS until the STS's cost is known";
+  EXPECT_TRUE(c.sts_streaming);
   EXPECT_EQ(c.mix.mode, BedMode::reduce);
   EXPECT_EQ(c.mix.duck_db, -12.0);
   EXPECT_EQ(c.sts_urls, std::vector<std::string>{"http://127.0.0.1:8000"});
@@ -111,7 +112,7 @@ TEST(WorkerConfig, ErrorsNameTheVariable) {
   vars["LIVEDUB_MAX_IN_FLIGHT"] = "many";
   EXPECT_EQ(config_error_variable(vars), "LIVEDUB_MAX_IN_FLIGHT");
   vars = minimal();
-  vars["LIVEDUB_FRAGMENT_MS"] = "4000";
+  vars["LIVEDUB_FRAGMENT_MAX_MS"] = "4000";
   vars["LIVEDUB_OUTPUT_DELAY_MS"] = "4000";  // not enough time for STS
   EXPECT_EQ(config_error_variable(vars), "LIVEDUB_OUTPUT_DELAY_MS");
   vars = minimal();
@@ -136,15 +137,15 @@ TEST(WorkerConfig, TheDelayIsPlannedOnTheStsCostUnlessItIsSet) {
   auto vars = minimal();
   auto c = load_worker_config(env_of(vars));
   EXPECT_FALSE(c.output_delay_from_env);
-  EXPECT_EQ(c.longest_fragment, 4000ms);
-  EXPECT_EQ(planned_output_delay(c, std::nullopt), 6500ms) << "no figure: the longest fragment + 2.5 s, as before";
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 50}), 4000ms + 1600ms + 500ms) << "4 s at 400 ms per second, + margin";
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 1}), 4000ms + 3200ms + 500ms) << "one dub: counted double";
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, kTrustedCostSamples}), 6100ms);
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{0.0, 50}), 4500ms) << "a free STS: the fragment + margin";
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{10'000.0, 50}), 4000ms + 8000ms + 500ms) << "a slow STS: at most 8 s for it";
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{-1.0, 50}), 6500ms) << "nonsense is no figure";
-  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 0}), 6500ms) << "no dub behind it is no figure";
+  EXPECT_EQ(c.longest_fragment, 2500ms);
+  EXPECT_EQ(planned_output_delay(c, std::nullopt), 5000ms) << "no figure: the longest fragment + 2.5 s";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 50}), 2500ms + 1000ms + 500ms) << "2.5 s at 400 ms per second, + margin";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 1}), 2500ms + 2000ms + 500ms) << "one dub: counted double";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, kTrustedCostSamples}), 4000ms);
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{0.0, 50}), 3000ms) << "a free STS: the fragment + margin";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{10'000.0, 50}), 2500ms + 8000ms + 500ms) << "a slow STS: at most 8 s for it";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{-1.0, 50}), 5000ms) << "nonsense is no figure";
+  EXPECT_EQ(planned_output_delay(c, PlannedStsCost{400.0, 0}), 5000ms) << "no dub behind it is no figure";
   vars["LIVEDUB_VAD"] = "off";
   vars["LIVEDUB_FRAGMENT_MS"] = "2000";
   c = load_worker_config(env_of(vars));
@@ -168,6 +169,13 @@ TEST(StsCost, ReadFromTheCapabilitiesWithTheReasonWhenAbsent) {
   EXPECT_NE(parse_sts_cost(R"({"cost":{"samples":2,"p95_ms_per_audio_s":-3}})").why_not.find("unusable"), std::string::npos);
   EXPECT_NE(parse_sts_cost("<html>").why_not.find("not JSON"), std::string::npos);
   EXPECT_NE(parse_sts_cost("[1,2]").why_not.find("no cost"), std::string::npos);
+  // A worker that streams its phrases plans on what is left once a phrase ends, when timed.
+  const std::string both = R"({"cost":{"samples":30,"p95_ms_per_audio_s":240},"streamed_cost":{"samples":4,"p95_ms_per_audio_s":60}})";
+  EXPECT_EQ(parse_sts_cost(both, /*streamed=*/true).p95_ms_per_audio_s, 60.0);
+  EXPECT_EQ(parse_sts_cost(both, /*streamed=*/true).samples, 4);
+  EXPECT_EQ(parse_sts_cost(both).p95_ms_per_audio_s, 240.0);
+  const std::string untimed = R"({"cost":{"samples":30,"p95_ms_per_audio_s":240},"streamed_cost":{"samples":0}})";
+  EXPECT_EQ(parse_sts_cost(untimed, true).p95_ms_per_audio_s, 240.0) << "no streamed figure yet: the whole one";
 }
 
 TEST(WorkerConfig, SegmentationAndBedSettingsAreValidated) {

@@ -2,8 +2,8 @@
 // Cuts the stream into fragments at pauses, from per-block voice-activity scores. Pure logic:
 // blocks in, fragments out, no clocks. A fragment is one phrase (or several short ones) plus
 // the pause after it (up to slot_pause, the room a longer dub may use), between min_fragment
-// and max_fragment long; a phrase longer than max_fragment is cut at the quietest block
-// boundary near the maximum. Audio with no speech comes out as fragments without speech
+// and max_fragment long; a phrase longer than max_fragment is cut near the maximum between two
+// words (set_word_gaps), or at the quietest block boundary when no word timings are known. Audio with no speech comes out as fragments without speech
 // spans: it is never sent to STS.
 #include <chrono>
 #include <cstdint>
@@ -24,7 +24,9 @@ struct SegmenterConfig {
   std::chrono::milliseconds pre_roll{200};    // audio before an onset kept with the phrase
   std::chrono::milliseconds slot_pause{800};  // pause after a phrase the fragment (and dub) may use
   std::chrono::milliseconds min_fragment{1000};
-  std::chrono::milliseconds max_fragment{4000};
+  // The output delay is at least this plus what is left once a phrase ends (the worker streams
+  // the phrase as it is spoken): 2.5 s keeps a CPU engine under 4 s behind live.
+  std::chrono::milliseconds max_fragment{2500};
   std::chrono::milliseconds max_cut_search{1000};  // how far back from the maximum a cut may go
   std::chrono::milliseconds idle_flush{1000};      // speechless audio is released in pieces of this
 };
@@ -47,6 +49,23 @@ class SpeechSegmenter {
 
   // Frames held back (not yet in a fragment): bounded by max_fragment.
   std::int64_t held_frames() const;
+  // The sequence number the held audio will have once emitted, while it holds speech (a
+  // phrase began and its fragment is not out yet); nullopt while only silence or music is held.
+  // What the worker streams to STS as the speaker talks.
+  std::optional<std::int64_t> open_fragment_seq() const;
+  // The held audio from `from_frame` on (frames from the held fragment's first frame).
+  AudioBuffer held_audio(std::int64_t from_frame) const;
+  // Where the recogniser heard the held fragment `seq`'s words end and the next begin (frames
+  // from its first frame; begin == end where two words touch). A phrase longer than
+  // max_fragment is then cut at the quietest of these word boundaries in the search window
+  // instead of at the quietest block anywhere, which may lie inside a word.
+  void set_word_gaps(std::int64_t seq, std::vector<SpeechSpan> gaps);
+  // How the last phrases longer than max_fragment were cut (for logs and benchmarks).
+  struct CutStats {
+    std::int64_t at_word_gap = 0;
+    std::int64_t at_quietest_block = 0;
+  };
+  const CutStats& cut_stats() const { return cut_stats_; }
 
  private:
   enum class Phase { idle, speech, pause };
@@ -66,6 +85,11 @@ class SpeechSegmenter {
   std::size_t pause_start_ = 0;
   bool phrase_continues_ = false;  // the phrase began in an earlier fragment (cut at max)
   std::int64_t next_seq_ = 0;
+  std::vector<SpeechSpan> word_gaps_;  // of fragment next_seq_, frames from pending_'s start
+  CutStats cut_stats_;
+  // The quietest block boundary (index into pending_) at a word gap in [first, n); nullopt
+  // when none is.
+  std::optional<std::size_t> word_gap_cut(std::size_t first, std::size_t n) const;
 };
 
 }  // namespace livedub::worker

@@ -83,6 +83,9 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
   if (detector_) {
     analyzer_.emplace(*detector_, format_);
     segmenter_.emplace(config_.segmenter, format_, detector_block_frames(config_.sample_rate));
+    if (config_.sts_streaming) {
+      streamer_.emplace(ns_to_samples(std::chrono::nanoseconds(kStreamChunk).count(), config_.sample_rate));
+    }
   }
   metrics_.delay_seconds.Set(std::chrono::duration<double>(config_.output_delay).count());
   speaker_clip_ = SpeakerClip(SpeakerClipOptions{.target_s = config_.voice_clone_seconds});
@@ -108,6 +111,7 @@ StreamWorker::~StreamWorker() {
     if (t.joinable()) t.join();
   }
   if (sts_health_.joinable()) sts_health_.join();
+  if (stream_thread_.joinable()) stream_thread_.join();
   ingest_.reset();
   outputs_.clear();
 }
@@ -215,9 +219,102 @@ std::vector<Fragment> StreamWorker::segment_locked(std::vector<Fragment> cut) {
     } else {
       analyzed.info = analyzer_->analyze(analyzed.audio.samples);
     }
-    for (auto& fragment : segmenter_->push(std::move(analyzed))) out.push_back(std::move(fragment));
+    for (auto& fragment : segmenter_->push(std::move(analyzed))) {
+      if (streamer_) {
+        auto finished = streamer_->finish(fragment);
+        if (finished.streamed) {
+          if (finished.last) queue_chunk_locked(std::move(*finished.last));
+          streamed_[fragment.seq].total = finished.chunks;
+        }
+      }
+      out.push_back(std::move(fragment));
+    }
+    if (streamer_) {
+      if (auto chunk = streamer_->poll(*segmenter_)) queue_chunk_locked(std::move(*chunk));
+    }
   }
   return out;
+}
+
+void StreamWorker::queue_chunk_locked(PhraseChunk chunk) {
+  ++streamed_[chunk.seq].queued;
+  chunk_queue_.push_back(std::move(chunk));
+  dispatch_cv_.notify_all();
+}
+
+void StreamWorker::stream_loop() {
+  HttpClient http;  // its own keep-alive connection: chunks never wait behind a dub
+  bool warned = false;
+  while (true) {
+    PhraseChunk chunk;
+    std::optional<std::size_t> endpoint;
+    {
+      std::unique_lock lock(mutex_);
+      dispatch_cv_.wait(lock, [&] { return stop_ || !chunk_queue_.empty(); });
+      if (stop_) return;
+      chunk = std::move(chunk_queue_.front());
+      chunk_queue_.pop_front();
+      auto& phrase = streamed_[chunk.seq];
+      if (phrase.failed) continue;  // an earlier chunk was lost: this phrase goes whole
+      if (chunk.n == 0) {
+        // The endpoint the close will go to. Not counted in flight: a chunk is short work.
+        phrase.endpoint = sts_endpoints_.acquire();
+        if (phrase.endpoint) sts_endpoints_.release(*phrase.endpoint, CallOutcome::rejected);
+      }
+      endpoint = phrase.endpoint;
+      if (!endpoint) {
+        phrase.failed = true;
+        dispatch_cv_.notify_all();
+        continue;
+      }
+    }
+    const auto call = send_phrase_chunk(http, sts_endpoints_.url(*endpoint), config_.sts_token, config_.stream_id,
+                                        chunk.seq, chunk.n, chunk.audio, config_.source_lang,
+                                        std::chrono::milliseconds(2000));
+    {
+      std::lock_guard lock(mutex_);
+      auto& phrase = streamed_[chunk.seq];
+      if (call.http_status == 200) {
+        ++phrase.sent;
+        if (segmenter_) segmenter_->set_word_gaps(chunk.seq, word_gaps(call.words, config_.sample_rate));
+        warned = false;
+      } else {
+        phrase.failed = true;
+        // Said once per run of failures: the fragment is still dubbed, with its whole audio.
+        if (!warned) {
+          log_warn(log_.with_seq(chunk.seq), "phrase not streamed to STS ({}); dubbed from its whole audio instead",
+                   call.error);
+        }
+        warned = true;
+      }
+    }
+    dispatch_cv_.notify_all();
+  }
+}
+
+std::optional<std::pair<int, std::size_t>> StreamWorker::wait_for_stream(std::int64_t seq, TimePoint deadline) {
+  std::unique_lock lock(mutex_);
+  auto it = streamed_.find(seq);
+  if (it == streamed_.end()) return std::nullopt;
+  dispatch_cv_.wait_until(lock, deadline, [&] {
+    const auto& phrase = it->second;
+    return stop_ || phrase.failed || (phrase.total >= 0 && phrase.sent == phrase.total);
+  });
+  const auto phrase = it->second;
+  streamed_.erase(it);
+  // Entries of fragments never dispatched (a blip that was no speech after all) go in time.
+  streamed_.erase(streamed_.begin(), streamed_.lower_bound(seq - 64));
+  if (!phrase.failed && phrase.total >= 0 && phrase.sent == phrase.total && phrase.endpoint) {
+    return std::pair{phrase.total, *phrase.endpoint};
+  }
+  if (phrase.endpoint && phrase.sent > 0) {
+    // Its decoder is freed at once rather than when the service forgets the idle phrase.
+    lock.unlock();
+    HttpClient http;
+    abandon_phrase(http, sts_endpoints_.url(*phrase.endpoint), config_.sts_token, config_.stream_id, seq,
+                   std::chrono::milliseconds(500));
+  }
+  return std::nullopt;
 }
 
 void StreamWorker::submit_locked(std::vector<Fragment> fragments) {
@@ -349,8 +446,19 @@ void StreamWorker::dispatch_loop() {
       }
       metadata.slot_end_ms = metadata.duration_ms;
     }
+    StsRequest request{metadata, &job->audio, std::nullopt};
+    std::optional<std::size_t> streamed_to;
+    if (streamer_) {
+      // Its last chunk may still be on the way: the close must come after it.
+      if (const auto streamed = wait_for_stream(job->seq, job->deadline)) {
+        request.streamed_chunks = streamed->first;
+        streamed_to = streamed->second;
+      }
+    }
     const auto started = SteadyClock::now();
-    auto result = call_any_endpoint(http, StsRequest{metadata, &job->audio}, std::max(remaining, std::chrono::milliseconds(1)));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job->deadline - started);
+    request.metadata.deadline_ms = static_cast<double>(std::clamp<std::int64_t>(left.count(), 1, 60000));
+    auto result = call_any_endpoint(http, std::move(request), std::max(left, std::chrono::milliseconds(1)), streamed_to);
     metrics_.sts_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
     std::optional<AudioBuffer> speaker_clip;
     {
@@ -441,8 +549,10 @@ void StreamWorker::forget_speaker_voice() {
   log_info(log_, "stream ended: the speaker's voice forgotten by the STS");
 }
 
-StsResult StreamWorker::call_any_endpoint(HttpClient& http, const StsRequest& request, std::chrono::milliseconds timeout) {
-  const auto endpoint = sts_endpoints_.acquire();
+StsResult StreamWorker::call_any_endpoint(HttpClient& http, StsRequest request, std::chrono::milliseconds timeout,
+                                          std::optional<std::size_t> streamed_to) {
+  const auto endpoint = sts_endpoints_.acquire(streamed_to);
+  if (endpoint != streamed_to) request.streamed_chunks.reset();  // another endpoint: the whole audio
   if (!endpoint) {
     StsResult none;
     none.error = "no STS endpoint in service (all " + std::to_string(sts_endpoints_.size()) +
@@ -764,8 +874,15 @@ int StreamWorker::run() {
   ingest_->start();
   for (std::size_t i = 0; i < config_.max_in_flight; ++i) dispatchers_.emplace_back([this] { dispatch_loop(); });
   sts_health_ = std::thread([this] { sts_health_loop(); });
+  if (streamer_) stream_thread_ = std::thread([this] { stream_loop(); });
 
   pace_loop();
+  if (segmenter_) {
+    std::lock_guard lock(mutex_);
+    const auto& cuts = segmenter_->cut_stats();
+    log_info(log_, "phrases cut at the maximum fragment length: {} ({} between words the recogniser heard)",
+             cuts.at_word_gap + cuts.at_quietest_block, cuts.at_word_gap);
+  }
 
   std::optional<std::string> error;
   bool stopped = false;
@@ -780,6 +897,7 @@ int StreamWorker::run() {
   for (auto& t : dispatchers_) t.join();
   dispatchers_.clear();
   if (sts_health_.joinable()) sts_health_.join();
+  if (stream_thread_.joinable()) stream_thread_.join();
   forget_speaker_voice();
   ingest_->stop();
   if (error) {

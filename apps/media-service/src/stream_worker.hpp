@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "ingest.hpp"
 #include "input_timeline.hpp"
 #include "output_clock.hpp"
+#include "phrase_streamer.hpp"
 #include "publisher.hpp"
 #include "speaker_clip.hpp"
 #include "speech_segmenter.hpp"
@@ -91,7 +93,10 @@ class StreamWorker {
   void observe_arrival_locked(std::int64_t relative_ns);
   void fail(const std::string& message);
   void dispatch_loop();
-  StsResult call_any_endpoint(HttpClient& http, const StsRequest& request, std::chrono::milliseconds timeout);
+  // `streamed_to`: the endpoint the fragment was streamed to (request.streamed_chunks set);
+  // when it is out of service the request goes elsewhere with the whole audio.
+  StsResult call_any_endpoint(HttpClient& http, StsRequest request, std::chrono::milliseconds timeout,
+                              std::optional<std::size_t> streamed_to = std::nullopt);
   // The voice-preserving dub: the gathered clip to every STS endpoint, once; at the end the
   // endpoints that took it are told the stream ended.
   void send_speaker_clip(HttpClient& http, const AudioBuffer& clip);
@@ -151,6 +156,24 @@ class StreamWorker {
   std::unique_ptr<Ingest> ingest_;
   std::vector<std::thread> dispatchers_;
   std::thread sts_health_;
+  // The streaming form (config_.sts_streaming): the phrase being spoken goes to STS in chunks,
+  // sent in order by one thread; a dispatcher closes a streamed fragment once its chunks are in.
+  struct StreamedPhrase {
+    std::optional<std::size_t> endpoint;  // where chunk 0 went; the close goes there too
+    int queued = 0;                       // chunks handed to the stream thread
+    int sent = 0;                         // chunks the STS accepted
+    int total = -1;                       // known once the fragment is out
+    bool failed = false;                  // a chunk was refused or lost: dub with the whole audio
+  };
+  std::optional<PhraseStreamer> streamer_;            // mutex_
+  std::map<std::int64_t, StreamedPhrase> streamed_;   // mutex_
+  std::deque<PhraseChunk> chunk_queue_;               // mutex_
+  std::thread stream_thread_;
+  void queue_chunk_locked(PhraseChunk chunk);
+  void stream_loop();
+  // Waits until fragment `seq`'s chunks are all in (or one failed, or `deadline`); returns the
+  // close to send (chunks and endpoint), or nullopt to send the whole audio.
+  std::optional<std::pair<int, std::size_t>> wait_for_stream(std::int64_t seq, TimePoint deadline);
 };
 
 }  // namespace livedub::worker

@@ -17,6 +17,11 @@ namespace livedub::worker {
 struct StsRequest {
   sts::DubRequestMetadata metadata;
   const AudioBuffer* audio = nullptr;
+  // Set when the fragment's audio went to this endpoint as it was spoken, in this many chunks:
+  // the request closes that phrase (POST /v1/streams/{id}/phrases/{seq}) without the audio.
+  // Should the service have lost the phrase (it restarted, 404/409), the same call sends the
+  // audio after all (POST /v1/dub).
+  std::optional<int> streamed_chunks;
 };
 
 // A further target language's share of the answer (sts::DubRequestMetadata::extra_targets).
@@ -41,6 +46,28 @@ struct StsResult {
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                    const StsRequest& request, std::chrono::milliseconds timeout);
 
+// The streaming form: chunk `n` of fragment `seq` while the speaker talks (mono, 16-bit
+// big-endian 'audio/L16', the speaker's language as Content-Language). On 200: the words the
+// STS heard so far, in ms from the fragment's first sample.
+struct HeardWordMs {
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+};
+struct ChunkCall {
+  int http_status = 0;  // 0: no answer
+  std::string error;    // set unless 200
+  std::vector<HeardWordMs> words;
+};
+ChunkCall send_phrase_chunk(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                            const std::string& stream_id, std::int64_t seq, int n, const AudioBuffer& audio,
+                            const std::string& language, std::chrono::milliseconds timeout);
+// DELETE the phrase (it will not be closed: its chunks could not all be sent).
+void abandon_phrase(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
+                    const std::string& stream_id, std::int64_t seq, std::chrono::milliseconds timeout);
+// The gaps between consecutive heard words, in frames at `sample_rate` (for
+// SpeechSegmenter::set_word_gaps).
+std::vector<SpeechSpan> word_gaps(const std::vector<HeardWordMs>& words, int sample_rate);
+
 // The voice-preserving dub: PUT /v1/streams/{stream_id}/voice with the speaker's clip (WAV),
 // and DELETE it when the stream ends. The HTTP status (0: no answer), and the error text when
 // it was not 204.
@@ -61,9 +88,11 @@ struct StsCost {
   int samples = 0;  // the dubs behind the figure
   std::string why_not;
 };
-StsCost parse_sts_cost(const std::string& capabilities_json);
+// `streamed`: the cost of phrases streamed while spoken ("streamed_cost": what is left once the
+// speaker stops), where the STS has timed any; else that of whole fragments ("cost").
+StsCost parse_sts_cost(const std::string& capabilities_json, bool streamed = false);
 StsCost fetch_sts_cost(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout, bool streamed = false);
 
 // Sets config.output_delay once, before the output starts (it stays constant for the whole
 // stream): planned_output_delay on the worst cost any of config.sts_urls reports, logged with

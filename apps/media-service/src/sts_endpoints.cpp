@@ -34,8 +34,12 @@ StsEndpointPool::StsEndpointPool(std::vector<std::string> urls, int eject_after_
   for (auto& url : urls) endpoints_.push_back(Endpoint{std::move(url)});
 }
 
-std::optional<std::size_t> StsEndpointPool::acquire() {
+std::optional<std::size_t> StsEndpointPool::acquire(std::optional<std::size_t> preferred) {
   std::lock_guard lock(mutex_);
+  if (preferred && *preferred < endpoints_.size() && endpoints_[*preferred].healthy) {
+    ++endpoints_[*preferred].in_flight;
+    return preferred;
+  }
   std::optional<std::size_t> best;
   for (std::size_t step = 0; step < endpoints_.size(); ++step) {
     const auto i = (next_ + step) % endpoints_.size();

@@ -36,8 +36,9 @@ class StsEndpointPool {
   StsEndpointPool(std::vector<std::string> urls, int eject_after_failures);
 
   // The endpoint for the next request, counted as in flight until release(); nullopt when
-  // every endpoint is out.
-  std::optional<std::size_t> acquire();
+  // every endpoint is out. `preferred` (the endpoint a phrase was streamed to) when it is in
+  // service.
+  std::optional<std::size_t> acquire(std::optional<std::size_t> preferred = std::nullopt);
   // `took`: how long the call lasted; `budget`: what the fragment allowed it. Returns true when
   // this outcome took the endpoint out.
   bool release(std::size_t index, CallOutcome outcome, std::chrono::milliseconds took = {},

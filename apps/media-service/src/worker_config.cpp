@@ -48,6 +48,7 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
                                      milliseconds(60'000));
   c.sts_eject_after_failures =
       static_cast<int>(env.integer("LIVEDUB_STS_EJECT_AFTER_FAILURES", c.sts_eject_after_failures, 1, 100));
+  c.sts_streaming = env.boolean("LIVEDUB_STS_STREAMING", c.sts_streaming);
   c.sts_token = env.raw("LIVEDUB_STS_TOKEN");
   c.fragment = env.millis("LIVEDUB_FRAGMENT_MS", c.fragment, milliseconds(1000), milliseconds(10000));
   c.vad = env.one_of("LIVEDUB_VAD", c.vad, {"silero", "energy", "off"});

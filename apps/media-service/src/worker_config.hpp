@@ -19,6 +19,9 @@ struct WorkerConfig {
   std::optional<std::string> sts_token;
   std::chrono::milliseconds sts_health_interval{2000};  // health checks of endpoints taken out
   int sts_eject_after_failures = 2;                      // consecutive failures that take one out
+  // Phrases sent to STS while they are spoken (VAD on), so that it recognises as they arrive
+  // and only the phrase's end is left to do once the speaker stops. LIVEDUB_STS_STREAMING.
+  bool sts_streaming = true;
   std::chrono::milliseconds fragment{2000};  // fixed-length fragments (vad == off)
   // Voice-activity detection: "silero" (Silero VAD v5 on ONNX Runtime), "energy" (loudness
   // only: cannot tell music from speech) or "off" (fixed-length fragments, all sent to STS).
@@ -84,6 +87,9 @@ inline constexpr std::chrono::milliseconds kStsBudget{2500};
 inline constexpr std::chrono::milliseconds kPlannedDelayMargin{500};
 inline constexpr std::chrono::milliseconds kMaxPlannedStsBudget{8000};
 inline constexpr int kTrustedCostSamples = 20;
+// A phrase streams to STS in chunks of this much audio: each is one request, and the last one
+// (sent when the phrase ends) is at most this long, so little is left to recognise then.
+inline constexpr std::chrono::milliseconds kStreamChunk{320};
 struct PlannedStsCost {
   double p95_ms_per_audio_s = 0;
   int samples = 0;

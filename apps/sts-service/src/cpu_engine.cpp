@@ -184,6 +184,44 @@ class CpuDubbingEngine::RecognizerLease {
   std::unique_ptr<SpeechRecognizer> recognizer_;
 };
 
+struct CpuDubbingEngine::StreamingDecoders {
+  PocketsphinxModel model;
+  int capacity = 0;
+  std::mutex mutex;
+  int made = 0;
+  std::vector<std::unique_ptr<PocketsphinxRecognizer>> idle;
+};
+
+std::unique_ptr<PhraseRecognition> CpuDubbingEngine::begin_phrase(const std::string& source_lang) {
+  if (!streaming_ || source_lang != options_.asr_language) return nullptr;
+  std::unique_ptr<PocketsphinxRecognizer> decoder;
+  {
+    std::lock_guard lock(streaming_->mutex);
+    if (!streaming_->idle.empty()) {
+      decoder = std::move(streaming_->idle.back());
+      streaming_->idle.pop_back();
+    } else if (streaming_->made >= streaming_->capacity) {
+      return nullptr;  // every streaming decoder is busy: this phrase is decoded whole at its end
+    } else {
+      ++streaming_->made;
+    }
+  }
+  if (!decoder) {
+    try {
+      decoder = std::make_unique<PocketsphinxRecognizer>(streaming_->model, streaming_decoder_args());
+    } catch (...) {
+      std::lock_guard lock(streaming_->mutex);
+      --streaming_->made;
+      throw;
+    }
+  }
+  return std::make_unique<PocketsphinxPhrase>(std::move(decoder),
+                                              [pool = streaming_](std::unique_ptr<PocketsphinxRecognizer> back) {
+                                                std::lock_guard lock(pool->mutex);
+                                                pool->idle.push_back(std::move(back));
+                                              });
+}
+
 CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
     : options_(options), mt_(make_translation(options)), voices_(select_voices(options)) {
   const int count = std::max(1, options.recognizers);
@@ -199,6 +237,14 @@ CpuDubbingEngine::CpuDubbingEngine(const CpuEngineOptions& options)
   } else {
     const auto model = locate_pocketsphinx_model(options.asr_model_dir);
     for (int i = 0; i < count; ++i) idle_recognizers_.push_back(std::make_unique<PocketsphinxRecognizer>(model));
+    if (options.streaming_decoders > 0) {
+      streaming_ = std::make_shared<StreamingDecoders>();
+      streaming_->model = model;
+      streaming_->capacity = options.streaming_decoders;
+      // One ready at start, so that the first phrase does not wait for a load.
+      streaming_->idle.push_back(std::make_unique<PocketsphinxRecognizer>(model, streaming_decoder_args()));
+      streaming_->made = 1;
+    }
     capabilities_.asr_languages = {options.asr_language};
     asr_description_ = "pocketsphinx (CPU)";
   }

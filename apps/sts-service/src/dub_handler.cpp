@@ -210,7 +210,7 @@ DubHandler::DubHandler(ServiceConfig config, std::shared_ptr<DubbingEngine> engi
 
 namespace {
 
-std::optional<double> calibrate_engine(DubbingEngine& engine, CostTracker& costs) {
+std::optional<double> calibrate_engine(DubbingEngine& engine, CostTracker& costs, CostTracker& streamed_costs) {
   // Into Spanish where the engine offers it (the workers' default target), else its first pair.
   const auto caps = engine.capabilities();
   std::string source = caps.pairs.empty() ? "en" : caps.pairs.front().source;
@@ -231,9 +231,26 @@ std::optional<double> calibrate_engine(DubbingEngine& engine, CostTracker& costs
     const double total_ms = elapsed_ms(started);
     costs.add(audio_ms, total_ms);
     const double per_second = total_ms / (audio_ms / 1000.0);
+    // The same speech streamed as a worker streams it: what is left once it ends. An engine that
+    // recognises phrases whole at their end costs the same either way.
+    double streamed_ms = total_ms;
+    if (auto phrase = engine.begin_phrase(source)) {
+      const auto mono = downmix_to_mono(speech.samples, speech.format.channels);
+      const auto chunk = static_cast<std::size_t>(speech.format.sample_rate) * 320 / 1000;
+      for (std::size_t at = 0; at < mono.size(); at += chunk) {
+        phrase->feed({mono.data() + at, std::min(chunk, mono.size() - at)}, speech.format.sample_rate);
+      }
+      const auto closed = Clock::now();
+      DubContext context;
+      context.known_transcript = phrase->finish(std::llround(audio_ms));
+      phrase.reset();
+      engine.dub(metadata, speech, context);
+      streamed_ms = elapsed_ms(closed);
+    }
+    streamed_costs.add(audio_ms, streamed_ms);
     logging::write(spdlog::level::info, {}, "calibrated: one dub timed for the workers' delay",
                    {{"pair", source + "-" + target}, {"audio_ms", std::round(audio_ms)}, {"total_ms", std::round(total_ms)},
-                    {"ms_per_audio_s", std::round(per_second)}});
+                    {"ms_per_audio_s", std::round(per_second)}, {"streamed_close_ms", std::round(streamed_ms)}});
     return per_second;
   } catch (const std::exception& e) {
     logging::write(spdlog::level::warn, {}, "calibration dub failed: workers plan their delay without a figure until dubs are timed",
@@ -244,14 +261,16 @@ std::optional<double> calibrate_engine(DubbingEngine& engine, CostTracker& costs
 
 }  // namespace
 
-std::optional<double> DubHandler::calibrate(DubbingEngine& engine) { return calibrate_engine(engine, *costs_); }
+std::optional<double> DubHandler::calibrate(DubbingEngine& engine) {
+  return calibrate_engine(engine, *costs_, *streamed_costs_);
+}
 
 void DubHandler::calibrate_before_ready(std::shared_ptr<DubbingEngine> engine, std::chrono::milliseconds wait) {
   if (!engine) return;
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
-  std::thread([engine, costs = costs_, done] {
-    calibrate_engine(*engine, *costs);
+  std::thread([engine, costs = costs_, streamed = streamed_costs_, done] {
+    calibrate_engine(*engine, *costs, *streamed);
     done->set_value();
   }).detach();
   if (finished.wait_for(wait) != std::future_status::ready) {
@@ -280,9 +299,13 @@ prometheus::Counter& DubHandler::outcome_counter(const std::string& outcome) {
 }
 
 HandlerReply DubHandler::dub(const DubHttpRequest& request) {
+  return guarded([&](LogContext& ctx) { return process(request, ctx); });
+}
+
+HandlerReply DubHandler::guarded(const std::function<HandlerReply(LogContext&)>& body) {
   LogContext ctx;
   try {
-    return process(request, ctx);
+    return body(ctx);
   } catch (const Rejection& r) {
     auto reply = reject(r.status, r.code, r.message, ctx);
     if (r.retry_after_seconds > 0) reply.headers["Retry-After"] = std::to_string(r.retry_after_seconds);
@@ -322,6 +345,18 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     throw Rejection{400, "invalid_metadata", e.what()};
   }
   ctx = LogContext{metadata.stream_id, metadata.sequence};
+  const auto engine = engine_for(metadata);
+  AudioBuffer input;
+  try {
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(audio_part.data.data());
+    input = decode_wav({bytes, audio_part.data.size()});
+  } catch (const WavError& e) {
+    throw Rejection{400, "invalid_audio", e.what()};
+  }
+  return run(std::move(metadata), std::move(input), false, nullptr, started, request.arrived, ctx);
+}
+
+std::shared_ptr<DubbingEngine> DubHandler::engine_for(const DubRequestMetadata& metadata) const {
   const auto engine = engine_snapshot();
   if (!engine) {
     throw Rejection{503, "not_ready", "engines are still loading; see /readyz", 2};
@@ -341,14 +376,14 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     throw Rejection{400, "unsupported_voice",
                     "engine " + engine->name() + " has no voice '" + metadata.voice + "'; available: [" + offered + "]"};
   }
+  return engine;
+}
 
-  AudioBuffer input;
-  try {
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(audio_part.data.data());
-    input = decode_wav({bytes, audio_part.data.size()});
-  } catch (const WavError& e) {
-    throw Rejection{400, "invalid_audio", e.what()};
-  }
+HandlerReply DubHandler::run(DubRequestMetadata metadata, AudioBuffer input, bool streamed,
+                             std::unique_ptr<PhraseRecognition> recognition, Clock::time_point started,
+                             Clock::time_point request_arrived, LogContext& ctx) {
+  const auto engine = engine_for(metadata);
+  auto& costs = streamed ? *streamed_costs_ : *costs_;
   if (input.frames() == 0) throw Rejection{400, "invalid_audio", "audio part contains no samples"};
   // The answer is duration_ms of audio at the request's rate and channels: it may not ask for
   // more than it sent, or 3.5 KB of request could ask for hundreds of MB of answer.
@@ -366,6 +401,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     DubRequestMetadata metadata;
     AudioBuffer input;
     DubContext context;
+    std::unique_ptr<PhraseRecognition> recognition;  // the phrase recognised as it arrived
     DubResult result;
     std::mutex mutex;  // guards the three below while the job runs on
     bool first_done = false;          // `result` is final
@@ -375,11 +411,13 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   auto job = std::make_shared<Job>();
   job->metadata = metadata;
   job->input = std::move(input);
+  const bool recognised_while_spoken = recognition != nullptr;
+  job->recognition = std::move(recognition);
   job->context = sessions_.context_for(metadata.stream_id, metadata.sequence);
   job->context.speaker = speakers_.get(metadata.stream_id);
   // The service's own limit, or the client's sooner one: past it the dub would never be played,
   // so the job is dropped from the queue, and a running engine stops at its next check.
-  const auto arrived = request.arrived == Clock::time_point{} ? started : request.arrived;
+  const auto arrived = request_arrived == Clock::time_point{} ? started : request_arrived;
   auto deadline = started + config_.deadline;
   if (metadata.deadline_ms) {
     deadline = std::min(deadline, arrived + std::chrono::microseconds(static_cast<std::int64_t>(*metadata.deadline_ms * 1000)));
@@ -394,7 +432,18 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
         for (const auto& target : job->metadata.extra_targets) {
           first_context.also_translate_into.push_back(target.target_lang);
         }
+        std::optional<double> asr_ms;
+        if (job->recognition) {
+          // Only the phrase's last moments are left to decode.
+          check_deadline(first_context, kStageAsr);
+          const auto asr_started = Clock::now();
+          first_context.known_transcript =
+              job->recognition->finish(std::llround(job->metadata.duration_ms));
+          job->recognition.reset();  // the decoder goes back for the next phrase
+          asr_ms = elapsed_ms(asr_started);
+        }
         auto first = engine->dub(job->metadata, job->input, first_context);
+        if (asr_ms) first.stage_timings_ms[kStageAsr] = *asr_ms;
         const auto transcript = first.transcript;  // the handler may move `result` once answered
         const auto translations = first.extra_translations;
         {
@@ -445,7 +494,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
       if (!partial) {
         ticket->abandon();  // dropped unrun if still queued; a running one stops at its next check
         // It would have cost at least this: a worker planning on the cost must know.
-        costs_->add(metadata.duration_ms, elapsed_ms(started));
+        costs.add(metadata.duration_ms, elapsed_ms(started));
         throw Rejection{504, "deadline_exceeded", "fragment not dubbed within " + budget};
       }
     }
@@ -455,7 +504,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
     try {
       ticket->get();
     } catch (const DeadlineExpired& e) {
-      costs_->add(metadata.duration_ms, elapsed_ms(started));
+      costs.add(metadata.duration_ms, elapsed_ms(started));
       throw Rejection{504, "deadline_exceeded", std::string(e.what()) + "; " + budget};
     } catch (const std::exception& e) {
       throw Rejection{500, "engine_error", engine->name() + ": " + e.what()};
@@ -541,7 +590,7 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   const double input_seconds = static_cast<double>(input_audio.frames()) / input_audio.format.sample_rate;
   outcome_counter("ok").Increment();
   processing_seconds_.Observe(total_ms / 1000.0);
-  costs_->add(metadata.duration_ms, total_ms);
+  costs.add(metadata.duration_ms, total_ms);
   {
     std::lock_guard lock(average_mutex_);
     average_seconds_ = 0.8 * average_seconds_ + 0.2 * (total_ms / 1000.0);
@@ -554,6 +603,8 @@ HandlerReply DubHandler::process(const DubHttpRequest& request, LogContext& ctx)
   audio_seconds_.Increment(input_seconds);
   logging::write(spdlog::level::info, ctx, "fragment dubbed",
                  {{"engine", response.engine},
+                  {"streamed", streamed},
+                  {"recognised_while_spoken", recognised_while_spoken},
                   {"mt_engine", response.mt_engine},
                   {"tts_engine", response.tts_engine},
                   {"duration_ms", metadata.duration_ms},
@@ -601,6 +652,12 @@ HandlerReply DubHandler::capabilities() const {
         {"languages", caps.clone_languages},
         {"reference_s", {{"min", kMinReferenceS}, {"max", kMaxReferenceS}}}}},
       {"cost", cost_json(costs_->summary())},
+      // Phrases streamed while spoken: the cost left once the speaker stops (the close).
+      {"streamed_cost", cost_json(streamed_costs_->summary())},
+      {"streaming",
+       {{"chunk_content_type", "audio/L16"},
+        {"max_open_phrases", phrases_.limits().max_open},
+        {"idle_timeout_ms", phrases_.limits().idle_timeout.count()}}},
       {"max_duration_ms", kMaxDurationMs},
       {"max_body_bytes", config_.max_body_bytes},
       {"workers", config_.workers},
@@ -679,6 +736,237 @@ HandlerReply DubHandler::forget_speaker(const std::string& stream_id) {
     return HandlerReply{404, error_body("unknown_voice", "no speaker voice held for stream '" + stream_id + "'"), {}};
   }
   logging::write(spdlog::level::info, ctx, "speaker voice forgotten (stream ended)", {});
+  return HandlerReply{204, nullptr, {}};
+}
+
+namespace {
+
+std::optional<std::int64_t> parse_count(std::string_view text, std::int64_t max) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  std::int64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value > max) return std::nullopt;
+  return value;
+}
+
+// "audio/L16; rate=48000; channels=1" (RFC 2586: 16-bit big-endian PCM) -> its format.
+std::optional<AudioFormat> l16_format(const std::string& content_type) {
+  if (media_type(content_type) != "audio/l16") return std::nullopt;
+  AudioFormat format{0, 1};
+  std::string_view rest(content_type);
+  while (true) {
+    const auto semicolon = rest.find(';');
+    if (semicolon == std::string_view::npos) break;
+    rest.remove_prefix(semicolon + 1);
+    auto param = rest.substr(0, rest.find(';'));
+    const auto eq = param.find('=');
+    if (eq == std::string_view::npos) continue;
+    const auto name = lower(param.substr(0, eq));
+    auto value = param.substr(eq + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    const auto trimmed_name = name.substr(name.find_first_not_of(' ') == std::string::npos ? name.size() : name.find_first_not_of(' '));
+    const auto number = parse_count(value, 1'000'000);
+    if (!number) return std::nullopt;
+    if (trimmed_name == "rate") format.sample_rate = static_cast<int>(*number);
+    if (trimmed_name == "channels") format.channels = static_cast<int>(*number);
+  }
+  return format;
+}
+
+// How long an open phrase may last, as the error messages say it.
+std::string phrase_limits_text(const PhraseLimits& limits) {
+  return std::to_string(static_cast<long long>(limits.max_phrase_ms)) + " ms of audio, idle at most " +
+         std::to_string(limits.idle_timeout.count()) + " ms";
+}
+
+}  // namespace
+
+HandlerReply DubHandler::phrase_chunk(const std::string& stream_id, const std::string& sequence_text,
+                                      const std::string& chunk_text, const std::string& content_type,
+                                      const std::string& content_language, const std::string& body) {
+  LogContext ctx;
+  if (!is_valid_stream_id(stream_id)) return reject(400, "invalid_stream_id", "not a valid stream id", ctx);
+  ctx.stream_id = stream_id;
+  const auto sequence = parse_count(sequence_text, std::int64_t{1} << 53);
+  const auto chunk = parse_count(chunk_text, kMaxPhraseChunks);
+  if (!sequence) return reject(400, "invalid_sequence", "the phrase's sequence must be a non-negative integer", ctx);
+  ctx.seq = *sequence;
+  if (!chunk) {
+    return reject(400, "invalid_chunk", "the chunk number must be an integer from 0 to " + std::to_string(kMaxPhraseChunks), ctx);
+  }
+  const auto engine = engine_snapshot();
+  if (!engine) {
+    auto reply = reject(503, "not_ready", "engines are still loading; see /readyz", ctx);
+    reply.headers["Retry-After"] = "2";
+    return reply;
+  }
+  const auto format = l16_format(content_type);
+  const WavLimits wav;
+  if (!format) {
+    return reject(415, "unsupported_media_type",
+                  "a chunk is raw PCM sent as 'audio/L16; rate=<Hz>; channels=<n>' (16-bit big-endian), got '" +
+                      content_type + "'",
+                  ctx);
+  }
+  if (format->sample_rate < wav.min_sample_rate || format->sample_rate > wav.max_sample_rate ||
+      format->channels < 1 || format->channels > wav.max_channels) {
+    return reject(400, "invalid_audio",
+                  "chunk rate " + std::to_string(format->sample_rate) + " Hz / " + std::to_string(format->channels) +
+                      " channels outside " + std::to_string(wav.min_sample_rate) + "-" +
+                      std::to_string(wav.max_sample_rate) + " Hz, 1-" + std::to_string(wav.max_channels),
+                  ctx);
+  }
+  const auto frame_bytes = static_cast<std::size_t>(2 * format->channels);
+  if (body.empty() || body.size() % frame_bytes != 0) {
+    // A body cut short (or padded) would shift every later sample by a byte: refused whole.
+    return reject(400, "truncated_chunk",
+                  "chunk body of " + std::to_string(body.size()) + " bytes is not a whole number of " +
+                      std::to_string(frame_bytes) + "-byte frames (or empty)",
+                  ctx);
+  }
+  std::vector<std::int16_t> samples(body.size() / 2);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const auto hi = static_cast<std::uint8_t>(body[2 * i]);
+    const auto lo = static_cast<std::uint8_t>(body[2 * i + 1]);
+    samples[i] = static_cast<std::int16_t>(static_cast<std::uint16_t>((hi << 8) | lo));
+  }
+  // The speaker's language (Content-Language, read from chunk 0): the recogniser to open.
+  auto source_lang = lower(content_language.substr(0, content_language.find_first_of(",;-_ ")));
+  if (source_lang.empty()) {
+    const auto pairs = engine->capabilities().pairs;
+    source_lang = pairs.empty() ? "en" : pairs.front().source;
+  }
+  phrases_.expire();
+  auto outcome = phrases_.add_chunk(stream_id, *sequence, static_cast<int>(*chunk), *format, samples,
+                                    [&engine, &source_lang] { return engine->begin_phrase(source_lang); });
+  if (!outcome.recognition_error.empty()) {
+    logging::write(spdlog::level::warn, ctx, "streaming recognition failed: the phrase is recognised once it ends",
+                   {{"error", outcome.recognition_error}});
+  }
+  nlohmann::json words = nlohmann::json::array();
+  for (const auto& word : outcome.heard) {
+    words.push_back({{"word", word.word}, {"start_ms", word.start_ms}, {"end_ms", word.end_ms}});
+  }
+  nlohmann::json reply = {{"stream_id", stream_id},
+                          {"sequence", *sequence},
+                          {"next_chunk", outcome.expected_chunk},
+                          {"received_ms", std::llround(outcome.received_ms)},
+                          {"recognising", outcome.recognising},
+                          {"words", words}};
+  switch (outcome.status) {
+    case ChunkStatus::accepted:
+      return HandlerReply{200, std::move(reply), {}};
+    case ChunkStatus::duplicate:
+      reply["duplicate"] = true;  // a retry of a chunk already in: nothing changes
+      return HandlerReply{200, std::move(reply), {}};
+    case ChunkStatus::out_of_order:
+      return reject(409, "out_of_order",
+                    "chunk " + std::to_string(*chunk) + " of phrase " + std::to_string(*sequence) + " sent; chunk " +
+                        std::to_string(outcome.expected_chunk) +
+                        " expected (a phrase starts at chunk 0; one idle too long is forgotten)",
+                    ctx);
+    case ChunkStatus::too_long:
+      return reject(413, "phrase_too_long",
+                    "the phrase is dropped: it would exceed " + phrase_limits_text(phrases_.limits()), ctx);
+    case ChunkStatus::format_mismatch:
+      return reject(409, "format_mismatch", "a phrase's chunks must all have its first chunk's rate and channels", ctx);
+    case ChunkStatus::too_many_open: {
+      auto rejected = reject(503, "overloaded",
+                             std::to_string(phrases_.limits().max_open) +
+                                 " phrases are open already: close this one with its audio, or use POST /v1/dub",
+                             ctx);
+      rejected.headers["Retry-After"] = "1";
+      return rejected;
+    }
+  }
+  return reject(500, "internal_error", "unknown chunk outcome", ctx);
+}
+
+HandlerReply DubHandler::close_phrase(const std::string& stream_id, const std::string& sequence_text,
+                                      std::optional<std::int64_t> chunks, const DubHttpRequest& request) {
+  return guarded([&](LogContext& ctx) {
+    const auto started = Clock::now();
+    if (!is_valid_stream_id(stream_id)) throw Rejection{400, "invalid_stream_id", "not a valid stream id"};
+    ctx.stream_id = stream_id;
+    const auto sequence = parse_count(sequence_text, std::int64_t{1} << 53);
+    if (!sequence) throw Rejection{400, "invalid_sequence", "the phrase's sequence must be a non-negative integer"};
+    ctx.seq = *sequence;
+    if (request.content_type.rfind("multipart/form-data", 0) != 0) {
+      throw Rejection{415, "unsupported_media_type",
+                      "Content-Type must be multipart/form-data, got '" + request.content_type + "'"};
+    }
+    const FormPart& metadata_part = *find_part(request, "metadata");
+    require_part_type(metadata_part, {"application/json", "text/plain"});
+    const FormPart* audio_part = nullptr;
+    for (const auto& part : request.parts) {
+      if (part.name != "audio") continue;
+      if (audio_part != nullptr) throw Rejection{400, "duplicate_part", "part 'audio' appears more than once"};
+      audio_part = &part;
+    }
+    DubRequestMetadata metadata;
+    try {
+      metadata = parse_request_metadata(metadata_part.data);
+    } catch (const ProtocolError& e) {
+      throw Rejection{400, "invalid_metadata", e.what()};
+    }
+    if (metadata.stream_id != stream_id || metadata.sequence != *sequence) {
+      throw Rejection{400, "path_mismatch",
+                      "metadata names stream '" + metadata.stream_id + "' sequence " + std::to_string(metadata.sequence) +
+                          ", the path stream '" + stream_id + "' phrase " + std::to_string(*sequence)};
+    }
+    engine_for(metadata);
+    auto closed = phrases_.take(stream_id, *sequence);
+    AudioBuffer input;
+    std::unique_ptr<PhraseRecognition> recognition;
+    if (audio_part != nullptr) {
+      // The client sent the audio again (it could not stream all of it): that is the phrase;
+      // what was recognised while it arrived is used when it covers it.
+      require_part_type(*audio_part, {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "application/octet-stream"});
+      try {
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(audio_part->data.data());
+        input = decode_wav({bytes, audio_part->data.size()});
+      } catch (const WavError& e) {
+        throw Rejection{400, "invalid_audio", e.what()};
+      }
+      if (closed && closed->audio.format.sample_rate == input.format.sample_rate &&
+          closed->audio.frames() >= input.frames()) {
+        recognition = std::move(closed->recognition);
+      }
+    } else {
+      if (!closed) {
+        throw Rejection{404, "unknown_phrase",
+                        "no open phrase " + std::to_string(*sequence) + " of stream '" + stream_id +
+                            "' (never opened, already closed, or forgotten: " + phrase_limits_text(phrases_.limits()) +
+                            "); close it with its audio, or use POST /v1/dub"};
+      }
+      if (chunks && closed->chunks != *chunks) {
+        throw Rejection{409, "incomplete_phrase",
+                        "the phrase was closed after " + std::to_string(*chunks) + " chunks, " +
+                            std::to_string(closed->chunks) + " arrived; it is dropped: close it with its audio"};
+      }
+      input = std::move(closed->audio);
+      recognition = std::move(closed->recognition);
+      // Audio streamed past the fragment's end belongs to the next phrase.
+      const auto frames = frames_for_duration(metadata.duration_ms, input.format.sample_rate);
+      if (input.frames() > frames) input.samples.resize(static_cast<std::size_t>(frames * input.format.channels));
+    }
+    return run(std::move(metadata), std::move(input), true, std::move(recognition), started, request.arrived, ctx);
+  });
+}
+
+HandlerReply DubHandler::abandon_phrase(const std::string& stream_id, const std::string& sequence_text) {
+  if (!is_valid_stream_id(stream_id)) return reject(400, "invalid_stream_id", "not a valid stream id");
+  const auto sequence = parse_count(sequence_text, std::int64_t{1} << 53);
+  if (!sequence) return reject(400, "invalid_sequence", "the phrase's sequence must be a non-negative integer");
+  if (!phrases_.abandon(stream_id, *sequence)) {
+    return HandlerReply{404, error_body("unknown_phrase", "no open phrase " + std::to_string(*sequence) +
+                                                              " of stream '" + stream_id + "'"),
+                        {}};
+  }
   return HandlerReply{204, nullptr, {}};
 }
 

@@ -1,6 +1,9 @@
 #include "sts/http_routes.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
 
 #include "livedub/secrets.hpp"
 
@@ -18,6 +21,44 @@ void send_reply(HttpReply& res, const HandlerReply& reply) {
     return;
   }
   send_json(res, reply.status, reply.body);
+}
+
+constexpr const char* kChunkPattern = R"(/v1/streams/([^/]+)/phrases/([^/]+)/chunks/([^/]+))";
+constexpr const char* kPhrasePattern = R"(/v1/streams/([^/]+)/phrases/([^/]+))";
+
+// "chunks=12" in a query string; nullopt when absent. Throws for a malformed value.
+std::optional<std::int64_t> chunks_param(const std::string& query) {
+  std::size_t at = 0;
+  while (at <= query.size()) {
+    const auto end = std::min(query.find('&', at), query.size());
+    const auto item = std::string_view(query).substr(at, end - at);
+    if (item.rfind("chunks=", 0) == 0) {
+      const auto value = item.substr(7);
+      if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string_view::npos) {
+        throw std::invalid_argument("chunks must be a non-negative integer");
+      }
+      return std::stoll(std::string(value));
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+// The multipart parts of a POST /v1/dub-shaped request; false (and the reply sent) when malformed.
+bool read_multipart(const HttpRequest& req, DubHttpRequest& request, DubHandler& handler, HttpReply& res) {
+  request.arrived = req.arrived;
+  request.content_type = req.header("content-type");
+  // Case-sensitive media type, as before: anything else is refused by the handler (415).
+  if (request.content_type.rfind("multipart/form-data", 0) == 0) {
+    try {
+      request.parts = parse_multipart(req.body, multipart_boundary(request.content_type));
+    } catch (const MultipartError& e) {
+      send_reply(res, handler.reject(400, "malformed_multipart",
+                                     std::string("request body is not valid multipart/form-data: ") + e.what()));
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -71,19 +112,27 @@ void register_routes(HttpService& http, DubHandler& handler) {
       HttpService::Run::inline_on_io_thread);
   http.route("POST", sts::kDubPath, [&handler](const HttpRequest& req, HttpReply& res) {
     DubHttpRequest request;
-    request.arrived = req.arrived;
-    request.content_type = req.header("content-type");
-    // Case-sensitive media type, as before: anything else is refused by the handler (415).
-    if (request.content_type.rfind("multipart/form-data", 0) == 0) {
-      try {
-        request.parts = parse_multipart(req.body, multipart_boundary(request.content_type));
-      } catch (const MultipartError& e) {
-        send_reply(res, handler.reject(400, "malformed_multipart",
-                                       std::string("request body is not valid multipart/form-data: ") + e.what()));
-        return;
-      }
+    if (read_multipart(req, request, handler, res)) send_reply(res, handler.dub(request));
+  });
+  http.route("POST", kChunkPattern, [&handler](const HttpRequest& req, HttpReply& res) {
+    send_reply(res, handler.phrase_chunk(req.matches[1], req.matches[2], req.matches[3], req.header("content-type"),
+                                         req.header("content-language"), req.body));
+  });
+  http.route("POST", kPhrasePattern, [&handler](const HttpRequest& req, HttpReply& res) {
+    std::optional<std::int64_t> chunks;
+    try {
+      chunks = chunks_param(req.query);
+    } catch (const std::exception& e) {
+      send_reply(res, handler.reject(400, "invalid_chunks", e.what()));
+      return;
     }
-    send_reply(res, handler.dub(request));
+    DubHttpRequest request;
+    if (read_multipart(req, request, handler, res)) {
+      send_reply(res, handler.close_phrase(req.matches[1], req.matches[2], chunks, request));
+    }
+  });
+  http.route("DELETE", kPhrasePattern, [&handler](const HttpRequest& req, HttpReply& res) {
+    send_reply(res, handler.abandon_phrase(req.matches[1], req.matches[2]));
   });
   http.route(
       "GET", kCapabilitiesPath,

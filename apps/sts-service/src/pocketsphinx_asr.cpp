@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace livedub::sts {
@@ -38,6 +39,17 @@ const DecoderArgs& tuned_decoder_args() {
   // the former pruning (-maxhmmpf 3000 -maxwpf 10 -pl_window 10) was faster still but cost
   // 1.1 points here and far more on other real speech, and lw 8-9 cost 1-2 points.
   static const DecoderArgs args = {{"-lw", "7"}};
+  return args;
+}
+
+const DecoderArgs& streaming_decoder_args() {
+  static const DecoderArgs args = [] {
+    auto a = tuned_decoder_args();
+    a.emplace_back("-remove_silence", "no");
+    a.emplace_back("-fwdflat", "no");
+    a.emplace_back("-bestpath", "no");
+    return a;
+  }();
   return args;
 }
 
@@ -181,6 +193,124 @@ std::string PocketsphinxRecognizer::transcribe_16k_mono(std::span<const std::int
   std::istringstream words(hypothesis);
   std::string word, text;
   while (words >> word) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+void PocketsphinxRecognizer::start_stream() {
+  if (in_stream_) end_stream();
+  if (ps_start_utt(decoder_) < 0) throw AsrError("pocketsphinx could not start an utterance");
+  in_stream_ = true;
+}
+
+void PocketsphinxRecognizer::feed_stream(std::span<const std::int16_t> mono16k) {
+  if (!in_stream_) throw AsrError("pocketsphinx: audio fed outside an utterance");
+  if (mono16k.empty()) return;
+  // full_utt FALSE: the utterance continues, cepstral mean normalisation runs live.
+  if (ps_process_raw(decoder_, mono16k.data(), mono16k.size(), FALSE, FALSE) < 0) {
+    throw AsrError("pocketsphinx failed to decode");
+  }
+}
+
+std::vector<HeardWord> PocketsphinxRecognizer::stream_words() {
+  std::vector<HeardWord> words;
+  int32 score = 0;
+  if (ps_get_hyp(decoder_, &score) == nullptr) return words;
+  constexpr std::int64_t kMsPerFrame = 10;  // pocketsphinx's 100 frames per second
+  // Segment frames count on from the decoder's earlier utterances: the first segment (the
+  // sentence start, at the utterance's first frame) gives the base.
+  std::optional<int> base;
+  for (ps_seg_t* seg = ps_seg_iter(decoder_); seg != nullptr; seg = ps_seg_next(seg)) {
+    int start = 0, end = 0;
+    ps_seg_frames(seg, &start, &end);
+    if (!base) base = start;
+    start -= *base;
+    end -= *base;
+    std::string word = ps_seg_word(seg);
+    // Silences and fillers (<s>, <sil>, [NOISE]) are not words; "read(2)" is an alternative
+    // pronunciation of "read".
+    if (word.empty() || word[0] == '<' || word[0] == '[') continue;
+    if (const auto paren = word.find('('); paren != std::string::npos && paren > 0) word.resize(paren);
+    words.push_back({std::move(word), start * kMsPerFrame, (end + 1) * kMsPerFrame});
+  }
+  return words;
+}
+
+void PocketsphinxRecognizer::end_stream() {
+  if (!in_stream_) return;
+  in_stream_ = false;
+  if (ps_end_utt(decoder_) < 0) throw AsrError("pocketsphinx failed to end an utterance");
+}
+
+namespace {
+// Resampled samples held back from the decoder until more input comes: the resampler's filter
+// at the growing end of the phrase still lacks its right-hand neighbours.
+constexpr std::size_t kResampleHoldBack = 64;
+// How much of a phrase decides whether it is telephone-band.
+constexpr std::size_t kBandDecisionSamples = PocketsphinxRecognizer::kSampleRate;
+}  // namespace
+
+PocketsphinxPhrase::PocketsphinxPhrase(std::unique_ptr<PocketsphinxRecognizer> decoder, GiveBack give_back)
+    : decoder_(std::move(decoder)), give_back_(std::move(give_back)) {
+  decoder_->start_stream();
+}
+
+PocketsphinxPhrase::~PocketsphinxPhrase() {
+  try {
+    decoder_->end_stream();  // an abandoned phrase: the decoder goes back clean
+  } catch (const std::exception&) {
+  }
+  if (give_back_) give_back_(std::move(decoder_));
+}
+
+void PocketsphinxPhrase::feed(std::span<const std::int16_t> mono, int sample_rate) {
+  if (finished_) throw AsrError("pocketsphinx: audio fed to a finished phrase");
+  if (sample_rate_ == 0) sample_rate_ = sample_rate;
+  if (sample_rate != sample_rate_) throw AsrError("pocketsphinx: a phrase changed its sample rate");
+  raw_.insert(raw_.end(), mono.begin(), mono.end());
+  feed_resampled(false);
+}
+
+void PocketsphinxPhrase::feed_resampled(bool all) {
+  if (raw_.empty()) return;
+  // The whole phrase resampled (and folded) again each time: the decoder gets exactly the
+  // samples a whole fragment would give it (a few ms of work for a phrase of seconds).
+  auto pcm = resample_mono(raw_, sample_rate_, PocketsphinxRecognizer::kSampleRate);
+  if (band_ == Band::undecided) {
+    if (!all && pcm.size() < kBandDecisionSamples) return;
+    const std::span<const std::int16_t> first(pcm.data(), std::min(pcm.size(), kBandDecisionSamples));
+    band_ = is_narrowband(first) ? Band::narrow : Band::wide;
+  }
+  if (band_ == Band::narrow) pcm = fold_narrowband(pcm);
+  const auto ready = all ? pcm.size() : (pcm.size() > kResampleHoldBack ? pcm.size() - kResampleHoldBack : 0);
+  if (ready <= fed_) return;
+  decoder_->feed_stream({pcm.data() + fed_, ready - fed_});
+  fed_ = ready;
+}
+
+std::vector<HeardWord> PocketsphinxPhrase::heard() {
+  if (fed_ == 0) return {};
+  return decoder_->stream_words();
+}
+
+std::string PocketsphinxPhrase::finish(std::int64_t until_ms) {
+  if (finished_) throw AsrError("pocketsphinx: a phrase finished twice");
+  finished_ = true;
+  if (sample_rate_ == 0) {
+    decoder_->end_stream();
+    return "";
+  }
+  // The part of the phrase the fragment holds decides silence, as for a whole fragment.
+  const auto until = std::min<std::size_t>(
+      raw_.size(), static_cast<std::size_t>(std::max<std::int64_t>(0, until_ms) * sample_rate_ / 1000));
+  const std::span<const std::int16_t> kept(raw_.data(), until);
+  feed_resampled(true);
+  decoder_->end_stream();
+  if (!worth_decoding(kept)) return "";
+  std::string text;
+  for (const auto& word : decoder_->stream_words()) {
+    if ((word.start_ms + word.end_ms) / 2 >= until_ms) continue;
+    text += (text.empty() ? "" : " ") + word.word;
+  }
   return text;
 }
 

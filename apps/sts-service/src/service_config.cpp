@@ -29,6 +29,8 @@ ServiceConfig load_service_config(const EnvConfig& env) {
   config.workers = static_cast<int>(env.integer("LIVEDUB_STS_WORKERS", default_workers, 1, 64));
   config.queue_size = static_cast<std::size_t>(
       env.integer("LIVEDUB_STS_QUEUE_SIZE", static_cast<std::int64_t>(config.queue_size), 0, 1024));
+  config.streaming_decoders =
+      static_cast<int>(env.integer("LIVEDUB_STS_STREAMING_DECODERS", config.streaming_decoders, 0, 256));
   config.deadline = env.millis("LIVEDUB_STS_DEADLINE_MS", config.deadline, std::chrono::milliseconds(100),
                                std::chrono::milliseconds(600'000));
   if (auto token = env.raw("LIVEDUB_STS_TOKEN"); token && !token->empty()) {
@@ -148,6 +150,7 @@ std::shared_ptr<DubbingEngine> make_engine(const ServiceConfig& config) {
     options.mt_pairs = config.mt_pairs;
     options.neural_mt = config.neural_mt;
     options.recognizers = config.workers;
+    options.streaming_decoders = config.streaming_decoders;
     options.time_fit = config.time_fit;
     options.asr_engine = config.asr_engine;
     options.tts_engine = config.tts_engine;

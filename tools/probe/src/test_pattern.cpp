@@ -106,8 +106,20 @@ double tone_energy_fraction(std::span<const std::int16_t> mono, int rate, double
   for (auto x : mono) energy += (x / 32768.0) * (x / 32768.0);
   energy /= static_cast<double>(mono.size());
   if (energy < 1e-8) return 0;
-  const double a = tone_amplitude(mono, rate, hz);
-  return std::min(1.0, (a * a / 2) / energy);
+  // Tone power in 100 ms blocks, averaged: a tone whose phase jumps inside the window (a dub
+  // made of two fragments, each starting its own tone) would partly cancel in one long block.
+  const auto block = std::max<std::size_t>(1, static_cast<std::size_t>(rate / 10));
+  double tone_power = 0;
+  std::size_t blocks = 0;
+  for (std::size_t at = 0; at + block <= mono.size(); at += block, ++blocks) {
+    const double a = tone_amplitude(mono.subspan(at, block), rate, hz);
+    tone_power += a * a / 2;
+  }
+  if (blocks == 0) {
+    const double a = tone_amplitude(mono, rate, hz);
+    return std::min(1.0, (a * a / 2) / energy);
+  }
+  return std::min(1.0, tone_power / static_cast<double>(blocks) / energy);
 }
 
 std::vector<std::int64_t> tone_onsets(std::span<const std::int16_t> mono, int rate, std::int64_t start_pts_ns,

@@ -47,6 +47,10 @@ struct CpuEngineOptions {
   PocketOptions clone;
   Glossary glossary;  // applied around MT; its terms are offered to the recogniser
   int recognizers = 1;  // one per engine worker thread: a recognizer serves one call at a time
+  // pocketsphinx: phrases decoded while they arrive, at most this many at once (a decoder of
+  // their own each, ~0.5 s to load, made as needed); further phrases are decoded whole once
+  // they end. 0: none. whisper encodes each phrase once at its end.
+  int streaming_decoders = 0;
   TimeFitBounds time_fit;
   std::chrono::milliseconds mt_timeout{10'000};
 };
@@ -84,6 +88,8 @@ class CpuDubbingEngine final : public DubbingEngine {
   // The engine's own voice saying a sentence of about kCalibrationSeconds (a tone when no voice
   // speaks `language`).
   AudioBuffer calibration_speech(const std::string& language) override;
+  // pocketsphinx with a streaming decoder free: a PocketsphinxPhrase; otherwise null.
+  std::unique_ptr<PhraseRecognition> begin_phrase(const std::string& source_lang) override;
 
   std::vector<std::string> asr_languages() const { return capabilities_.asr_languages; }
   // "pocketsphinx (CPU)", "whisper ggml-base.bin (CUDA0: NVIDIA ...)".
@@ -103,6 +109,8 @@ class CpuDubbingEngine final : public DubbingEngine {
   std::condition_variable recognizer_returned_;
   std::vector<std::unique_ptr<SpeechRecognizer>> idle_recognizers_;
   std::string asr_description_;
+  struct StreamingDecoders;  // shared with the phrases holding one, which may outlive a dub
+  std::shared_ptr<StreamingDecoders> streaming_;
   MtRouter mt_;
   VoiceSelection voices_;
   std::unique_ptr<PocketTts> clone_;  // null: voice cloning off

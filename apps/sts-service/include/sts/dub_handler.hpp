@@ -2,6 +2,7 @@
 // POST /v1/dub request handling without sockets: takes the already-split multipart parts,
 // returns the status and JSON body to send. The HTTP glue (http_routes.hpp) only moves bytes.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "sts/cost_tracker.hpp"
 #include "sts/engine.hpp"
 #include "sts/multipart.hpp"
+#include "sts/phrase_streams.hpp"
 #include "sts/service_config.hpp"
 #include "sts/session_store.hpp"
 #include "sts/voice_bank.hpp"
@@ -100,11 +102,39 @@ class DubHandler {
   // DELETE /v1/streams/{stream_id}/voice: the stream ended; its voice is forgotten (204, or 404).
   HandlerReply forget_speaker(const std::string& stream_id);
 
+  // The streaming form: a phrase's audio sent while the speaker talks, so that the engine
+  // recognises it as it arrives and only the phrase's last moments remain when it ends.
+  // POST /v1/streams/{stream_id}/phrases/{sequence}/chunks/{n}: chunk n (from 0, in order) as
+  // 'audio/L16; rate=..; channels=..', the speaker's language in Content-Language. Answers the
+  // words heard so far; a repeated chunk is answered again (200, "duplicate"), a gap 409
+  // out_of_order, a phrase past its limits 413 phrase_too_long.
+  HandlerReply phrase_chunk(const std::string& stream_id, const std::string& sequence, const std::string& chunk,
+                            const std::string& content_type, const std::string& content_language,
+                            const std::string& body);
+  // POST /v1/streams/{stream_id}/phrases/{sequence}[?chunks=N]: the phrase ended; the body is
+  // POST /v1/dub's multipart, its audio part optional (without it, the chunks are the phrase,
+  // and N, when given, must be how many arrived: else 409 incomplete_phrase). Answers the dub.
+  HandlerReply close_phrase(const std::string& stream_id, const std::string& sequence,
+                            std::optional<std::int64_t> chunks, const DubHttpRequest& request);
+  // DELETE /v1/streams/{stream_id}/phrases/{sequence}: the client gave the phrase up (204, 404).
+  HandlerReply abandon_phrase(const std::string& stream_id, const std::string& sequence);
+  std::size_t open_phrases() { return phrases_.open_count(); }
+
   std::shared_ptr<DubbingEngine> engine_snapshot() const;
   const ServiceConfig& config() const { return config_; }
 
  private:
   HandlerReply process(const DubHttpRequest& request, LogContext& ctx);
+  // `body`'s reply, or the error reply for what it threw (a rejection, or 500).
+  HandlerReply guarded(const std::function<HandlerReply(LogContext&)>& body);
+  // The engine, when it can dub `metadata`'s pair and voice; else throws the rejection.
+  std::shared_ptr<DubbingEngine> engine_for(const DubRequestMetadata& metadata) const;
+  // Dubs `input` (recognised already as it arrived when `recognition` is set) within the
+  // request's deadline and answers; `streamed`: a phrase's close (its cost is streamed_cost).
+  HandlerReply run(DubRequestMetadata metadata, AudioBuffer input, bool streamed,
+                   std::unique_ptr<PhraseRecognition> recognition,
+                   std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point arrived,
+                   LogContext& ctx);
   prometheus::Counter& outcome_counter(const std::string& outcome);
   void update_pool_gauges();
 
@@ -114,6 +144,9 @@ class DubHandler {
   SessionStore sessions_;
   VoiceBank speakers_;
   std::shared_ptr<CostTracker> costs_ = std::make_shared<CostTracker>();  // shared with calibration
+  // Phrases closed after streaming: what is left to do once the speaker stops.
+  std::shared_ptr<CostTracker> streamed_costs_ = std::make_shared<CostTracker>();
+  PhraseStreams phrases_;  // after engine_: its recognisers hand decoders back to the engine
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Histogram& processing_seconds_;
   prometheus::Family<prometheus::Histogram>& stage_seconds_;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,32 @@ void check_deadline(const DubContext& context, const char* stage);
 
 inline constexpr double kCalibrationSeconds = 3.0;
 
+// A word the recogniser has heard so far in a phrase still arriving, times in ms from the
+// phrase's first sample.
+struct HeardWord {
+  std::string word;
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  bool operator==(const HeardWord&) const = default;
+};
+
+// Recognition that keeps up with the speaker: one open phrase, fed as its audio arrives
+// (POST /v1/streams/{id}/phrases/{seq}/chunks/{n}), so that when the phrase ends only its last
+// moments remain to decode. Not thread-safe: the service feeds one phrase from one request
+// at a time.
+class PhraseRecognition {
+ public:
+  virtual ~PhraseRecognition() = default;
+  // The next piece of the phrase, mono, at `sample_rate` (the same for the whole phrase).
+  // Throws AsrError when the engine fails.
+  virtual void feed(std::span<const std::int16_t> mono, int sample_rate) = 0;
+  // The words of the best hypothesis so far (its last word may still change).
+  virtual std::vector<HeardWord> heard() = 0;
+  // All audio is in: the phrase's transcript, leaving out words centred after `until_ms` (the
+  // worker ended the fragment there; what follows is the next fragment's).
+  virtual std::string finish(std::int64_t until_ms) = 0;
+};
+
 class DubbingEngine {
  public:
   virtual ~DubbingEngine() = default;
@@ -128,6 +155,11 @@ class DubbingEngine {
   // kCalibrationSeconds of what this engine works on. Here a tone (engines that do not listen);
   // engines that recognise speech return speech.
   virtual AudioBuffer calibration_speech(const std::string& language);
+  // A phrase to recognise while it arrives, in `source_lang`; null when this engine recognises
+  // a phrase whole once it has ended (whisper, whose encoder takes the whole window and is
+  // cheap on a GPU; the mock), or has no decoder free: the service then keeps the audio and
+  // the closing request recognises it as POST /v1/dub would.
+  virtual std::unique_ptr<PhraseRecognition> begin_phrase(const std::string& /*source_lang*/) { return nullptr; }
 
   bool supports(const std::string& source_lang, const std::string& target_lang) const;
   bool supports_voice(const std::string& voice) const;

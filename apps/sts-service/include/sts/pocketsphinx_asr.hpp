@@ -3,6 +3,8 @@
 // A decoder is not thread-safe and takes ~0.5 s to load, so each engine worker owns one,
 // created once at start-up.
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "livedub/audio.hpp"
+#include "sts/engine.hpp"
 #include "sts/speech_recognizer.hpp"
 
 struct ps_decoder_s;
@@ -39,6 +42,13 @@ using DecoderArgs = std::vector<std::pair<std::string, std::string>>;
 // The flags the service uses, chosen by WER and decode time on the tuning part of the
 // recognition set (bench/asr_wer; README "Recognition accuracy").
 const DecoderArgs& tuned_decoder_args();
+// Those for a decoder fed as a phrase arrives (PocketsphinxPhrase): silence is kept in the
+// features, so that word timings count from the phrase's first sample (the front end's
+// silence removal leaves them offset, and the worker cuts long phrases at them); no second
+// pass over the whole utterance at its end (-fwdflat, -bestpath), which would put back most of
+// the work streaming took off the end (librivox set: 120-320 ms -> 14-45 ms to finish, WER
+// 29.6 % either way, tests/sts/speech_pipeline_test.cpp).
+const DecoderArgs& streaming_decoder_args();
 // "-a 1 -b 2" -> {{"-a","1"},{"-b","2"}}; throws AsrError for an odd count or a value-less flag.
 DecoderArgs parse_decoder_args(const std::string& text);
 
@@ -94,10 +104,48 @@ class PocketsphinxRecognizer final : public SpeechRecognizer {
   // is fixed; the engine only offers pairs from it, so request.language is not consulted.
   Transcript recognize(const AudioBuffer& audio, const RecognitionRequest& request) override;
 
+  // An utterance decoded as it arrives (PocketsphinxPhrase): start, feed 16 kHz mono pieces,
+  // read the words so far, end. Not thread-safe; one utterance at a time.
+  void start_stream();
+  void feed_stream(std::span<const std::int16_t> mono16k);
+  // The best hypothesis's words (fillers and silences left out), during or after the utterance.
+  std::vector<HeardWord> stream_words();
+  void end_stream();
+  bool streaming() const { return in_stream_; }
+
  private:
   bool fold_narrowband_ = true;
+  bool in_stream_ = false;
   cmd_ln_s* config_ = nullptr;
   ps_decoder_s* decoder_ = nullptr;
+};
+
+// PhraseRecognition on a pocketsphinx decoder of its own (lent by the engine, handed back when
+// the phrase ends): the phrase is resampled to 16 kHz exactly as a whole fragment would be
+// and fed as it grows; a telephone-band phrase (decided on its first second) is folded the
+// same way as it grows.
+class PocketsphinxPhrase final : public PhraseRecognition {
+ public:
+  using GiveBack = std::function<void(std::unique_ptr<PocketsphinxRecognizer>)>;
+  PocketsphinxPhrase(std::unique_ptr<PocketsphinxRecognizer> decoder, GiveBack give_back);
+  ~PocketsphinxPhrase() override;
+  PocketsphinxPhrase(const PocketsphinxPhrase&) = delete;
+  PocketsphinxPhrase& operator=(const PocketsphinxPhrase&) = delete;
+
+  void feed(std::span<const std::int16_t> mono, int sample_rate) override;
+  std::vector<HeardWord> heard() override;
+  std::string finish(std::int64_t until_ms) override;
+
+ private:
+  void feed_resampled(bool all);
+
+  std::unique_ptr<PocketsphinxRecognizer> decoder_;
+  GiveBack give_back_;
+  int sample_rate_ = 0;
+  std::vector<std::int16_t> raw_;  // the phrase so far, at sample_rate_
+  std::size_t fed_ = 0;            // 16 kHz samples given to the decoder
+  enum class Band { undecided, wide, narrow } band_ = Band::undecided;
+  bool finished_ = false;
 };
 
 }  // namespace livedub::sts

@@ -38,6 +38,9 @@ struct ServiceConfig {
   // its own recognizer), 16 for the mocks, which only sleep.
   int workers = 2;                                       // LIVEDUB_STS_WORKERS
   std::size_t queue_size = 8;                            // LIVEDUB_STS_QUEUE_SIZE
+  // pocketsphinx: phrases recognised while they arrive, at once (a decoder each, ~40 MB);
+  // 0 turns it off (phrases are recognised once they end).
+  int streaming_decoders = 4;                            // LIVEDUB_STS_STREAMING_DECODERS
   std::chrono::milliseconds deadline{15'000};            // LIVEDUB_STS_DEADLINE_MS
   std::optional<std::string> token;                      // LIVEDUB_STS_TOKEN (bearer on /v1)
   // LIVEDUB_STS_DRAIN_MS: on SIGTERM, running jobs get this long to finish, then the process

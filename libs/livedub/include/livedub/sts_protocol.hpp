@@ -23,6 +23,11 @@ inline constexpr double kMaxDurationMs = 60'000;
 // duration_ms may exceed the audio's own duration by at most this much: the answer (audio of
 // duration_ms at the request's rate and channels) is then never much larger than the request.
 inline constexpr double kDurationSlackMs = 100;
+// The streaming form (a phrase sent as it is spoken, then closed; DubHandler::phrase_chunk).
+// Paths: kStreamsPrefix + "{stream_id}/phrases/{sequence}[/chunks/{n}]".
+inline constexpr const char* kStreamsPrefix = "/v1/streams/";
+// Highest chunk number of one phrase.
+inline constexpr std::int64_t kMaxPhraseChunks = 100'000;
 
 class ProtocolError : public std::runtime_error {
  public:
