@@ -2,7 +2,8 @@
 # Benchmark (not a test): the live-path word error rate — what the STS service heard through
 # the whole native stack — for pocketsphinx-testdata's five librivox recordings (1.5 s apart,
 # published once), with fixed 2 s fragments (before: LIVEDUB_VAD=off, LIVEDUB_BED_MODE=off)
-# and with the default phrases (after). CPU engines; takes about 2 minutes.
+# with the previous defaults' phrases (4 s at most, sent whole) and with the default phrases
+# (2.5 s at most, streamed while spoken: after). CPU engines; takes about 3 minutes.
 #   bench/live_wer.sh
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,4 +38,6 @@ run() {  # label title env...
   kill -TERM "$stack"; wait "$stack" 2>/dev/null || true
 }
 run before "before (fixed 2 s fragments)" LIVEDUB_VAD=off LIVEDUB_BED_MODE=off
-run after "after (phrases by Silero VAD)"
+run whole "phrases of at most 4 s, each sent whole once it ended (the previous defaults)" \
+  LIVEDUB_FRAGMENT_MAX_MS=4000 LIVEDUB_STS_STREAMING=false
+run after "after (phrases of at most 2.5 s, streamed while spoken: the defaults)"

@@ -1,4 +1,5 @@
 #include "phrase_streamer.hpp"
+#include "segmenter_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,21 +13,9 @@ using namespace livedub::worker;
 using namespace std::chrono_literals;
 
 namespace {
-constexpr int kRate = 16000;
-constexpr std::int64_t kBlock = 160;  // 10 ms
-
-SegmenterConfig config() {
-  SegmenterConfig c;
-  c.min_speech = 100ms;
-  c.min_pause = 100ms;
-  c.pre_roll = 50ms;
-  c.slot_pause = 200ms;
-  c.min_fragment = 300ms;
-  c.max_fragment = 1000ms;
-  c.max_cut_search = 300ms;
-  c.idle_flush = 200ms;
-  return c;
-}
+using test::kBlock;
+using test::kRate;
+SegmenterConfig config() { return test::small_segmenter_config(); }
 
 // Blocks into a segmenter, the streamer polled after each as the worker does.
 struct Stream {

@@ -1,4 +1,5 @@
 #include "speech_segmenter.hpp"
+#include "segmenter_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,22 +10,9 @@ using namespace livedub::worker;
 using namespace std::chrono_literals;
 
 namespace {
-// 10 ms blocks at 16 kHz mono, so times in the config are block counts x 10.
-constexpr int kRate = 16000;
-constexpr std::int64_t kBlock = 160;
-
-SegmenterConfig config() {
-  SegmenterConfig c;
-  c.min_speech = 100ms;
-  c.min_pause = 100ms;
-  c.pre_roll = 50ms;
-  c.slot_pause = 200ms;
-  c.min_fragment = 300ms;
-  c.max_fragment = 1000ms;
-  c.max_cut_search = 300ms;
-  c.idle_flush = 200ms;
-  return c;
-}
+using test::kBlock;
+using test::kRate;
+SegmenterConfig config() { return test::small_segmenter_config(); }
 
 struct Feed {
   SpeechSegmenter segmenter{config(), {kRate, 1}, kBlock};
@@ -183,17 +171,20 @@ TEST(SpeechSegmenter, SyntheticSilenceIsNeverSpeechAndFlushClosesTheOpenPhrase) 
 
 TEST(SpeechSegmenter, ALongPhraseIsCutBetweenTheWordsTheRecogniserHeard) {
   Feed feed;
-  // Speech from block 0. Quiet blocks: 80-81 (a stop inside a word: no word boundary there) and
-  // 74-75 (softer, at a boundary between two words).
-  const auto level = [](int i) { return (i == 80 || i == 81) ? 0.01 : (i == 74 || i == 75) ? 0.1 : 0.3; };
+  // Speech from block 0. Quiet blocks: 80-81 (a stop inside a word: no word boundary there),
+  // 74-75 (softer, where two words touch) and 86-87 (a short pause between two words).
+  const auto level = [](int i) {
+    return (i == 80 || i == 81) ? 0.01 : (i == 74 || i == 75) ? 0.05 : (i == 86 || i == 87) ? 0.1 : 0.3;
+  };
   for (int i = 0; i < 60; ++i) feed.blocks("S", level(i));
   ASSERT_EQ(feed.segmenter.open_fragment_seq(), 0);
   // Gaps between heard words (frames from the fragment start): touching words at block 75, a
-  // 40 ms gap around block 86, and one outside the 70-100 search window.
+  // 40 ms pause around block 86, one outside the 70-100 search window.
   feed.segmenter.set_word_gaps(0, {{75 * kBlock, 75 * kBlock}, {84 * kBlock, 88 * kBlock}, {20 * kBlock, 30 * kBlock}});
   for (int i = 60; i < 200; ++i) feed.blocks("S", level(i));
   ASSERT_GE(feed.out.size(), 2u);
-  EXPECT_EQ(feed.out[0].audio.end_frame(), 75 * kBlock) << "cut at the quietest word boundary, not inside the word at 80";
+  EXPECT_EQ(feed.out[0].audio.end_frame(), 87 * kBlock)
+      << "cut in the pause heard between two words: not inside the word at 80, not where two words touch";
   EXPECT_EQ(feed.segmenter.cut_stats().at_word_gap, 1);
   // The next fragment has no word timings yet (they were the first one's): quietest block.
   EXPECT_GE(feed.segmenter.cut_stats().at_quietest_block, 1);

@@ -52,14 +52,15 @@ void SpeechSegmenter::set_word_gaps(std::int64_t seq, std::vector<SpeechSpan> ga
 }
 
 std::optional<std::size_t> SpeechSegmenter::word_gap_cut(std::size_t first, std::size_t n) const {
-  // Of the block boundaries at a heard word boundary (the one nearest the gap's middle, or its
-  // neighbours: partial hypotheses place boundaries a frame or two off), the quietest. Alone,
-  // the recogniser's boundaries in noisy speech cut inside words more often than the quietest
-  // block (bench/dub_quality --word-cuts, held-out asterisk set); together they keep a cut off
-  // the loud part of a word and off a quiet stop inside one.
+  // Of the block boundaries in a pause the recogniser heard between two words (at least a
+  // block long; the one nearest its middle, or its neighbours: partial hypotheses place
+  // boundaries a frame or two off), the quietest. Touching words are not used: on noisy and
+  // telephone speech the recogniser's boundaries between them cut inside loud speech more often
+  // than the quietest block does (bench/dub_quality --word-cuts, held-out asterisk set, README).
   std::optional<std::size_t> best;
   double quietest = std::numeric_limits<double>::infinity();
   for (const auto& gap : word_gaps_) {
+    if (gap.end - gap.begin < block_frames_) continue;
     const auto middle = (gap.begin + gap.end) / 2;
     const auto centre = std::max<std::int64_t>(0, (middle + block_frames_ / 2) / block_frames_);
     for (auto k = centre - 1; k <= centre + 1; ++k) {

@@ -57,7 +57,7 @@ class SpeechSegmenter {
   AudioBuffer held_audio(std::int64_t from_frame) const;
   // Where the recogniser heard the held fragment `seq`'s words end and the next begin (frames
   // from its first frame; begin == end where two words touch). A phrase longer than
-  // max_fragment is then cut at the quietest of these word boundaries in the search window
+  // max_fragment is then cut in the quietest such pause (a block or longer) of the search window
   // instead of at the quietest block anywhere, which may lie inside a word.
   void set_word_gaps(std::int64_t seq, std::vector<SpeechSpan> gaps);
   // How the last phrases longer than max_fragment were cut (for logs and benchmarks).
