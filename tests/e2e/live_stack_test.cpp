@@ -934,9 +934,12 @@ TEST_F(LiveStack, EveryRtmpClientPublishesAndPlaysTheSeedsUrls) {
 // sends it once, later dubs of the stream are spoken in that voice, and when the stream ends
 // the STS forgets it.
 TEST_F(LiveStack, TheSpeakersVoiceIsSentOnceUsedAndForgottenWithTheStream) {
+  // 4 s fragments: the loop's phrases (2.9-3.4 s) then stay whole, each with the pause the clip
+  // needs around its speech; cut at the 2.5 s default, half of each fragment has none and the
+  // clip fills only after the stream's last phrase.
   start_stack("mock-passthrough", std::nullopt,
               {{"LIVEDUB_VOICE_CLONE", "true"}, {"LIVEDUB_VOICE_CLONE_SECONDS", "2.5"}, {"LIVEDUB_STS_VOICE_CLONE", "true"},
-               kPhraseDelay});
+               {"LIVEDUB_FRAGMENT_MAX_MS", "4000"}, kPhraseDelay});
   make_speech_loop(run_dir_ / "speech-en.wav");
   auto options = check("e2evoice", 45s);
   options.speech_wav = (run_dir_ / "speech-en.wav").string();
