@@ -4,6 +4,8 @@
 # `ffmpeg -c:v copy -c:a aac` doing the same relay, both at once on the same input.
 # Prints % of one core for each over a measurement window.
 #   bench/relay_cpu.sh [seconds=30]
+# RELAY_PERF=FILE also samples the worker with perf (call graphs) over the window into FILE:
+#   perf report -i FILE --no-children --sort dso,sym
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LIVEDUB_BUILD_DIR:-$repo_root/build}"
@@ -45,13 +47,25 @@ done
 sleep 10  # warm-up: output delay + connections
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
+switches() {  # voluntary + involuntary context switches of all the process's threads
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'
+}
 w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); t0=$(date +%s.%N)
-sleep "$window"
+wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid)
+if [[ -n "${RELAY_PERF:-}" ]]; then
+  perf record -q -F 499 -g -p "$worker_pid" -o "$RELAY_PERF" -- sleep "$window" 2>>"$work/perf.log"
+else
+  sleep "$window"
+fi
 w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); t1=$(date +%s.%N)
-awk -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid)
+threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l)
+awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
   el = t1 - t0
   printf "relay of 720p30 H.264 + AAC 48 kHz stereo, %.0f s window (%% of one core)\n", el
   printf "  livedub stream-worker (video copy, audio -> STS mock -> AAC): %5.1f %%\n", 100 * w / hz / el
   printf "  livedub sts-service (mock passthrough):                       %5.1f %%\n", 100 * s / hz / el
   printf "  ffmpeg -c:v copy -c:a aac:                                    %5.1f %%\n", 100 * f / hz / el
+  printf "  ratio worker / ffmpeg: %.2f\n", w / (f > 0 ? f : 1)
+  printf "  threads and context switches a second: worker %d, %.0f/s; ffmpeg %d, %.0f/s\n", wt, wc / el, ft, fc / el
 }'

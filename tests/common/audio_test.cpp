@@ -1,5 +1,6 @@
 #include "livedub/audio.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -117,6 +118,31 @@ TEST(Resample, UpsamplingKeepsTheToneInPlaceAndLeavesNoImages) {
   EXPECT_GT(linear_image_db, -50.0) << "the measurement sees linear interpolation's image";
   // No delay: the converted wave lines up with the original's phase.
   for (std::size_t i = 3000; i < 3100; ++i) ASSERT_NEAR(clean[i], linear[i], 400) << i;
+}
+
+// The downsampler filters only where the interpolation reads: the result must be the same,
+// sample for sample, as low-passing every input sample and then interpolating linearly.
+TEST(Resample, DownsamplingMatchesFilteringEverySampleThenInterpolating) {
+  std::vector<std::int16_t> noise(4801);
+  std::uint32_t seed = 12345;
+  for (auto& x : noise) {
+    seed = seed * 1664525u + 1013904223u;
+    x = static_cast<std::int16_t>(static_cast<std::int32_t>(seed >> 16) - 32768);
+  }
+  noise[100] = 32767;  // full-scale steps: the clamp to 16 bits is part of the result
+  noise[101] = -32768;
+  for (const auto [in_rate, out_rate] : {std::pair{48000, 16000}, {44100, 16000}, {22050, 16000}, {48000, 8000}}) {
+    const auto taps = lowpass_taps(31, 0.45 * out_rate / in_rate);
+    std::vector<std::int16_t> filtered(noise.size());
+    const auto n = static_cast<std::ptrdiff_t>(noise.size());
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+      double acc = 0;
+      for (int k = -31; k <= 31; ++k) acc += taps[static_cast<std::size_t>(k + 31)] * noise[static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(i + k, 0, n - 1))];
+      filtered[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(std::clamp(std::lround(acc), -32768L, 32767L));
+    }
+    EXPECT_EQ(resample_mono(noise, in_rate, out_rate), resample_mono_linear(filtered, in_rate, out_rate))
+        << in_rate << " -> " << out_rate;
+  }
 }
 
 TEST(FitToFrames, TruncatesAndPadsWholeFrames) {

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <map>
 #include <cstdio>
+#include <deque>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -87,9 +88,38 @@ class LiveStack : public ::testing::Test {
     env.insert(extra_env.begin(), extra_env.end());
     stack_.emplace(ChildProcess::Options{{"/bin/bash", LIVEDUB_SOURCE_DIR "/scripts/stack"}, env,
                                          (run_dir_ / "stack.log").string()});
-    ASSERT_TRUE(wait_healthy("http://127.0.0.1:" + std::to_string(orchestrator_port_) + "/healthz", 60s))
-        << "stack did not start; see " << (run_dir_ / "stack.log");
-    std::this_thread::sleep_for(500ms);  // nginx comes up right after the orchestrator
+    // The stack prints its banner once nginx and rtmp-front listen, after the orchestrator is
+    // healthy: on a loaded CI machine that took longer than a fixed pause, and a publisher that
+    // connected first found no media server (no worker, no output).
+    const auto until = std::chrono::steady_clock::now() + 90s;
+    bool up = false;
+    while (!up && std::chrono::steady_clock::now() < until && stack_->running()) {
+      std::ifstream log(run_dir_ / "stack.log");
+      std::string text((std::istreambuf_iterator<char>(log)), {});
+      up = text.find("livedub stack is up") != std::string::npos;
+      if (!up) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(up) << "stack did not start; see " << (run_dir_ / "stack.log") << "\n" << log_tails();
+  }
+
+  // The last lines of the stack's logs: a failure in CI shows its cause without the files.
+  std::string log_tails() const {
+    std::ostringstream out;
+    std::vector<std::filesystem::path> files{run_dir_ / "stack.log"};
+    if (std::filesystem::is_directory(run_dir_ / "logs")) {
+      for (const auto& entry : std::filesystem::directory_iterator(run_dir_ / "logs")) files.push_back(entry.path());
+    }
+    for (const auto& file : files) {
+      std::ifstream in(file);
+      std::deque<std::string> last;
+      for (std::string line; std::getline(in, line);) {
+        last.push_back(line);
+        if (last.size() > 15) last.pop_front();
+      }
+      out << "--- " << file.filename().string() << " (last " << last.size() << " lines)\n";
+      for (const auto& line : last) out << line << "\n";
+    }
+    return out.str();
   }
 
   probe::CheckOptions check(const std::string& id, std::chrono::seconds duration) const {
@@ -104,7 +134,7 @@ class LiveStack : public ::testing::Test {
   void TearDown() override {
     if (stack_) stack_->terminate(20s);
     if (HasFailure()) {
-      std::cerr << "logs kept in " << run_dir_ << "\n";
+      std::cerr << log_tails() << "logs kept in " << run_dir_ << "\n";
     } else {
       std::filesystem::remove_all(run_dir_);
     }
@@ -1062,17 +1092,18 @@ TEST_F(LiveStack, WorkerPullsRtspAndKeepsSync) {
   // difference into a constant A/V offset; modes none/synced keep 20-21 ms but stall the
   // output 0.6-0.7 s at the start, which is worse for a viewer.
   constexpr double kRtspSyncToleranceMs = 60.0;
-  // Constant within a run (39 or 54 ms, by the first packets' transit), except that once
-  // in CI the jitter buffer's skew estimate moved the offset a single 15 ms step after the
-  // first pair (55, then 40 to the end). That settling is bounded at the start; from the
-  // third pair (3 s in) on, the offset must not move: that would be drift.
+  // Constant within a run (39 or 54 ms, by the first packets' transit), except that in CI the
+  // jitter buffer's skew estimate has moved the offset by a single step: 15 ms after the first
+  // pair once (55, then 40), 20 ms after the 14th another time (60, then 40 to the end). One
+  // step of at most a frame's worth is that re-estimate; drift moves the offset again and again.
   for (double o : report.sync_offsets_ms) EXPECT_LE(std::abs(o), kRtspSyncToleranceMs);
-  const std::vector<double> settled(report.sync_offsets_ms.begin() + 2, report.sync_offsets_ms.end());
-  const auto [lowest, highest] = std::minmax_element(settled.begin(), settled.end());
-  EXPECT_LE(*highest - *lowest, 10.0) << "the A/V offset drifts";
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_LE(std::abs(report.sync_offsets_ms[i] - settled.front()), 20.0) << "start-up step, pair " << i;
+  const auto [lowest, highest] = std::minmax_element(report.sync_offsets_ms.begin(), report.sync_offsets_ms.end());
+  EXPECT_LE(*highest - *lowest, 25.0) << "the A/V offset drifts";
+  int steps = 0;
+  for (std::size_t i = 1; i < report.sync_offsets_ms.size(); ++i) {
+    steps += std::abs(report.sync_offsets_ms[i] - report.sync_offsets_ms[i - 1]) > 5.0;
   }
+  EXPECT_LE(steps, 1) << "the A/V offset moved more than once: drift";
   std::ifstream worker_log(run_dir_ / "logs" / "worker-e2ertsp.log");
   std::string log((std::istreambuf_iterator<char>(worker_log)), {});
   EXPECT_NE(log.find("RTSP input: TCP transport"), std::string::npos) << "the worker did not pull over RTSP";

@@ -37,12 +37,10 @@ Egress::Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogCo
   pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("egress"))));
   video_src_ = make_element("appsrc", "video_src");
   audio_src_ = make_element("appsrc", "audio_src");
-  GstElement* video_queue = make_element("queue");
   GstElement* convert = make_element("audioconvert");
   GstElement* stereo = make_element("capsfilter");
   GstElement* encoder = make_aac_encoder(audio_bitrate);
   GstElement* aac_parse = make_element("aacparse");
-  GstElement* audio_queue = make_element("queue");
   GstElement* mux = make_element("flvmux", "mux");
   GstElement* sink = make_element("appsink", "flv_sink");
 
@@ -58,22 +56,20 @@ Egress::Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogCo
   g_object_set(audio_src_, "caps", pcm.get(), nullptr);
   GstCapsPtr two_channels(gst_caps_new_simple("audio/x-raw", "channels", G_TYPE_INT, 2, nullptr));
   g_object_set(stereo, "caps", two_channels.get(), nullptr);
-  // Queues hold everything the muxer is waiting on; unbounded by count, bounded by our delay.
-  for (GstElement* q : {video_queue, audio_queue}) {
-    g_object_set(q, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", G_GUINT64_CONSTANT(0), nullptr);
-  }
+  // No queues before the muxer: each appsrc already pushes from a thread of its own and holds
+  // (unbounded, bounded by our delay) everything the muxer waits on. A queue there added a
+  // thread and two wake-ups per buffer for nothing.
   g_object_set(mux, "streamable", TRUE, nullptr);
   g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(&Egress::on_flv_sample), this);
 
-  gst_bin_add_many(GST_BIN(pipeline_.get()), video_src_, video_queue, audio_src_, convert, stereo,
-                   encoder, aac_parse, audio_queue, mux, sink, nullptr);
-  bool linked = gst_element_link(video_src_, video_queue) &&
-                gst_element_link_pads(video_queue, "src", mux, "video") &&
-                gst_element_link_many(audio_src_, convert, stereo, encoder, aac_parse, audio_queue, nullptr) &&
-                gst_element_link_pads(audio_queue, "src", mux, "audio") && gst_element_link(mux, sink);
+  gst_bin_add_many(GST_BIN(pipeline_.get()), video_src_, audio_src_, convert, stereo, encoder, aac_parse, mux, sink,
+                   nullptr);
+  bool linked = gst_element_link_pads(video_src_, "src", mux, "video") &&
+                gst_element_link_many(audio_src_, convert, stereo, encoder, aac_parse, nullptr) &&
+                gst_element_link_pads(aac_parse, "src", mux, "audio") && gst_element_link(mux, sink);
   if (!linked) throw std::runtime_error("cannot build the output pipeline (flvmux/AAC encoder linking failed)");
-  for (GstElement* before_mux : {video_queue, audio_queue}) {
+  for (GstElement* before_mux : {video_src_, aac_parse}) {
     GstPad* pad = gst_element_get_static_pad(before_mux, "src");
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &drop_tag_events, nullptr, nullptr);
     gst_object_unref(pad);
