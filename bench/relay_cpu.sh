@@ -6,6 +6,8 @@
 #   bench/relay_cpu.sh [seconds=30]
 # RELAY_PERF=FILE also samples the worker with perf (call graphs) over the window into FILE:
 #   perf report -i FILE --no-children --sort dso,sym
+# RELAY_BASELINE=PATH runs a second stream-worker (another build, e.g. before a change) on the
+# same input at the same time, for a before/after in one run.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LIVEDUB_BUILD_DIR:-$repo_root/build}"
@@ -37,10 +39,16 @@ sleep 1
 LIVEDUB_STREAM_ID=bench LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
   LIVEDUB_OUTPUT_URL="rtmp://127.0.0.1:$port/live/bench/out" STS_SERVICE_URL="http://127.0.0.1:$(cat "$work/sts.port")" \
   "$build_dir/apps/media-service/stream-worker" >"$work/worker.log" 2>&1 & worker_pid=$!; pids+=($worker_pid)
+base_pid=""
+if [[ -n "${RELAY_BASELINE:-}" ]]; then
+  LIVEDUB_STREAM_ID=benchb LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
+    LIVEDUB_OUTPUT_URL="rtmp://127.0.0.1:$port/live/bench/outb" STS_SERVICE_URL="http://127.0.0.1:$(cat "$work/sts.port")" \
+    "$RELAY_BASELINE" >"$work/worker-baseline.log" 2>&1 & base_pid=$!; pids+=($base_pid)
+fi
 ffmpeg -v error -rtmp_app live -rtmp_playpath bench/in -i "rtmp://127.0.0.1:$port" -c:v copy -c:a aac -b:a 128k \
   -f flv -rtmp_app live -rtmp_playpath bench/ffout "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & ffmpeg_pid=$!; pids+=($ffmpeg_pid)
 # Readers on both outputs, so both relays really push to a consumer.
-for name in out ffout; do
+for name in out ffout ${base_pid:+outb}; do
   ffmpeg -v error -rtmp_app live -rtmp_playpath "bench/$name" -i "rtmp://127.0.0.1:$port" -c copy -f null - 2>>"$work/ffmpeg.log" & pids+=($!)
 done
 
@@ -50,22 +58,23 @@ hz=$(getconf CLK_TCK)
 switches() {  # voluntary + involuntary context switches of all the process's threads
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'
 }
-w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); t0=$(date +%s.%N)
+w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
 wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid)
 if [[ -n "${RELAY_PERF:-}" ]]; then
   perf record -q -F 499 -g -p "$worker_pid" -o "$RELAY_PERF" -- sleep "$window" 2>>"$work/perf.log"
 else
   sleep "$window"
 fi
-w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); t1=$(date +%s.%N)
+w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
 wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid)
 threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l)
-awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
   el = t1 - t0
   printf "relay of 720p30 H.264 + AAC 48 kHz stereo, %.0f s window (%% of one core)\n", el
   printf "  livedub stream-worker (video copy, audio -> STS mock -> AAC): %5.1f %%\n", 100 * w / hz / el
   printf "  livedub sts-service (mock passthrough):                       %5.1f %%\n", 100 * s / hz / el
   printf "  ffmpeg -c:v copy -c:a aac:                                    %5.1f %%\n", 100 * f / hz / el
   printf "  ratio worker / ffmpeg: %.2f\n", w / (f > 0 ? f : 1)
+  if (b != "") printf "  baseline stream-worker (RELAY_BASELINE): %5.1f %%, ratio to ffmpeg %.2f\n", 100 * b / hz / el, b / (f > 0 ? f : 1)
   printf "  threads and context switches a second: worker %d, %.0f/s; ffmpeg %d, %.0f/s\n", wt, wc / el, ft, fc / el
 }'

@@ -171,7 +171,8 @@ def measure(n, clip):
             planned = int(planned.group(1)) if planned else None
             fallbacks = log.count("falls back to original audio")
             late = worker_metric(log, "livedub_worker_late_video_frames_total")
-            inp, out = readers[sid][0].arrivals, readers[sid][1].arrivals
+            # Copies: the readers are still adding frames.
+            inp, out = dict(readers[sid][0].arrivals), dict(readers[sid][1].arrivals)
             window = [k for k, t in inp.items() if t0 <= t <= t1]
             delays = [1000 * (out[k] - inp[k]) for k in window if k in out]
             cpu = None

@@ -131,7 +131,7 @@ TEST(Resample, DownsamplingMatchesFilteringEverySampleThenInterpolating) {
   }
   noise[100] = 32767;  // full-scale steps: the clamp to 16 bits is part of the result
   noise[101] = -32768;
-  for (const auto [in_rate, out_rate] : {std::pair{48000, 16000}, {44100, 16000}, {22050, 16000}, {48000, 8000}}) {
+  for (const auto& [in_rate, out_rate] : {std::pair{48000, 16000}, {44100, 16000}, {22050, 16000}, {48000, 8000}}) {
     const auto taps = lowpass_taps(31, 0.45 * out_rate / in_rate);
     std::vector<std::int16_t> filtered(noise.size());
     const auto n = static_cast<std::ptrdiff_t>(noise.size());

@@ -77,6 +77,7 @@ TEST(WorkerConfig, DefaultsAreSane) {
   EXPECT_EQ(c.sts_health_interval, 2000ms);
   EXPECT_EQ(c.sts_eject_after_failures, 2);
   EXPECT_FALSE(c.extra_output_url);
+  EXPECT_EQ(c.aac_encoder, "avenc_aac");
 }
 
 TEST(WorkerConfig, SeveralStsEndpoints) {
@@ -121,6 +122,11 @@ TEST(WorkerConfig, ErrorsNameTheVariable) {
   vars = minimal();
   vars["LIVEDUB_EXTRA_OUTPUT_URL"] = "rtmp://a.rtmp.example";
   EXPECT_EQ(config_error_variable(vars), "LIVEDUB_EXTRA_OUTPUT_URL");
+  vars = minimal();
+  vars["LIVEDUB_AAC_ENCODER"] = "fdkaacenc";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_AAC_ENCODER");
+  vars["LIVEDUB_AAC_ENCODER"] = "voaacenc";
+  EXPECT_EQ(load_worker_config(env_of(vars)).aac_encoder, "voaacenc");
 }
 
 TEST(WorkerConfig, DelayFollowsTheFragmentLengthByDefault) {

@@ -3,22 +3,31 @@
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 
+#include <stdexcept>
+#include <utility>
+
 namespace livedub::worker {
 
 namespace {
-// FFmpeg's AAC encoder (and voaacenc) emit 1024 frames of priming that FLV cannot signal, so
-// decoders play them: the audio comes out 1024 frames late unless video is shifted to match.
-constexpr std::int64_t kAacPrimingFrames = 1024;
+// AAC encoders emit priming frames that FLV cannot signal, so decoders play them: the audio
+// comes out that many frames late unless video is shifted to match. Measured per encoder (the
+// onset of a tone burst after encode + decode; bench/aac_encoders.sh's delay column).
+std::int64_t aac_priming_frames(const std::string& element) { return element == "voaacenc" ? 1600 : 1024; }
 
-GstElement* make_aac_encoder(int bitrate) {
-  // avenc_aac (FFmpeg's native encoder) ships with gstreamer1.0-libav; voaacenc is the fallback.
-  if (GstElement* enc = gst_element_factory_make("avenc_aac", nullptr)) {
-    g_object_set(enc, "bitrate", bitrate, nullptr);
-    return enc;
+// The configured encoder, or the other one when its plugin is missing (gstreamer1.0-libav has
+// avenc_aac, gstreamer1.0-plugins-bad voaacenc): a host without one still gets an output.
+std::pair<GstElement*, std::string> make_aac_encoder(const AacEncoding& encoding, const LogContext& log) {
+  const std::string other = encoding.element == "voaacenc" ? "avenc_aac" : "voaacenc";
+  for (const std::string& name : {encoding.element, other}) {
+    if (GstElement* enc = gst_element_factory_make(name.c_str(), nullptr)) {
+      if (name != encoding.element) {
+        log_warn(log, "AAC encoder {} is not installed; using {}", encoding.element, name);
+      }
+      g_object_set(enc, "bitrate", encoding.bitrate, nullptr);
+      return {enc, name};
+    }
   }
-  GstElement* enc = make_element("voaacenc");
-  g_object_set(enc, "bitrate", bitrate, nullptr);
-  return enc;
+  throw std::runtime_error("no AAC encoder: install gstreamer1.0-libav (avenc_aac) or gstreamer1.0-plugins-bad (voaacenc)");
 }
 
 // aacparse re-announces the bitrate whenever it drifts, and flvmux answers every tag event with
@@ -29,9 +38,8 @@ GstPadProbeReturn drop_tag_events(GstPad*, GstPadProbeInfo* info, gpointer) {
 }
 }  // namespace
 
-Egress::Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogContext log)
+Egress::Egress(AudioFormat format, const AacEncoding& encoding, Callbacks callbacks, LogContext log)
     : sample_rate_(format.sample_rate),
-      video_shift_ns_(samples_to_ns(kAacPrimingFrames, format.sample_rate)),
       callbacks_(std::move(callbacks)),
       log_(std::move(log)) {
   pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("egress"))));
@@ -39,7 +47,8 @@ Egress::Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogCo
   audio_src_ = make_element("appsrc", "audio_src");
   GstElement* convert = make_element("audioconvert");
   GstElement* stereo = make_element("capsfilter");
-  GstElement* encoder = make_aac_encoder(audio_bitrate);
+  auto [encoder, encoder_name] = make_aac_encoder(encoding, log_);
+  video_shift_ns_ = samples_to_ns(aac_priming_frames(encoder_name), format.sample_rate);
   GstElement* aac_parse = make_element("aacparse");
   GstElement* mux = make_element("flvmux", "mux");
   GstElement* sink = make_element("appsink", "flv_sink");

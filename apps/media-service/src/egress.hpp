@@ -17,6 +17,12 @@
 
 namespace livedub::worker {
 
+// The output's AAC encoder (LIVEDUB_AAC_ENCODER: a GStreamer element name) and bitrate.
+struct AacEncoding {
+  std::string element;
+  int bitrate = 0;
+};
+
 class Egress {
  public:
   struct Callbacks {
@@ -24,7 +30,7 @@ class Egress {
     std::function<void(const std::string&)> on_error;
   };
 
-  Egress(AudioFormat format, int audio_bitrate, Callbacks callbacks, LogContext log);
+  Egress(AudioFormat format, const AacEncoding& encoding, Callbacks callbacks, LogContext log);
   ~Egress();
   Egress(const Egress&) = delete;
   Egress& operator=(const Egress&) = delete;

@@ -832,7 +832,7 @@ int StreamWorker::run() {
       output.publishers.push_back(std::make_unique<Publisher>("extra", *parse_rtmp_url(*config_.extra_output_url), log_,
                                                               [this] { metrics_.reconnects.Increment(); }));
     }
-    output.make_egress(format_, config_.audio_bitrate, [this](const std::string& message) { fail(message); }, log_);
+    output.make_egress(format_, {config_.aac_encoder, config_.audio_bitrate}, [this](const std::string& message) { fail(message); }, log_);
   }
   if (config_.output_timestamp_offset_ms > 0) {
     log_info(log_, "restarted worker: output timestamps continue at +{} ms", config_.output_timestamp_offset_ms);

@@ -123,6 +123,7 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   if (!sts::is_valid_voice_name(c.voice)) throw ConfigError("LIVEDUB_VOICE", "expected 1-64 characters of [A-Za-z0-9_.+-]");
   c.sample_rate = static_cast<int>(std::stoi(env.one_of("LIVEDUB_AUDIO_SAMPLE_RATE", "48000", {"16000", "22050", "24000", "32000", "44100", "48000"})));
   c.audio_bitrate = static_cast<int>(env.integer("LIVEDUB_AUDIO_BITRATE", 128000, 32000, 512000));
+  c.aac_encoder = env.one_of("LIVEDUB_AAC_ENCODER", c.aac_encoder, {"avenc_aac", "voaacenc"});
   c.http_host = env.string("LIVEDUB_WORKER_HTTP_HOST", "127.0.0.1");
   c.http_port = static_cast<int>(env.integer("LIVEDUB_WORKER_HTTP_PORT", 0, 0, 65535));
   c.exit_reason_file = env.raw("LIVEDUB_WORKER_EXIT_REASON_FILE");

@@ -52,6 +52,9 @@ struct WorkerConfig {
   std::string voice = "default";
   int sample_rate = 48000;
   int audio_bitrate = 128000;
+  // LIVEDUB_AAC_ENCODER: avenc_aac (FFmpeg's) or voaacenc, about a third of its CPU
+  // (bench/aac_encoders.sh); the README gives both's cost and SNR.
+  std::string aac_encoder = "avenc_aac";
   std::string http_host = "127.0.0.1";
   int http_port = 0;
   // Set by the orchestrator: where to say why the input was refused (kWorkerExitUnsupportedInput).

@@ -21,7 +21,7 @@ struct WorkerOutput {
   // worker died of SIGSEGV right after "output ... did not drain within 5 s".
   ~WorkerOutput();
   // Makes `egress`, which hands every FLV tag to every publisher of this output.
-  void make_egress(AudioFormat format, int audio_bitrate, std::function<void(const std::string&)> on_error,
+  void make_egress(AudioFormat format, const AacEncoding& encoding, std::function<void(const std::string&)> on_error,
                    LogContext log);
 
   std::string lang;
