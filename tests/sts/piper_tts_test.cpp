@@ -125,7 +125,11 @@ TEST_F(PiperTts, TheProfilesRateSetsThePace) {
   const std::string text = "Bienvenidos de nuevo, hoy construimos un nivel nuevo para todos vosotros";
   const auto slow = seconds(synth_->synthesize(text, "es", "slow"));
   const auto fast = seconds(synth_->synthesize(text, "es", "fast"));
-  EXPECT_GT(slow, fast * 1.4);
+  // The rates alone give 170/130 over 170/220 = 1.69. The generated voice's symbols last one or
+  // two 16 ms frames, so the ceiling on each symbol's frames flattens that to about 1.46, and its
+  // duration noise (noise_w) moves it: 1.36-1.55 over 300 runs (1.4 failed one CI run in ~20).
+  // Without the rate the ratio is 1.
+  EXPECT_GT(slow, fast * 1.25);
 }
 
 TEST_F(PiperTts, MarkupAndControlCharactersAreReadAsTextNeverObeyed) {
