@@ -55,6 +55,23 @@ H264 encode_one_second() {
   return out;
 }
 
+// Second `s` of media: the clip's 30 frames, and audio whose i-th sample is sample(i).
+template <typename Sample>
+void push_second(Egress& egress, const H264& video, AudioFormat format, int s, Sample sample) {
+  for (std::size_t f = 0; f < video.frames.size(); ++f) {
+    GstBuffer* frame = gst_buffer_copy(video.frames[f].get());
+    const auto ts = static_cast<GstClockTime>(s) * GST_SECOND + f * GST_SECOND / 30;
+    GST_BUFFER_PTS(frame) = ts;
+    GST_BUFFER_DTS(frame) = ts;
+    GST_BUFFER_DURATION(frame) = GST_SECOND / 30;
+    egress.push_video(frame);
+  }
+  AudioBuffer audio{format, static_cast<std::int64_t>(s) * format.sample_rate, {}};
+  audio.samples.resize(static_cast<std::size_t>(format.sample_rate * format.channels));
+  for (std::size_t i = 0; i < audio.samples.size(); ++i) audio.samples[i] = sample(i);
+  egress.push_audio(audio);
+}
+
 }  // namespace
 
 TEST(WorkerOutput, TornDownBeforeItDrainedStopsItsEgressBeforeItsPublishersGo) {
@@ -80,20 +97,9 @@ TEST(WorkerOutput, TornDownBeforeItDrainedStopsItsEgressBeforeItsPublishersGo) {
     // encodes for a good while after end_of_stream.
     constexpr int kSeconds = 120;
     for (int s = 0; s < kSeconds; ++s) {
-      for (std::size_t f = 0; f < video.frames.size(); ++f) {
-        GstBuffer* frame = gst_buffer_copy(video.frames[f].get());
-        const auto ts = static_cast<GstClockTime>(s) * GST_SECOND + f * GST_SECOND / 30;
-        GST_BUFFER_PTS(frame) = ts;
-        GST_BUFFER_DTS(frame) = ts;
-        GST_BUFFER_DURATION(frame) = GST_SECOND / 30;
-        output->egress->push_video(frame);
-      }
-      AudioBuffer audio{format, static_cast<std::int64_t>(s) * format.sample_rate, {}};
-      audio.samples.resize(static_cast<std::size_t>(format.sample_rate * format.channels));
-      for (std::size_t i = 0; i < audio.samples.size(); ++i) {
-        audio.samples[i] = static_cast<std::int16_t>((i * 37 % 2000) - 1000);  // not silence: real encoding work
-      }
-      output->egress->push_audio(audio);
+      // Not silence: real encoding work.
+      push_second(*output->egress, video, format, s,
+                  [](std::size_t i) { return static_cast<std::int16_t>((i * 37 % 2000) - 1000); });
     }
     output->egress->end_of_stream();
     ASSERT_FALSE(output->egress->wait_finished(20ms)) << "the egress drained already: nothing to race";
@@ -169,23 +175,10 @@ TEST(Egress, VideoIsShiftedByTheEncodersOwnPriming) {
     egress.start();
     // Three seconds: silence, a 1 kHz tone from 1.000 s to 2.000 s, silence.
     for (int s = 0; s < 3; ++s) {
-      for (std::size_t f = 0; f < video.frames.size(); ++f) {
-        GstBuffer* frame = gst_buffer_copy(video.frames[f].get());
-        const auto ts = static_cast<GstClockTime>(s) * GST_SECOND + f * GST_SECOND / 30;
-        GST_BUFFER_PTS(frame) = ts;
-        GST_BUFFER_DTS(frame) = ts;
-        GST_BUFFER_DURATION(frame) = GST_SECOND / 30;
-        egress.push_video(frame);
-      }
-      AudioBuffer audio{format, static_cast<std::int64_t>(s) * format.sample_rate, {}};
-      audio.samples.resize(static_cast<std::size_t>(format.sample_rate * format.channels));
-      if (s == 1) {
-        for (std::size_t i = 0; i < audio.samples.size(); ++i) {
-          const double t = static_cast<double>(i / 2) / format.sample_rate;
-          audio.samples[i] = static_cast<std::int16_t>(16000 * std::sin(2 * 3.14159265358979 * 1000 * t));
-        }
-      }
-      egress.push_audio(audio);
+      push_second(egress, video, format, s, [&](std::size_t i) {
+        const double t = static_cast<double>(i / 2) / format.sample_rate;
+        return static_cast<std::int16_t>(s == 1 ? 16000 * std::sin(2 * 3.14159265358979 * 1000 * t) : 0);
+      });
     }
     egress.end_of_stream();
     ASSERT_TRUE(egress.wait_finished(20s));
