@@ -32,6 +32,7 @@ namespace livedub::sts {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 using fixtures::decode_wav_string;
 using fixtures::sine_audio;
@@ -475,6 +476,20 @@ TEST(StsServiceLifecycle, SigtermDrainIsBounded) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_wait_status(status);
   EXPECT_LT(took, 5s) << "SIGTERM waited for the running job";
   EXPECT_THAT(service->log(), HasSubstr("drain time over"));
+}
+
+TEST(StsServiceLifecycle, AStopWaitsForTheCalibrationDubWithinTheDrain) {
+  // The calibration dub takes at least 4 s: the service turns ready (after 3 s) with it running.
+  // Left running through the exit, it used libraries the exiting process was destroying (a
+  // use-after-free ASan caught once in CI).
+  auto service = start_service({{"LIVEDUB_STS_MOCK_DELAY_MS", "4000"}, {"LIVEDUB_STS_DRAIN_MS", "20000"}});
+  ASSERT_NE(service, nullptr);
+  EXPECT_THAT(service->log(), HasSubstr("calibration dub still running"));
+  const int status = service->child().terminate(30s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe_wait_status(status);
+  const auto log = service->log();
+  EXPECT_THAT(log, HasSubstr("calibrated: one dub timed")) << "the process ended before its calibration dub";
+  EXPECT_THAT(log, Not(HasSubstr("drain time over")));
 }
 
 TEST(StsServiceLifecycle, InvalidConfigurationExitsNamingTheVariable) {

@@ -269,10 +269,10 @@ void DubHandler::calibrate_before_ready(std::shared_ptr<DubbingEngine> engine, s
   if (!engine) return;
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
-  std::thread([engine, costs = costs_, streamed = streamed_costs_, done] {
+  calibration_ = std::jthread([engine, costs = costs_, streamed = streamed_costs_, done] {
     calibrate_engine(*engine, *costs, *streamed);
     done->set_value();
-  }).detach();
+  });
   if (finished.wait_for(wait) != std::future_status::ready) {
     logging::write(spdlog::level::warn, {}, "calibration dub still running: ready without its figure",
                    {{"waited_ms", wait.count()}});

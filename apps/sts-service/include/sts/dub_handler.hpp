@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -78,8 +79,10 @@ class DubHandler {
   // nothing when the dub failed (logged). Runs on the calling thread.
   std::optional<double> calibrate(DubbingEngine& engine);
   // Before set_engine: calibrate(*engine) on a thread of its own, waiting at most `wait` for
-  // it (a slow engine does not hold up the start; its figure arrives when the dub ends, and a
-  // stop never waits for it). It takes no place in the work pool.
+  // it (a slow engine does not hold up the start; its figure arrives when the dub ends). The
+  // handler's destruction waits for that dub (the service's drain bounds a stop): left running,
+  // it used the engine's libraries while the exiting process destroyed them. It takes no place
+  // in the work pool.
   void calibrate_before_ready(std::shared_ptr<DubbingEngine> engine, std::chrono::milliseconds wait);
   bool ready() const { return engine_snapshot() != nullptr; }
 
@@ -156,7 +159,8 @@ class DubHandler {
   // Mean processing time of recent fragments, for Retry-After.
   std::mutex average_mutex_;
   double average_seconds_ = 1.0;
-  WorkPool pool_;  // last: its threads stop before the members they use are destroyed
+  WorkPool pool_;  // its threads stop before the members they use are destroyed
+  std::jthread calibration_;  // joined first: it holds what it uses
 };
 
 }  // namespace livedub::sts
