@@ -79,8 +79,8 @@ double frame_db(std::span<const float> f) {
   return 10 * std::log10(std::max(sum / static_cast<double>(f.size()), 1e-12));
 }
 
-// 1 speech, 0 not, -1 unscored (near a change).
-std::vector<int> speech_labels(const std::vector<float>& clean) {
+// 1 speech, 0 not.
+std::vector<int> raw_speech_labels(const std::vector<float>& clean) {
   std::vector<double> levels;
   for (std::size_t at = 0; at + kFrame <= clean.size(); at += kFrame) levels.push_back(frame_db(std::span(clean).subspan(at, kFrame)));
   auto sorted = levels;
@@ -88,6 +88,11 @@ std::vector<int> speech_labels(const std::vector<float>& clean) {
   const double loud = sorted.empty() ? 0 : sorted[sorted.size() * 95 / 100];
   std::vector<int> labels;
   for (double l : levels) labels.push_back(l > loud - 35 ? 1 : 0);
+  return labels;
+}
+
+// 1 speech, 0 not, -1 unscored (near a change).
+std::vector<int> speech_labels(const std::vector<int>& labels) {
   auto scored = labels;
   for (std::size_t i = 0; i < labels.size(); ++i) {
     for (std::size_t j = (i >= 2 ? i - 2 : 0); j <= std::min(labels.size() - 1, i + 2); ++j) {
@@ -104,6 +109,11 @@ struct Tally {
 
 struct Result {
   Tally music, noise, speech_missed, mixed_missed;
+  // Speech onsets (a labelled run of speech after at least 128 ms without): frames until the
+  // detector first reaches the threshold, within 512 ms (Tally::flagged: not within).
+  Tally onsets;
+  long onset_delay_frames = 0;
+  long frames = 0;  // every frame the detector was given
   double cpu_s = 0, audio_s = 0;
 };
 
@@ -130,6 +140,7 @@ std::vector<float> run(VoiceDetector& d, const std::vector<float>& samples, Resu
   for (std::size_t at = 0; at + kFrame <= samples.size(); at += kFrame) p.push_back(d.speech_probability(std::span(samples).subspan(at, kFrame)));
   r.cpu_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.audio_s += static_cast<double>(samples.size()) / VoiceDetector::kSampleRate;
+  r.frames += static_cast<long>(p.size());
   return p;
 }
 
@@ -147,6 +158,14 @@ int main(int argc, char** argv) {
 
   std::vector<std::pair<std::string, std::unique_ptr<VoiceDetector>>> detectors;
   detectors.emplace_back("silero-v5", std::make_unique<SileroVad>(model));
+  // Silero scored only every 2nd or 3rd frame through music, silence and pauses (the worker's
+  // LIVEDUB_VAD_STRIDE): what it saves, what it costs in speech missed and onsets heard late.
+  std::vector<const SparseDetector*> sparse;
+  for (int stride : {2, 3}) {
+    auto d = std::make_unique<SparseDetector>(std::make_unique<SileroVad>(model), stride);
+    sparse.push_back(d.get());
+    detectors.emplace_back("silero-v5, 1 in " + std::to_string(stride) + " outside speech", std::move(d));
+  }
   detectors.emplace_back("webrtc (very low likelihood)", std::make_unique<WebRtcDetector>(webrtc::VoiceDetection::kVeryLowLikelihood));
   detectors.emplace_back("webrtc (low likelihood)", std::make_unique<WebRtcDetector>(webrtc::VoiceDetection::kLowLikelihood));
   detectors.emplace_back("energy (-40 dBFS)", std::make_unique<EnergyDetector>(-40.0));
@@ -172,7 +191,8 @@ int main(int argc, char** argv) {
     for (const auto& f : files(dir, part)) {
       const auto samples = load(f);
       auto clean_path = f;
-      const auto labels = speech_labels(mixed ? load(clean_path.replace_extension(".clean")) : samples);
+      const auto raw = raw_speech_labels(mixed ? load(clean_path.replace_extension(".clean")) : samples);
+      const auto labels = speech_labels(raw);
       for (std::size_t d = 0; d < detectors.size(); ++d) {
         const auto probs = run(*detectors[d].second, samples, results[d]);
         auto& tally = mixed ? results[d].mixed_missed : results[d].speech_missed;
@@ -180,6 +200,21 @@ int main(int argc, char** argv) {
           if (labels[i] != 1) continue;
           ++tally.frames;
           tally.flagged += probs[i] < threshold;
+        }
+        constexpr std::size_t kQuiet = 4, kWithin = 16;
+        for (std::size_t i = kQuiet; i < std::min(probs.size(), raw.size()); ++i) {
+          if (raw[i] != 1 || std::any_of(raw.begin() + static_cast<std::ptrdiff_t>(i - kQuiet), raw.begin() + static_cast<std::ptrdiff_t>(i),
+                                         [](int l) { return l != 0; })) {
+            continue;
+          }
+          ++results[d].onsets.frames;
+          std::size_t j = i;
+          while (j < std::min(probs.size(), i + kWithin) && probs[j] < threshold) ++j;
+          if (j == i + kWithin || j == probs.size()) {
+            ++results[d].onsets.flagged;
+          } else {
+            results[d].onset_delay_frames += static_cast<long>(j - i);
+          }
         }
       }
     }
@@ -190,12 +225,21 @@ int main(int argc, char** argv) {
   std::printf("part %s, threshold %.2f; frames: music %ld, noise %ld, speech %ld, speech over music %ld\n", part.c_str(),
               threshold, results[0].music.frames, results[0].noise.frames, results[0].speech_missed.frames,
               results[0].mixed_missed.frames);
-  std::printf("%-30s | %-14s %-14s | %-15s %-22s | %s\n", "detector", "music->speech", "noise->speech",
-              "speech missed", "speech/music missed", "CPU ms per audio s");
+  std::printf("%-36s | %-14s %-14s | %-15s %-22s | %-22s | %s\n", "detector", "music->speech", "noise->speech",
+              "speech missed", "speech/music missed", "onset: mean ms, late", "CPU ms per audio s");
   for (std::size_t d = 0; d < detectors.size(); ++d) {
     const auto& r = results[d];
-    std::printf("%-30s | %12.1f %% %12.1f %% | %13.1f %% %20.1f %% | %.2f\n", detectors[d].first.c_str(), r.music.pct(),
-                r.noise.pct(), r.speech_missed.pct(), r.mixed_missed.pct(), 1000.0 * r.cpu_s / r.audio_s);
+    const auto heard = r.onsets.frames - r.onsets.flagged;
+    const double onset_ms = heard ? 32.0 * static_cast<double>(r.onset_delay_frames) / static_cast<double>(heard) : 0.0;
+    std::printf("%-36s | %12.1f %% %12.1f %% | %13.1f %% %20.1f %% | %8.1f %10.1f %% | %.2f\n", detectors[d].first.c_str(),
+                r.music.pct(), r.noise.pct(), r.speech_missed.pct(), r.mixed_missed.pct(), onset_ms, r.onsets.pct(),
+                1000.0 * r.cpu_s / r.audio_s);
+  }
+  std::printf("speech onsets: %ld (late: not heard within 512 ms)\n", results[0].onsets.frames);
+  for (std::size_t k = 0; k < sparse.size(); ++k) {
+    const auto all = results[1 + k].frames;
+    std::printf("%s: the model scored %ld of %ld frames (%.1f %%)\n", detectors[1 + k].first.c_str(), sparse[k]->scored_frames(),
+                all, all ? 100.0 * static_cast<double>(sparse[k]->scored_frames()) / static_cast<double>(all) : 0.0);
   }
   return 0;
 }

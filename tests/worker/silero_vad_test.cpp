@@ -35,8 +35,7 @@ AudioBuffer decode(const std::string& path, const std::string& out) {
 }
 
 // Speech probability per 32 ms block, through the worker's own block analyzer.
-std::vector<BlockInfo> classify(const AudioBuffer& audio) {
-  SileroVad vad(LIVEDUB_TEST_VAD_MODEL);
+std::vector<BlockInfo> classify(const AudioBuffer& audio, VoiceDetector& vad) {
   BlockAnalyzer analyzer(vad, audio.format);
   const auto block = detector_block_frames(audio.format.sample_rate) * audio.format.channels;
   std::vector<BlockInfo> out;
@@ -44,6 +43,10 @@ std::vector<BlockInfo> classify(const AudioBuffer& audio) {
     out.push_back(analyzer.analyze(std::span(audio.samples).subspan(at, static_cast<std::size_t>(block))));
   }
   return out;
+}
+std::vector<BlockInfo> classify(const AudioBuffer& audio) {
+  SileroVad vad(LIVEDUB_TEST_VAD_MODEL);
+  return classify(audio, vad);
 }
 
 double share_above(const std::vector<BlockInfo>& blocks, float threshold, double min_rms = 0) {
@@ -70,6 +73,31 @@ TEST(SileroVad, HearsHumanSpeechAndNotMusic) {
   // Loud blocks of the clean recording are speech (its pauses are near silence).
   EXPECT_GE(share_above(speech_blocks, 0.5f, 0.02), 0.9);
   EXPECT_LE(share_above(music_blocks, 0.5f), 0.05);
+}
+
+// One block in two scored outside speech (the default LIVEDUB_VAD_STRIDE): the blocks passed
+// over still give Silero its context, so it decides as it does scoring every block.
+TEST(SileroVad, ScoringOneBlockInTwoOutsideSpeechDecidesTheSame) {
+  const auto dir = std::filesystem::temp_directory_path() / ("livedub-vad-sparse-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto speech = decode(kSpeech, dir / "speech.wav");
+  auto music = decode(kMusic, dir / "music.wav");
+  std::filesystem::remove_all(dir);
+  music.samples.resize(std::min<std::size_t>(music.samples.size(), 48000 * 2 * 30));
+  // The speech between two stretches of music: onsets after long non-speech.
+  AudioBuffer mixed{speech.format, 0, music.samples};
+  mixed.samples.insert(mixed.samples.end(), speech.samples.begin(), speech.samples.end());
+  mixed.samples.insert(mixed.samples.end(), music.samples.begin(), music.samples.end());
+
+  const auto every = classify(mixed);
+  const auto sparse_vad = make_voice_detector("silero", LIVEDUB_TEST_VAD_MODEL, 2);
+  const auto sparse = classify(mixed, *sparse_vad);
+  ASSERT_EQ(every.size(), sparse.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < every.size(); ++i) differ += (every[i].speech_probability >= 0.5f) != (sparse[i].speech_probability >= 0.5f);
+  EXPECT_LE(static_cast<double>(differ) / static_cast<double>(every.size()), 0.01) << differ << " of " << every.size();
+  EXPECT_LT(dynamic_cast<const SparseDetector&>(*sparse_vad).scored_frames(), static_cast<long>(every.size() * 3 / 4))
+      << "the music is scored one block in two";
 }
 
 TEST(SileroVad, RefusesAFileThatIsNotTheModel) {

@@ -67,6 +67,7 @@ TEST(WorkerConfig, DefaultsAreSane) {
   EXPECT_EQ(c.fragment, 2000ms);
   EXPECT_EQ(c.max_in_flight, 3u);
   EXPECT_EQ(c.vad, "silero");
+  EXPECT_EQ(c.vad_stride, 2);
   EXPECT_EQ(c.segmenter.min_fragment, 1000ms);
   EXPECT_EQ(c.segmenter.max_fragment, 2500ms);
   EXPECT_EQ(c.output_delay, 5000ms) << "the longest fragment + 2.5 s for STS until the STS's cost is known";
@@ -211,6 +212,9 @@ TEST(WorkerConfig, SegmentationAndBedSettingsAreValidated) {
   vars = minimal();
   vars["LIVEDUB_VAD_THRESHOLD"] = "1.5";
   EXPECT_EQ(config_error_variable(vars), "LIVEDUB_VAD_THRESHOLD");
+  vars = minimal();
+  vars["LIVEDUB_VAD_STRIDE"] = "0";
+  EXPECT_EQ(config_error_variable(vars), "LIVEDUB_VAD_STRIDE");
   vars = minimal();
   vars["LIVEDUB_BED_MODE"] = "off";
   vars["LIVEDUB_BED_DUCK_DB"] = "-12";

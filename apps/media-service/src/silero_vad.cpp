@@ -19,6 +19,12 @@ void SileroVad::reset() {
   std::fill(input_.begin(), input_.end(), 0.0f);
 }
 
+void SileroVad::skip(std::span<const float> frame) {
+  // Only the context carries: the next frame is preceded by this one's last samples, as heard.
+  const auto n = std::min(frame.size(), kContext);
+  std::copy(frame.end() - static_cast<std::ptrdiff_t>(n), frame.end(), input_.end() - static_cast<std::ptrdiff_t>(n));
+}
+
 float SileroVad::speech_probability(std::span<const float> frame) {
   // v5 expects each 512-sample frame preceded by the last 64 samples of the one before.
   std::copy(input_.end() - kContext, input_.end(), input_.begin());

@@ -17,6 +17,7 @@ class SileroVad : public VoiceDetector {
   float speech_probability(std::span<const float> frame) override;
   void reset() override;
   std::string name() const override { return "silero-v5"; }
+  void skip(std::span<const float> frame) override;
 
  private:
   static constexpr std::size_t kContext = 64;  // samples of the previous frame the model sees

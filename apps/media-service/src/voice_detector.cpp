@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #if LIVEDUB_HAVE_ONNXRUNTIME
 #include "silero_vad.hpp"
@@ -20,6 +21,27 @@ float EnergyDetector::speech_probability(std::span<const float> frame) {
   for (float s : frame) sum += static_cast<double>(s) * s;
   const double level = frame.empty() ? 0 : std::sqrt(sum / static_cast<double>(frame.size()));
   return 20.0 * std::log10(std::max(level, 1e-9)) > threshold_dbfs_ ? 1.0f : 0.0f;
+}
+
+SparseDetector::SparseDetector(std::unique_ptr<VoiceDetector> inner, int stride, int quiet_frames, float wake)
+    : inner_(std::move(inner)), stride_(std::max(1, stride)), quiet_frames_(std::max(0, quiet_frames)), wake_(wake) {}
+
+float SparseDetector::speech_probability(std::span<const float> frame) {
+  if (quiet_ >= quiet_frames_ && ++passed_over_ < stride_) {
+    inner_->skip(frame);
+    return last_;
+  }
+  passed_over_ = 0;
+  last_ = inner_->speech_probability(frame);
+  ++scored_;
+  quiet_ = last_ < wake_ ? quiet_ + 1 : 0;
+  return last_;
+}
+
+void SparseDetector::reset() {
+  inner_->reset();
+  quiet_ = passed_over_ = 0;
+  last_ = 0;
 }
 
 std::int64_t detector_block_frames(int sample_rate) {
@@ -56,13 +78,15 @@ BlockInfo BlockAnalyzer::analyze(std::span<const std::int16_t> block) {
   return info;
 }
 
-std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model) {
+std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model, int stride) {
   if (kind == "off") return nullptr;
   if (kind == "energy") return std::make_unique<EnergyDetector>();
   if (kind == "silero") {
 #if LIVEDUB_HAVE_ONNXRUNTIME
     try {
-      return std::make_unique<SileroVad>(model);
+      auto silero = std::make_unique<SileroVad>(model);
+      if (stride > 1) return std::make_unique<SparseDetector>(std::move(silero), stride);
+      return silero;
     } catch (const onnx::OnnxError& e) {
       throw std::runtime_error(std::string("LIVEDUB_VAD_MODEL: ") + e.what());
     }

@@ -25,6 +25,31 @@ class VoiceDetector {
   // Forget the stream so far (a new stream, or a gap in the input).
   virtual void reset() = 0;
   virtual std::string name() const = 0;
+  // A frame passed over without a score (SparseDetector): a detector that reads across frames
+  // keeps what it needs of it, so the next scored frame follows on without a seam.
+  virtual void skip(std::span<const float> frame) { (void)frame; }
+};
+
+// Scores only every `stride`-th frame once the detector it wraps has heard no speech in
+// `quiet_frames` scored frames in a row (below `wake`), every frame again as soon as a scored
+// one reaches `wake`; a frame passed over repeats the last score. Why: the learned detector is
+// most of the VAD's CPU, and most of a stream's audio is music, silence or pauses.
+class SparseDetector : public VoiceDetector {
+ public:
+  SparseDetector(std::unique_ptr<VoiceDetector> inner, int stride, int quiet_frames = 8, float wake = 0.1f);
+  float speech_probability(std::span<const float> frame) override;
+  void reset() override;
+  std::string name() const override { return inner_->name(); }
+  long scored_frames() const { return scored_; }  // frames the wrapped detector scored
+
+ private:
+  std::unique_ptr<VoiceDetector> inner_;
+  int stride_, quiet_frames_;
+  float wake_;
+  int quiet_ = 0;          // scored frames below wake_, in a row
+  int passed_over_ = 0;    // frames since the last scored one
+  float last_ = 0;
+  long scored_ = 0;
 };
 
 // Baseline: loudness alone (speech probability 1 above `threshold_dbfs`). It cannot tell
@@ -69,7 +94,8 @@ class BlockAnalyzer {
 }  // namespace livedub::worker
 
 namespace livedub::worker {
-// The detector LIVEDUB_VAD names: "silero" (model file `model`) or "energy"; nullptr for "off".
-// Throws std::runtime_error naming the model file when it cannot be loaded.
-std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model);
+// The detector LIVEDUB_VAD names: "silero" (model file `model`; scored every `stride`-th block
+// outside speech, SparseDetector) or "energy"; nullptr for "off". Throws std::runtime_error
+// naming the model file when it cannot be loaded.
+std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model, int stride = 1);
 }  // namespace livedub::worker

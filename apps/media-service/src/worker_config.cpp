@@ -53,6 +53,7 @@ WorkerConfig load_worker_config(const EnvConfig& env) {
   c.fragment = env.millis("LIVEDUB_FRAGMENT_MS", c.fragment, milliseconds(1000), milliseconds(10000));
   c.vad = env.one_of("LIVEDUB_VAD", c.vad, {"silero", "energy", "off"});
   c.vad_model = env.string("LIVEDUB_VAD_MODEL", kDefaultVadModel);
+  c.vad_stride = static_cast<int>(env.integer("LIVEDUB_VAD_STRIDE", c.vad_stride, 1, 4));
   if (c.vad == "silero" && !kHaveOnnxRuntime) {
     throw ConfigError("LIVEDUB_VAD", "this build has no ONNX Runtime (run scripts/fetch-onnxruntime and rebuild), "
                                      "so 'silero' is unavailable; use 'energy' or 'off'");

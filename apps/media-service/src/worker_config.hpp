@@ -27,6 +27,9 @@ struct WorkerConfig {
   // only: cannot tell music from speech) or "off" (fixed-length fragments, all sent to STS).
   std::string vad = "silero";
   std::string vad_model;  // Silero model file
+  // Silero scores every n-th 32 ms block once it has heard no speech for 256 ms (music, silence,
+  // pauses), every block again as soon as one sounds like speech. LIVEDUB_VAD_STRIDE.
+  int vad_stride = 2;
   SegmenterConfig segmenter;
   MixConfig mix;
   std::string separator_model;  // LIVEDUB_BED_MODE=separator: the ONNX model file
