@@ -49,6 +49,19 @@ std::vector<BlockInfo> classify(const AudioBuffer& audio) {
   return classify(audio, vad);
 }
 
+struct SpeechAndMusic {
+  AudioBuffer speech, music;
+};
+// The librivox recording and the first `music_seconds` of the music, decoded.
+SpeechAndMusic speech_and_music(std::size_t music_seconds) {
+  const auto dir = std::filesystem::temp_directory_path() / ("livedub-vad-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  SpeechAndMusic out{decode(kSpeech, dir / "speech.wav"), decode(kMusic, dir / "music.wav")};
+  std::filesystem::remove_all(dir);
+  out.music.samples.resize(std::min<std::size_t>(out.music.samples.size(), 48000 * 2 * music_seconds));
+  return out;
+}
+
 double share_above(const std::vector<BlockInfo>& blocks, float threshold, double min_rms = 0) {
   int n = 0, above = 0;
   for (const auto& b : blocks) {
@@ -61,12 +74,7 @@ double share_above(const std::vector<BlockInfo>& blocks, float threshold, double
 }  // namespace
 
 TEST(SileroVad, HearsHumanSpeechAndNotMusic) {
-  const auto dir = std::filesystem::temp_directory_path() / ("livedub-vad-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto speech = decode(kSpeech, dir / "speech.wav");
-  auto music = decode(kMusic, dir / "music.wav");
-  std::filesystem::remove_all(dir);
-  music.samples.resize(std::min<std::size_t>(music.samples.size(), 48000 * 2 * 60));  // one minute
+  const auto [speech, music] = speech_and_music(60);
 
   const auto speech_blocks = classify(speech);
   const auto music_blocks = classify(music);
@@ -78,12 +86,7 @@ TEST(SileroVad, HearsHumanSpeechAndNotMusic) {
 // One block in two scored outside speech (the default LIVEDUB_VAD_STRIDE): the blocks passed
 // over still give Silero its context, so it decides as it does scoring every block.
 TEST(SileroVad, ScoringOneBlockInTwoOutsideSpeechDecidesTheSame) {
-  const auto dir = std::filesystem::temp_directory_path() / ("livedub-vad-sparse-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  auto speech = decode(kSpeech, dir / "speech.wav");
-  auto music = decode(kMusic, dir / "music.wav");
-  std::filesystem::remove_all(dir);
-  music.samples.resize(std::min<std::size_t>(music.samples.size(), 48000 * 2 * 30));
+  const auto [speech, music] = speech_and_music(30);
   // The speech between two stretches of music: onsets after long non-speech.
   AudioBuffer mixed{speech.format, 0, music.samples};
   mixed.samples.insert(mixed.samples.end(), speech.samples.begin(), speech.samples.end());
