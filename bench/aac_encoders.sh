@@ -51,13 +51,17 @@ print(f"{10 * math.log10(sig / max(noise, 1e-9)):.1f} {best}")
 PY
 }
 
-printf "%-10s %12s %12s %10s\n" encoder "% of a core" "SNR (dB)" "delay"
-for enc in avenc_aac voaacenc; do
-  gst-inspect-1.0 "$enc" >/dev/null 2>&1 || { printf "%-10s %s\n" "$enc" "not installed"; continue; }
-  cpu=$(cpu_of "$src ! audioconvert ! $enc bitrate=$bitrate ! aacparse ! audio/mpeg,stream-format=adts ! filesink location=$work/$enc.aac")
-  ffmpeg -v error -y -i "$work/$enc.aac" -ar 48000 -ac 2 -c:a pcm_s16le "$work/$enc.wav"
-  read -r snr delay < <(snr_of "$work/$enc.wav")
-  printf "%-10s %12.2f %12s %10s\n" "$enc" "$(awk -v c="$cpu" -v b="$base" -v s="$seconds" 'BEGIN{print (c - b) / s * 100}')" \
+# Each line: an encoder as the egress would configure it (element + properties).
+encoders=("avenc_aac" "avenc_aac aac-coder=fast" "voaacenc")
+printf "%-26s %12s %12s %10s\n" encoder "% of a core" "SNR (dB)" "delay"
+for desc in "${encoders[@]}"; do
+  enc="${desc%% *}"
+  name="${desc// /_}"
+  gst-inspect-1.0 "$enc" >/dev/null 2>&1 || { printf "%-26s %s\n" "$desc" "not installed"; continue; }
+  cpu=$(cpu_of "$src ! audioconvert ! $desc bitrate=$bitrate ! aacparse ! audio/mpeg,stream-format=adts ! filesink location=$work/$name.aac")
+  ffmpeg -v error -y -i "$work/$name.aac" -ar 48000 -ac 2 -c:a pcm_s16le "$work/$name.wav"
+  read -r snr delay < <(snr_of "$work/$name.wav")
+  printf "%-26s %12.2f %12s %10s\n" "$desc" "$(awk -v c="$cpu" -v b="$base" -v s="$seconds" 'BEGIN{print (c - b) / s * 100}')" \
     "$snr" "$delay"
 done
 echo "($seconds s of speech over music, $bitrate bit/s; baseline pipeline without an encoder: ${base} s CPU)"

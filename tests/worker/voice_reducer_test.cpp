@@ -87,6 +87,31 @@ TEST(VoiceReducer, ReducesNothingBeforeItHasHeardTheBackground) {
   EXPECT_NEAR(10 * std::log10(tone_power(out.samples, 2, 0, 220, from, to) / tone_power(in.samples, 2, 0, 220, from, to)), 0.0, 0.1);
 }
 
+// Frames whose samples all have weight 0 are not transformed back (the blend would not use
+// them). A short island of weight between them, off the frames' grid, must still be rebuilt
+// from both frames that cover each of its samples: with gains that never reduce (huge
+// headroom) it comes back as it went in, and so does a buffer passed alongside.
+TEST(VoiceReducer, AnIslandOfSpeechBetweenFramesLeftOutIsRebuiltWhole) {
+  VoiceReducer reducer({kRate, 2}, ReduceConfig{.headroom_db = 300.0});
+  const auto in = scene();
+  auto other = scene(true);
+  const auto other_in = other.samples;
+  std::vector<float> weight(static_cast<std::size_t>(in.frames()), 0.0f);
+  const std::size_t from = 2 * kRate + 100, to = from + 300;
+  std::fill(weight.begin() + static_cast<std::ptrdiff_t>(from), weight.begin() + static_cast<std::ptrdiff_t>(to), 1.0f);
+  AudioBuffer* alongside[] = {&other};
+  const auto out = reducer.process(in, weight, alongside);
+  int worst = 0, worst_other = 0;
+  for (std::size_t i = from * 2; i < to * 2; ++i) {
+    worst = std::max(worst, std::abs(out.samples[i] - in.samples[i]));
+    worst_other = std::max(worst_other, std::abs(other.samples[i] - other_in[i]));
+  }
+  EXPECT_LE(worst, 2) << "a frame covering the island was left out";
+  EXPECT_LE(worst_other, 2) << "the buffer alongside, likewise";
+  for (std::size_t i = 0; i < from * 2; ++i) ASSERT_EQ(out.samples[i], in.samples[i]) << "weight 0 keeps the input as it is";
+  EXPECT_GT(reducer.background_frames(), 0);
+}
+
 TEST(MixFragment, ReduceModeDucksAndReducesTheVoiceUnderTheDub) {
   VoiceReducer reducer({kRate, 2});
   const auto in = scene();

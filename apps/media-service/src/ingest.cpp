@@ -148,8 +148,11 @@ void Ingest::on_pad_added(GstPad* pad) {
   }
 }
 
+// No queue in front of either branch: decodebin's multiqueue already gives each track a thread
+// of its own (and grows a full queue while the other runs dry, so a branch held back by the
+// worker's real-time throttle cannot stall the other). A queue there added a thread per track
+// and two wake-ups per buffer.
 void Ingest::link_video(GstPad* pad) {
-  GstElement* queue = make_element("queue");
   GstElement* parser = make_element("h264parse");
   GstElement* filter = make_element("capsfilter");
   GstElement* sink = make_element("appsink", "video_sink");
@@ -158,10 +161,10 @@ void Ingest::link_video(GstPad* pad) {
   // config-interval=-1 would add SPS/PPS in-band; FLV carries them as codec_data instead.
   g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, "max-buffers", 0, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(&Ingest::on_video_sample), this);
-  gst_bin_add_many(GST_BIN(pipeline_.get()), queue, parser, filter, sink, nullptr);
-  gst_element_link_many(queue, parser, filter, sink, nullptr);
-  for (GstElement* e : {queue, parser, filter, sink}) gst_element_sync_state_with_parent(e);
-  GstPadPtr sinkpad(gst_element_get_static_pad(queue, "sink"));
+  gst_bin_add_many(GST_BIN(pipeline_.get()), parser, filter, sink, nullptr);
+  gst_element_link_many(parser, filter, sink, nullptr);
+  for (GstElement* e : {parser, filter, sink}) gst_element_sync_state_with_parent(e);
+  GstPadPtr sinkpad(gst_element_get_static_pad(parser, "sink"));
   if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
     callbacks_.on_error("cannot link the input's H.264 video");
   }
@@ -170,7 +173,6 @@ void Ingest::link_video(GstPad* pad) {
 }
 
 void Ingest::link_audio(GstPad* pad) {
-  GstElement* queue = make_element("queue");
   GstElement* convert = make_element("audioconvert");
   GstElement* resample = make_element("audioresample");
   GstElement* filter = make_element("capsfilter");
@@ -181,10 +183,10 @@ void Ingest::link_audio(GstPad* pad) {
   g_object_set(filter, "caps", pcm.get(), nullptr);
   g_object_set(sink, "sync", FALSE, "emit-signals", TRUE, "max-buffers", 0, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(&Ingest::on_audio_sample), this);
-  gst_bin_add_many(GST_BIN(pipeline_.get()), queue, convert, resample, filter, sink, nullptr);
-  gst_element_link_many(queue, convert, resample, filter, sink, nullptr);
-  for (GstElement* e : {queue, convert, resample, filter, sink}) gst_element_sync_state_with_parent(e);
-  GstPadPtr sinkpad(gst_element_get_static_pad(queue, "sink"));
+  gst_bin_add_many(GST_BIN(pipeline_.get()), convert, resample, filter, sink, nullptr);
+  gst_element_link_many(convert, resample, filter, sink, nullptr);
+  for (GstElement* e : {convert, resample, filter, sink}) gst_element_sync_state_with_parent(e);
+  GstPadPtr sinkpad(gst_element_get_static_pad(convert, "sink"));
   if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
     callbacks_.on_error("cannot link the input's audio");
   }

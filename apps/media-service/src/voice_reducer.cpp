@@ -69,13 +69,25 @@ AudioBuffer VoiceReducer::process(const AudioBuffer& audio, std::span<const floa
   std::vector<double> power(kBins);
   std::vector<float> gain(kBins);
   std::vector<std::vector<std::array<float, 2>>> spectra(static_cast<std::size_t>(signals * channels), std::vector<std::array<float, 2>>(kBins));
+  // voiced[n]: frames before n that get any of the reduced signal (weight > 0). A frame whose
+  // every sample has weight 0 only teaches the background: its inverse transforms (and the
+  // other signals' forward ones) would be thrown away by the blend, and are not computed.
+  // Outside speech that is every frame, so the stage costs half as much there.
+  std::vector<std::int64_t> voiced(static_cast<std::size_t>(frames) + 1, 0);
+  for (std::int64_t n = 0; n < frames; ++n) {
+    voiced[static_cast<std::size_t>(n) + 1] = voiced[static_cast<std::size_t>(n)] + (weight[static_cast<std::size_t>(n)] > 0.0f ? 1 : 0);
+  }
   auto sample = [&](int s, std::int64_t at, int c) -> float {  // at: index in the padded signal
     const auto n = at - kSize / 2;
     return n < 0 || n >= frames ? 0.0f : inputs[static_cast<std::size_t>(s)]->samples[static_cast<std::size_t>(n * channels + c)] / 32768.0f;
   };
   for (std::int64_t start = 0; start + kSize <= padded; start += kHop) {
+    // Samples start - kSize / 2 .. start + kSize / 2 of the signal (the frame's support).
+    const auto first = std::clamp<std::int64_t>(start - kSize / 2, 0, frames);
+    const auto last = std::clamp<std::int64_t>(start + kSize / 2, 0, frames);
+    const bool heard = voiced[static_cast<std::size_t>(last)] > voiced[static_cast<std::size_t>(first)];
     std::fill(power.begin(), power.end(), 0.0);
-    for (int s = 0; s < signals; ++s) {
+    for (int s = 0; s < (heard ? signals : 1); ++s) {
       for (int c = 0; c < channels; ++c) {
         for (int i = 0; i < kSize; ++i) fft_->time.get()[i] = sample(s, start + i, c) * fft_->window[static_cast<std::size_t>(i)];
         fftwf_execute(fft_->forward.get());
@@ -94,6 +106,7 @@ AudioBuffer VoiceReducer::process(const AudioBuffer& audio, std::span<const floa
       for (int k = 0; k < kBins; ++k) background_[static_cast<std::size_t>(k)] += alpha * (power[static_cast<std::size_t>(k)] - background_[static_cast<std::size_t>(k)]);
       ++learned_;
     }
+    if (!heard) continue;
     for (int k = 0; k < kBins; ++k) {
       const double p = power[static_cast<std::size_t>(k)], b = background_[static_cast<std::size_t>(k)];
       gain[static_cast<std::size_t>(k)] =
