@@ -10,19 +10,17 @@ using namespace livedub::worker;
 
 namespace {
 
-// Scores frames from a script, one character per frame ('S' speech 0.9, '.' none 0.02), and
-// records which frames it scored ('s') and which it was only shown ('-').
+// Scores frames from a script, one character per frame ('S' speech 0.9, 'w' weak 0.07, '.'
+// none 0.02), and records which frames it scored ('s') and which it was only shown ('-').
 class ScriptedDetector : public VoiceDetector {
  public:
   ScriptedDetector(std::string script, std::string& log) : script_(std::move(script)), log_(log) {}
   float speech_probability(std::span<const float> frame) override {
     log_ += 's';
-    return script_.at(index(frame)) == 'S' ? 0.9f : 0.02f;
+    const char c = script_.at(index(frame));
+    return c == 'S' ? 0.9f : c == 'w' ? 0.07f : 0.02f;
   }
-  void skip(std::span<const float> frame) override {
-    (void)index(frame);
-    log_ += '-';
-  }
+  void skip(std::span<const float>) override { log_ += '-'; }
   void reset() override { log_ += '|'; }
   std::string name() const override { return "scripted"; }
 
@@ -38,9 +36,9 @@ struct Run {
   std::vector<float> scores;
 };
 
-Run run(const std::string& script, int stride, int quiet_frames = 4) {
+Run run(const std::string& script, int stride, int quiet_frames = 4, float wake = SparseDetector::kWake) {
   Run r;
-  SparseDetector d(std::make_unique<ScriptedDetector>(script, r.log), stride, quiet_frames);
+  SparseDetector d(std::make_unique<ScriptedDetector>(script, r.log), stride, quiet_frames, wake);
   std::vector<float> frame(VoiceDetector::kFrameSamples, 0.0f);
   for (std::size_t i = 0; i < script.size(); ++i) {
     frame[0] = static_cast<float>(i);
@@ -89,4 +87,13 @@ TEST(SparseDetector, StrideOneScoresEveryFrameAndResetStartsOver) {
   }
   EXPECT_EQ(log, "ss-s|ss-s");
   EXPECT_EQ(d.scored_frames(), 6);
+}
+
+// LIVEDUB_VAD_THRESHOLD under 0.1: scores between it and 0.1 are speech to the segmenter, so
+// they must keep every frame scored (a passed-over frame would only repeat the last score).
+TEST(SparseDetector, ScoresTheSegmenterTakesAsSpeechKeepEveryFrameScored) {
+  EXPECT_FLOAT_EQ(sparse_wake(0.35f), SparseDetector::kWake);
+  EXPECT_FLOAT_EQ(sparse_wake(0.05f), 0.05f);
+  EXPECT_EQ(run("wwwwwwww", 2, 4, sparse_wake(0.35f)).log, "ssss-s-s");
+  EXPECT_EQ(run("wwwwwwww", 2, 4, sparse_wake(0.05f)).log, "ssssssss");
 }

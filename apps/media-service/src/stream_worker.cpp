@@ -70,7 +70,7 @@ StreamWorker::StreamWorker(WorkerConfig config, prometheus::Registry& registry)
           counter_family(registry, "livedub_worker_input_discontinuities_total",
                          "Jumps in the input's timestamps that the worker repaired").Add({})},
       clock_(config_.output_delay),
-      detector_(make_voice_detector(config_.vad, config_.vad_model, config_.vad_stride)),
+      detector_(make_voice_detector(config_.vad, config_.vad_model, config_.vad_stride, config_.segmenter.offset_threshold)),
       cutter_(format_, detector_ ? detector_block_frames(config_.sample_rate)
                                  : ns_to_samples(std::chrono::nanoseconds(config_.fragment).count(), config_.sample_rate)),
       scheduler_(config_.max_in_flight),

@@ -78,14 +78,19 @@ BlockInfo BlockAnalyzer::analyze(std::span<const std::int16_t> block) {
   return info;
 }
 
-std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model, int stride) {
+float sparse_wake(float speech_floor) { return std::min(SparseDetector::kWake, speech_floor); }
+
+std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model, int stride,
+                                                   float speech_floor) {
   if (kind == "off") return nullptr;
   if (kind == "energy") return std::make_unique<EnergyDetector>();
   if (kind == "silero") {
 #if LIVEDUB_HAVE_ONNXRUNTIME
     try {
       auto silero = std::make_unique<SileroVad>(model);
-      if (stride > 1) return std::make_unique<SparseDetector>(std::move(silero), stride);
+      if (stride > 1) {
+        return std::make_unique<SparseDetector>(std::move(silero), stride, SparseDetector::kQuietFrames, sparse_wake(speech_floor));
+      }
       return silero;
     } catch (const onnx::OnnxError& e) {
       throw std::runtime_error(std::string("LIVEDUB_VAD_MODEL: ") + e.what());

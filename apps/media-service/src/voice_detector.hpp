@@ -36,7 +36,9 @@ class VoiceDetector {
 // most of the VAD's CPU, and most of a stream's audio is music, silence or pauses.
 class SparseDetector : public VoiceDetector {
  public:
-  SparseDetector(std::unique_ptr<VoiceDetector> inner, int stride, int quiet_frames = 8, float wake = 0.1f);
+  static constexpr int kQuietFrames = 8;   // 256 ms below `wake` before frames are passed over
+  static constexpr float kWake = 0.1f;     // a score at or above this brings back every frame
+  SparseDetector(std::unique_ptr<VoiceDetector> inner, int stride, int quiet_frames = kQuietFrames, float wake = kWake);
   float speech_probability(std::span<const float> frame) override;
   void reset() override;
   std::string name() const override { return inner_->name(); }
@@ -95,7 +97,13 @@ class BlockAnalyzer {
 
 namespace livedub::worker {
 // The detector LIVEDUB_VAD names: "silero" (model file `model`; scored every `stride`-th block
-// outside speech, SparseDetector) or "energy"; nullptr for "off". Throws std::runtime_error
-// naming the model file when it cannot be loaded.
-std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model, int stride = 1);
+// outside speech, SparseDetector) or "energy"; nullptr for "off". `speech_floor`: the lowest
+// score the segmenter still takes as speech (its offset threshold); the detector stays dense
+// while scores reach it (sparse_wake). Throws std::runtime_error naming the model file when it
+// cannot be loaded.
+std::unique_ptr<VoiceDetector> make_voice_detector(const std::string& kind, const std::string& model, int stride = 1,
+                                                   float speech_floor = SparseDetector::kWake);
+// The score that wakes a SparseDetector: kWake, or the segmenter's floor when that is lower
+// (LIVEDUB_VAD_THRESHOLD under 0.1), so no block it would take as speech is passed over.
+float sparse_wake(float speech_floor);
 }  // namespace livedub::worker
