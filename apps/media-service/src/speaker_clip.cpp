@@ -4,6 +4,24 @@
 #include <cmath>
 
 namespace livedub::worker {
+namespace {
+
+// The RMS (full scale 1) of the 5th-percentile `window`-frame window: the level a stretch of
+// speech falls to between its words.
+double quiet_floor(const std::vector<std::int16_t>& mono, int window) {
+  std::vector<double> levels;
+  for (std::size_t at = 0; window > 0 && at + static_cast<std::size_t>(window) <= mono.size(); at += static_cast<std::size_t>(window)) {
+    double energy = 0;
+    for (std::size_t i = at; i < at + static_cast<std::size_t>(window); ++i) energy += (mono[i] / 32768.0) * (mono[i] / 32768.0);
+    levels.push_back(std::sqrt(energy / window));
+  }
+  if (levels.empty()) return 0.0;
+  const auto nth = levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 20);
+  std::nth_element(levels.begin(), nth, levels.end());
+  return *nth;
+}
+
+}  // namespace
 
 bool SpeakerClip::add(const AudioBuffer& fragment, const std::vector<SpeechSpan>& speech) {
   if (ready() || speech.empty() || fragment.format.sample_rate <= 0) return false;
@@ -27,9 +45,22 @@ bool SpeakerClip::add(const AudioBuffer& fragment, const std::vector<SpeechSpan>
     }
   }
   const auto rate = fragment.format.sample_rate;
-  if (other_frames < static_cast<std::int64_t>(options_.min_gap_s * rate) || speech_frames == 0) return false;
+  if (speech_frames == 0) return false;
+  double other_rms = 0;
+  if (other_frames >= static_cast<std::int64_t>(options_.min_gap_s * rate)) {
+    other_rms = std::sqrt(other_energy / static_cast<double>(other_frames));
+    background_rms_ = other_rms;  // measured even when this fragment is refused: the next may need it
+    background_begin_ = fragment.start_frame;
+    background_end_ = fragment.end_frame();
+  } else {
+    // Fragments complete out of order (several in flight): the measurement may lie either side.
+    const auto apart = std::max(fragment.start_frame - background_end_, background_begin_ - fragment.end_frame());
+    if (background_rms_ < 0 || apart > static_cast<std::int64_t>(options_.background_valid_s * rate)) return false;
+    // Music that began under the phrase since then: speech has stops between words that fall
+    // near the background, music under it does not (the fragment's quietest 20 ms windows).
+    other_rms = std::max(background_rms_, quiet_floor(mono, rate / 50));
+  }
   const double speech_rms = std::sqrt(speech_energy / static_cast<double>(speech_frames));
-  const double other_rms = std::sqrt(other_energy / static_cast<double>(other_frames));
   const double snr_db = 20.0 * std::log10(std::max(speech_rms, 1e-9) / std::max(other_rms, 1e-9));
   if (snr_db < options_.min_snr_db) return false;
   const auto wanted = static_cast<std::size_t>(options_.target_s * rate);
@@ -58,6 +89,7 @@ AudioBuffer SpeakerClip::clip() const { return AudioBuffer{{rate_, 1}, 0, mono_}
 void SpeakerClip::reset() {
   mono_.clear();
   rate_ = 0;
+  background_rms_ = -1.0;
 }
 
 }  // namespace livedub::worker

@@ -1,9 +1,11 @@
 #pragma once
 // The voice-preserving dub's reference clip (LIVEDUB_VOICE_CLONE): the first seconds of the
 // speaker alone, gathered from the stream's own phrases. A phrase counts only when the detector
-// found its speech and the speech stands well above what surrounds it in the fragment (no music
-// or crowd under it: that would become part of the cloned voice); its speech spans are kept,
-// nothing else. Plain logic, no I/O: the worker feeds it dubbed fragments and sends the clip.
+// found its speech and the speech stands well above what surrounds it (no music or crowd under
+// it: that would become part of the cloned voice); its speech spans are kept, nothing else.
+// "What surrounds it" is the fragment's own non-speech, or for a piece of a long phrase cut
+// between words (all speech) the level last measured in a fragment near it on the stream.
+// Plain logic, no I/O: the worker feeds it dubbed fragments and sends the clip.
 #include <cstdint>
 #include <vector>
 
@@ -17,6 +19,9 @@ struct SpeakerClipOptions {
   double min_span_s = 0.4;   // shorter spans (a cough, a word) are skipped
   double min_snr_db = 15.0;  // speech over its fragment's non-speech, in RMS
   double min_gap_s = 0.2;    // non-speech a fragment needs so the ratio means anything
+  // A fragment with less non-speech is compared with the level measured last, if that fragment
+  // lies within this many seconds of it on the stream (music may start under a long phrase).
+  double background_valid_s = 10.0;
 };
 
 class SpeakerClip {
@@ -37,6 +42,9 @@ class SpeakerClip {
   SpeakerClipOptions options_;
   int rate_ = 0;
   std::vector<std::int16_t> mono_;
+  // The non-speech level (RMS, full scale 1) last measured, and where its fragment lay.
+  double background_rms_ = -1.0;  // < 0: none yet
+  std::int64_t background_begin_ = 0, background_end_ = 0;  // stream frames
 };
 
 }  // namespace livedub::worker
