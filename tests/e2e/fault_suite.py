@@ -493,9 +493,9 @@ def main():
         if not shutil.which(tool):
             print(f"fault_suite: {tool} is not installed", file=sys.stderr)
             return 2
-    # Every client here (publishers, viewers reconnecting every 0.3 s, the workers) comes from
-    # 127.0.0.1, several streams at once: rtmp-front's quota of connections per address that have
-    # not yet published or played (a flood guard, the security suite's subject) is raised.
+    # Every client here (six publishers starting together, viewers reconnecting every 0.3 s)
+    # comes from 127.0.0.1: rtmp-front's quota of connections per address that have not yet
+    # published or played (a flood guard, the security suite's subject) is raised.
     stack = Stack(os.path.abspath(args.build_dir), os.path.abspath(args.repo),
                   overrides={"LIVEDUB_RTMP_MAX_PENDING_PER_ADDRESS": "64"})
     faults = [f for f in args.faults.split(",") if f]
