@@ -434,8 +434,9 @@ TEST(Ports, OrchestratorAndStsPortsAgree) {
   EXPECT_EQ(published_container_ports(services_of(media)["sts-service"]), std::vector<int>{8000});
 }
 
-// nginx-rtmp's image: rtmp-front on the RTMP port, nginx on an internal one, the statistics
-// page where the orchestrator's LIVEDUB_MEDIA_STATUS_URL looks.
+// nginx-rtmp's image: rtmp-front on the RTMP port, nginx on an internal one (the workers',
+// exposed on the compose network, never published), the statistics page where the
+// orchestrator's LIVEDUB_MEDIA_STATUS_URL looks.
 TEST(Ports, NginxRtmpImageAndComposeAgree) {
   const auto image = image_of("nginx-rtmp");
   const auto env = dockerfile_env(image);
@@ -443,8 +444,9 @@ TEST(Ports, NginxRtmpImageAndComposeAgree) {
   const int stat = std::stoi(env.at("LIVEDUB_RTMP_STAT_PORT"));
   EXPECT_EQ(rtmp, 1935);
   EXPECT_EQ(env.at("LIVEDUB_RTMP_HOST"), "0.0.0.0");
-  EXPECT_NE(std::stoi(env.at("LIVEDUB_RTMP_INTERNAL_PORT")), rtmp);
-  EXPECT_EQ(dockerfile_exposed_ports(image), (std::set<int>{rtmp, stat}));
+  const int internal = std::stoi(env.at("LIVEDUB_RTMP_INTERNAL_PORT"));
+  EXPECT_NE(internal, rtmp);
+  EXPECT_EQ(dockerfile_exposed_ports(image), (std::set<int>{rtmp, internal, stat}));
   EXPECT_TRUE(contains(instruction_args(image, "HEALTHCHECK"), "LIVEDUB_RTMP_STAT_PORT:-8080}/stat"));
   const auto nginx = nginx_rtmp_compose();
   EXPECT_EQ(published_container_ports(services_of(nginx)["nginx-rtmp"]), std::vector<int>{rtmp});
@@ -569,10 +571,13 @@ TEST(UrlTemplates, WorkersReadAndPublishThroughTheMediamtxService) {
   EXPECT_EQ(config["rtspTransports"][0].Scalar(), "tcp");
 }
 
-// With nginx-rtmp the workers pull and publish RTMP through rtmp-front (no RTSP there).
-TEST(UrlTemplates, WithNginxRtmpWorkersUseItsRtmpPort) {
+// With nginx-rtmp the workers pull and publish RTMP (no RTSP there) on nginx's own port, not
+// through rtmp-front (they split URLs nginx's way themselves), as scripts/stack does natively.
+TEST(UrlTemplates, WithNginxRtmpWorkersUseNginxsOwnPort) {
   const auto env = service_environment_section(services_of(nginx_rtmp_compose())["stream-orchestration"]);
-  const int rtmp = std::stoi(dockerfile_env(image_of("nginx-rtmp")).at("LIVEDUB_RTMP_PORT"));
+  const auto image_env = dockerfile_env(image_of("nginx-rtmp"));
+  const int rtmp = std::stoi(image_env.at("LIVEDUB_RTMP_INTERNAL_PORT"));
+  EXPECT_NE(rtmp, std::stoi(image_env.at("LIVEDUB_RTMP_PORT")));
   for (const auto& [name, suffix] : std::map<std::string, std::string>{{"LIVEDUB_INPUT_URL_TEMPLATE", "in"},
                                                                        {"LIVEDUB_OUTPUT_URL_TEMPLATE", "out"}}) {
     SCOPED_TRACE(name);
