@@ -128,7 +128,10 @@ def worker_metric(log_text, name):
 
 def measure(n, clip):
     env = {"LIVEDUB_VAD": None, "LIVEDUB_BED_MODE": None, "LIVEDUB_OUTPUT_DELAY_MS": None,
-           "LIVEDUB_STS_MODE": "mock-passthrough", "LIVEDUB_MAX_STREAMS": str(max(n, 1)), "LIVEDUB_LOG_LEVEL": "info"}
+           "LIVEDUB_STS_MODE": "mock-passthrough", "LIVEDUB_MAX_STREAMS": str(max(n, 1)), "LIVEDUB_LOG_LEVEL": "info",
+           # Every publisher and reader here comes from 127.0.0.1: rtmp-front's per-address
+           # quota of connections not yet publishing or playing is for strangers, not this bench.
+           "LIVEDUB_RTMP_MAX_PENDING_PER_ADDRESS": "64"}
     env.update(dict(kv.split("=", 1) for kv in a.env))
     stack = Stack(build, overrides=env)
     publishers, readers = [], {}
