@@ -8,6 +8,8 @@
 #   perf report -i FILE --no-children --sort dso,sym
 # RELAY_BASELINE=PATH runs a second stream-worker (another build, e.g. before a change) on the
 # same input at the same time, for a before/after in one run.
+# RELAY_THREADS=1 also prints the worker's threads over the window: name, % of one core and
+# context switches a second each (where the wake-ups come from).
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LIVEDUB_BUILD_DIR:-$repo_root/build}"
@@ -58,6 +60,14 @@ hz=$(getconf CLK_TCK)
 switches() {  # voluntary + involuntary context switches of all the process's threads
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'
 }
+per_thread() {  # tid name cpu-ticks context-switches, one line per thread of process $1
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' '_' <"$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")" \
+      "$(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t/status")"
+  done 2>/dev/null
+}
+[[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads0"
 w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
 wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid)
 if [[ -n "${RELAY_PERF:-}" ]]; then
@@ -67,6 +77,7 @@ else
 fi
 w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
 wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid)
+[[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads1"
 threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l)
 awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
   el = t1 - t0
@@ -78,3 +89,11 @@ awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_th
   if (b != "") printf "  baseline stream-worker (RELAY_BASELINE): %5.1f %%, ratio to ffmpeg %.2f\n", 100 * b / hz / el, b / (f > 0 ? f : 1)
   printf "  threads and context switches a second: worker %d, %.0f/s; ffmpeg %d, %.0f/s\n", wt, wc / el, ft, fc / el
 }'
+if [[ -n "${RELAY_THREADS:-}" ]]; then
+  echo "  worker threads over the window (% of one core, context switches a second):"
+  awk -v hz="$hz" -v el="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" '
+    FNR == NR { cpu[$1] = $3; cs[$1] = $4; next }
+    { c = $3 - ($1 in cpu ? cpu[$1] : 0); w = $4 - ($1 in cs ? cs[$1] : 0)
+      printf "    %-18s %5.2f %%  %6.0f/s\n", $2, 100 * c / hz / el, w / el }' "$work/threads0" "$work/threads1" |
+    sort -k2,2 -n -r
+fi
