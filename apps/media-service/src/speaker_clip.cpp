@@ -2,19 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 namespace livedub::worker {
 namespace {
 
 // The RMS (full scale 1) of the 5th-percentile `window`-frame window: the level a stretch of
 // speech falls to between its words.
-double quiet_floor(const std::vector<std::int16_t>& mono, int window) {
+double quiet_floor(std::span<const std::int16_t> mono, std::size_t window) {
   std::vector<double> levels;
-  for (std::size_t at = 0; window > 0 && at + static_cast<std::size_t>(window) <= mono.size(); at += static_cast<std::size_t>(window)) {
-    double energy = 0;
-    for (std::size_t i = at; i < at + static_cast<std::size_t>(window); ++i) energy += (mono[i] / 32768.0) * (mono[i] / 32768.0);
-    levels.push_back(std::sqrt(energy / window));
-  }
+  for (std::size_t at = 0; window > 0 && at + window <= mono.size(); at += window) levels.push_back(rms(mono.subspan(at, window)));
   if (levels.empty()) return 0.0;
   const auto nth = levels.begin() + static_cast<std::ptrdiff_t>(levels.size() / 20);
   std::nth_element(levels.begin(), nth, levels.end());
@@ -58,7 +55,7 @@ bool SpeakerClip::add(const AudioBuffer& fragment, const std::vector<SpeechSpan>
     if (background_rms_ < 0 || apart > static_cast<std::int64_t>(options_.background_valid_s * rate)) return false;
     // Music that began under the phrase since then: speech has stops between words that fall
     // near the background, music under it does not (the fragment's quietest 20 ms windows).
-    other_rms = std::max(background_rms_, quiet_floor(mono, rate / 50));
+    other_rms = std::max(background_rms_, quiet_floor(mono, static_cast<std::size_t>(rate / 50)));
   }
   const double speech_rms = std::sqrt(speech_energy / static_cast<double>(speech_frames));
   const double snr_db = 20.0 * std::log10(std::max(speech_rms, 1e-9) / std::max(other_rms, 1e-9));
