@@ -7,7 +7,8 @@
 namespace livedub::worker {
 
 namespace {
-// What decodebin hands us: H.264 as-is (we never re-encode video), anything else decoded.
+// What uridecodebin (inputs other than RTMP) hands us: H.264 as-is (we never re-encode video),
+// anything else decoded.
 // Raw video is listed only so that a non-H.264 input gets a clear error instead of a stall.
 constexpr const char* kDecodebinStopCaps = "video/x-h264; audio/x-raw; video/x-raw";
 constexpr guint kRtspLatencyMs = 200;
@@ -26,18 +27,20 @@ Ingest::~Ingest() { stop(); }
 
 void Ingest::build() {
   pipeline_.reset(GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("ingest"))));
-  GstCapsPtr stop_caps(gst_caps_from_string(kDecodebinStopCaps));
-  GstElement* decoder = nullptr;
   if (auto rtmp = parse_rtmp_url(url_)) {
-    // rtmp2src with an explicit application/stream split (see rtmp_url.hpp).
+    // rtmp2src with an explicit application/stream split (see rtmp_url.hpp), then flvdemux by
+    // hand rather than decodebin: decodebin puts a multiqueue behind any demuxer, a thread per
+    // track, each woken once per frame (about 100 wake-ups a second at 720p30), and RTMP is
+    // always FLV. Both tracks then run on rtmp2src's streaming thread: the worker's real-time
+    // throttle holds both alike (FLV interleaves them by time), and rtmp2src's own connection
+    // thread keeps reading the socket meanwhile.
     GstElement* source = make_element("rtmp2src", "source");
     g_object_set(source, "host", rtmp->host.c_str(), "port", rtmp->port, "application",
                  rtmp->application.c_str(), "stream", rtmp->stream.c_str(), nullptr);
     gst_util_set_object_arg(G_OBJECT(source), "scheme", rtmp->scheme.c_str());
-    decoder = make_element("decodebin", "decoder");
-    g_object_set(decoder, "caps", stop_caps.get(), nullptr);
-    gst_bin_add_many(GST_BIN(pipeline_.get()), source, decoder, nullptr);
-    if (!gst_element_link(source, decoder)) throw std::runtime_error("cannot link rtmp2src to decodebin");
+    GstElement* demux = make_element("flvdemux", "demux");
+    gst_bin_add_many(GST_BIN(pipeline_.get()), source, demux, nullptr);
+    if (!gst_element_link(source, demux)) throw std::runtime_error("cannot link rtmp2src to flvdemux");
     GstPadPtr source_pad(gst_element_get_static_pad(source, "src"));
     gst_pad_add_probe(source_pad.get(), GST_PAD_PROBE_TYPE_BUFFER,
                       +[](GstPad*, GstPadProbeInfo*, gpointer self) {
@@ -49,27 +52,74 @@ void Ingest::build() {
                         return GST_PAD_PROBE_REMOVE;  // the first buffer is all it needs
                       },
                       this, nullptr);
+    g_signal_connect(demux, "pad-added",
+                     G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
+                       static_cast<Ingest*>(self)->on_demuxed_pad(pad);
+                     }),
+                     this);
+    watch_decoder_tracks(demux);
   } else {
-    decoder = make_element("uridecodebin", "decoder");
+    GstCapsPtr stop_caps(gst_caps_from_string(kDecodebinStopCaps));
+    GstElement* decoder = make_element("uridecodebin", "decoder");
     g_object_set(decoder, "uri", url_.c_str(), "caps", stop_caps.get(), nullptr);
     g_signal_connect(decoder, "source-setup", G_CALLBACK(&Ingest::on_source_setup), this);
     gst_bin_add(GST_BIN(pipeline_.get()), decoder);
+    g_signal_connect(decoder, "pad-added",
+                     G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
+                       static_cast<Ingest*>(self)->on_pad_added(pad);
+                     }),
+                     this);
+    // A track no installed decoder handles (e.g. MPEG-4 Part 2 video in FLV) would otherwise
+    // be dropped without a word.
+    g_signal_connect(decoder, "unknown-type",
+                     G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* caps, gpointer self) {
+                       static_cast<Ingest*>(self)->on_unknown_type(caps);
+                     }),
+                     this);
+    watch_decoder_tracks(decoder);
   }
-  g_signal_connect(decoder, "pad-added",
-                   G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
-                     static_cast<Ingest*>(self)->on_pad_added(pad);
-                   }),
-                   this);
-  // A track no installed decoder handles (e.g. MPEG-4 Part 2 video in FLV) would otherwise
-  // be dropped without a word.
-  g_signal_connect(decoder, "unknown-type",
-                   G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* caps, gpointer self) {
-                     static_cast<Ingest*>(self)->on_unknown_type(caps);
-                   }),
-                   this);
-  g_signal_connect(decoder, "no-more-pads",
+}
+
+void Ingest::watch_decoder_tracks(GstElement* element) {
+  g_signal_connect(element, "no-more-pads",
                    G_CALLBACK(+[](GstElement*, gpointer self) { static_cast<Ingest*>(self)->on_no_more_pads(); }),
                    this);
+}
+
+// flvdemux's tracks: H.264 goes on as it is; audio (AAC, or whatever else FLV may carry) gets a
+// decodebin of its own, which for one elementary stream is a parser and a decoder, no queue.
+void Ingest::on_demuxed_pad(GstPad* pad) {
+  GstCapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  const std::string media = gst_structure_get_name(gst_caps_get_structure(caps.get(), 0));
+  if (media == "video/x-h264") {
+    link_video(pad);
+  } else if (media.rfind("video/", 0) == 0) {
+    on_unknown_type(caps.get());
+  } else if (media.rfind("audio/", 0) == 0) {
+    audio_found_ = true;
+    GstCapsPtr raw(gst_caps_from_string("audio/x-raw"));
+    GstElement* decoder = make_element("decodebin");
+    g_object_set(decoder, "caps", raw.get(), nullptr);
+    g_signal_connect(decoder, "pad-added",
+                     G_CALLBACK(+[](GstElement*, GstPad* decoded, gpointer self) {
+                       static_cast<Ingest*>(self)->on_pad_added(decoded);
+                     }),
+                     this);
+    g_signal_connect(decoder, "unknown-type",
+                     G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* unknown, gpointer self) {
+                       static_cast<Ingest*>(self)->on_unknown_type(unknown);
+                     }),
+                     this);
+    gst_bin_add(GST_BIN(pipeline_.get()), decoder);
+    gst_element_sync_state_with_parent(decoder);
+    GstPadPtr sinkpad(gst_element_get_static_pad(decoder, "sink"));
+    if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
+      callbacks_.on_error("cannot link the input's audio to its decoder");
+    }
+  } else {
+    log_warn(log_, "ignoring input stream with caps {}", caps_to_string(caps.get()));
+  }
 }
 
 void Ingest::unsupported(const std::string& message) {
@@ -113,7 +163,7 @@ void Ingest::on_no_more_pads() {
   if (!video_linked_) {
     unsupported("the input has no video track (audio-only): livedub dubs a video stream and "
                 "passes its H.264 video through");
-  } else if (!audio_linked_) {
+  } else if (!audio_linked_ && !audio_found_) {
     unsupported("the input has no audio track: there is nothing to dub");
   }
 }
@@ -139,6 +189,7 @@ void Ingest::on_pad_added(GstPad* pad) {
   if (media == "video/x-h264") {
     link_video(pad);
   } else if (media == "audio/x-raw") {
+    audio_found_ = true;
     link_audio(pad);
   } else if (media == "video/x-raw") {
     unsupported("input video is not H.264 (decodebin had to decode it to raw video); livedub passes "
@@ -148,10 +199,9 @@ void Ingest::on_pad_added(GstPad* pad) {
   }
 }
 
-// No queue in front of either branch: decodebin's multiqueue already gives each track a thread
-// of its own (and grows a full queue while the other runs dry, so a branch held back by the
-// worker's real-time throttle cannot stall the other). A queue there added a thread per track
-// and two wake-ups per buffer.
+// No queue in front of either branch: a queue adds a thread per track and two wake-ups per
+// buffer. From RTMP both tracks share rtmp2src's streaming thread (see build); from other
+// inputs uridecodebin's multiqueue gives each track a thread.
 void Ingest::link_video(GstPad* pad) {
   GstElement* parser = make_element("h264parse");
   GstElement* filter = make_element("capsfilter");

@@ -43,6 +43,8 @@ class Ingest {
  private:
   void build();
   void on_pad_added(GstPad* pad);
+  void on_demuxed_pad(GstPad* pad);
+  void watch_decoder_tracks(GstElement* element);
   void on_unknown_type(GstCaps* caps);
   void on_no_more_pads();
   void unsupported(const std::string& message);
@@ -64,13 +66,16 @@ class Ingest {
   std::atomic<bool> finished_{false};
   std::atomic<bool> video_linked_{false};
   std::atomic<bool> audio_linked_{false};
+  // An audio track exists (its decoder may not have exposed it yet when the demuxer says it has
+  // found all its tracks).
+  std::atomic<bool> audio_found_{false};
   std::atomic<bool> refused_{false};
   // Audio flowing this long with no video track means an audio-only publisher, also where the
   // demuxer never signals that it has found all its tracks.
   std::atomic<GstClockTime> first_audio_pts_{GST_CLOCK_TIME_NONE};
   // Bytes arriving for this long with no H.264 track linked: a codec the demuxer or decoder
-  // drops without a word (MPEG-4 Part 2 in FLV: flvdemux never exposes it, and decodebin then
-  // exposes nothing at all, audio included).
+  // drops without a word (through uridecodebin, MPEG-4 Part 2 in FLV exposed nothing at all,
+  // audio included).
   std::atomic<bool> input_seen_{false};
   std::chrono::steady_clock::time_point input_seen_at_;  // set once, before input_seen_
   std::mutex watch_mutex_;
