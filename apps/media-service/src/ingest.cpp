@@ -64,18 +64,7 @@ void Ingest::build() {
     g_object_set(decoder, "uri", url_.c_str(), "caps", stop_caps.get(), nullptr);
     g_signal_connect(decoder, "source-setup", G_CALLBACK(&Ingest::on_source_setup), this);
     gst_bin_add(GST_BIN(pipeline_.get()), decoder);
-    g_signal_connect(decoder, "pad-added",
-                     G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
-                       static_cast<Ingest*>(self)->on_pad_added(pad);
-                     }),
-                     this);
-    // A track no installed decoder handles (e.g. MPEG-4 Part 2 video in FLV) would otherwise
-    // be dropped without a word.
-    g_signal_connect(decoder, "unknown-type",
-                     G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* caps, gpointer self) {
-                       static_cast<Ingest*>(self)->on_unknown_type(caps);
-                     }),
-                     this);
+    connect_decoder(decoder);
     watch_decoder_tracks(decoder);
   }
 }
@@ -83,6 +72,21 @@ void Ingest::build() {
 void Ingest::watch_decoder_tracks(GstElement* element) {
   g_signal_connect(element, "no-more-pads",
                    G_CALLBACK(+[](GstElement*, gpointer self) { static_cast<Ingest*>(self)->on_no_more_pads(); }),
+                   this);
+}
+
+void Ingest::connect_decoder(GstElement* decoder) {
+  g_signal_connect(decoder, "pad-added",
+                   G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer self) {
+                     static_cast<Ingest*>(self)->on_pad_added(pad);
+                   }),
+                   this);
+  // A track no installed decoder handles (e.g. MPEG-4 Part 2 video in FLV) would otherwise
+  // be dropped without a word.
+  g_signal_connect(decoder, "unknown-type",
+                   G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* caps, gpointer self) {
+                     static_cast<Ingest*>(self)->on_unknown_type(caps);
+                   }),
                    this);
 }
 
@@ -101,16 +105,7 @@ void Ingest::on_demuxed_pad(GstPad* pad) {
     GstCapsPtr raw(gst_caps_from_string("audio/x-raw"));
     GstElement* decoder = make_element("decodebin");
     g_object_set(decoder, "caps", raw.get(), nullptr);
-    g_signal_connect(decoder, "pad-added",
-                     G_CALLBACK(+[](GstElement*, GstPad* decoded, gpointer self) {
-                       static_cast<Ingest*>(self)->on_pad_added(decoded);
-                     }),
-                     this);
-    g_signal_connect(decoder, "unknown-type",
-                     G_CALLBACK(+[](GstElement*, GstPad*, GstCaps* unknown, gpointer self) {
-                       static_cast<Ingest*>(self)->on_unknown_type(unknown);
-                     }),
-                     this);
+    connect_decoder(decoder);
     gst_bin_add(GST_BIN(pipeline_.get()), decoder);
     gst_element_sync_state_with_parent(decoder);
     GstPadPtr sinkpad(gst_element_get_static_pad(decoder, "sink"));

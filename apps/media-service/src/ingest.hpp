@@ -45,6 +45,7 @@ class Ingest {
   void on_pad_added(GstPad* pad);
   void on_demuxed_pad(GstPad* pad);
   void watch_decoder_tracks(GstElement* element);
+  void connect_decoder(GstElement* decoder);  // its decoded tracks and the ones it cannot decode
   void on_unknown_type(GstCaps* caps);
   void on_no_more_pads();
   void unsupported(const std::string& message);
