@@ -218,6 +218,23 @@ TEST_F(LiveStack, PassthroughOutputStaysInSyncForAMinute) {
             << " s after publish" << std::endl;
 }
 
+// RTMP may carry audio other than AAC (MP3 from older encoders, here at 44.1 kHz, while the
+// worker runs at 48 kHz): it is decoded like AAC, and the output is AAC in sync with the video.
+TEST_F(LiveStack, AnInputWithMp3AudioIsDecodedAndKeepsSync) {
+  start_stack("mock-passthrough", std::nullopt, kFixedFragments);
+  auto options = check("e2emp3", 20s);
+  options.publisher = probe::CheckOptions::Publisher::ffmpeg;
+  options.ffmpeg_audio = {"-c:a", "libmp3lame", "-ar", "44100", "-b:a", "128k"};
+  auto report = probe::run_av_check(options);
+  std::cout << "e2e mp3 report: " << summary(report) << std::endl;
+  expect_common(report, 20);
+  ASSERT_GE(report.sync_offsets_ms.size(), 10u) << "beeps and flashes were not found in the output";
+  // MP3's own delay (LAME's 576 samples and the decoder's 529, about 25 ms) is in these.
+  for (double o : report.sync_offsets_ms) EXPECT_LE(std::abs(o), kSyncToleranceMs);
+  ASSERT_TRUE(report.passthrough_correlation.has_value());
+  EXPECT_GT(*report.passthrough_correlation, 0.9) << "output audio does not match the input";
+}
+
 TEST_F(LiveStack, ToneModeReplacesTheAudioWithTheStsTone) {
   // The third-party destination is unreachable the whole time: the main output must not care.
   auto env = kFixedFragments;

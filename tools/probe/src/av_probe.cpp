@@ -99,7 +99,9 @@ class Reader {
     std::string desc = rtmp_element("rtmp2src", url_) + " ! tee name=t ! queue ! flvdemux name=d " +
                        "d.video ! queue ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=GRAY8 ! "
                        "appsink name=vsink sync=false " +
-                       "d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! audioresample ! "
+                       // decodebin: an input published with MP3 (or another codec) is read too;
+                       // for AAC it is aacparse ! avdec_aac, as on the output.
+                       "d.audio ! queue ! decodebin ! audioconvert ! audioresample ! "
                        "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=" +
                        std::to_string(spec_.sample_rate) + " ! appsink name=asink sync=false";
     if (record) desc += " t. ! queue ! filesink location=\"" + *record + "\"";
@@ -282,6 +284,30 @@ std::vector<std::int16_t> load_speech(const std::string& path, int rate) {
   auto audio = read_wav_file(path);
   auto mono = downmix_to_mono(audio.samples, audio.format.channels);
   return resample_mono_linear(mono, audio.format.sample_rate, rate);
+}
+
+// The rendered file's audio re-encoded in place (CheckOptions::ffmpeg_audio), before it is
+// published: a live transcode would add FFmpeg's own audio pipeline to what is measured.
+void transcode_audio(const CheckOptions& options, const std::filesystem::path& file) {
+  const auto out = std::filesystem::path(file).replace_extension(".audio.flv");
+  ChildProcess::Options child;
+  child.argv = {options.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", file.string(), "-c:v", "copy"};
+  child.argv.insert(child.argv.end(), options.ffmpeg_audio.begin(), options.ffmpeg_audio.end());
+  child.argv.insert(child.argv.end(), {"-f", "flv", out.string()});
+  ChildProcess ffmpeg(child);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ffmpeg.running()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      ffmpeg.terminate();
+      throw std::runtime_error("ffmpeg did not finish re-encoding the audio of " + file.string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int status = *ffmpeg.poll();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("ffmpeg could not re-encode the audio of " + file.string() + " " + describe_wait_status(status));
+  }
+  std::filesystem::rename(out, file);
 }
 
 // Publishes a rendered pattern file with FFmpeg in real time; returns when FFmpeg started (wall
@@ -590,6 +616,7 @@ CheckReport run_av_check(const CheckOptions& options) {
     // reached the media server is read back from the input path, as a viewer of it.
     input_reader = std::make_unique<Reader>(spec, options.input_url, std::nullopt);
     input_reader->start();
+    if (!options.ffmpeg_audio.empty()) transcode_audio(options, file);
     publish_start_wall_ns = publish_with_ffmpeg(options, file);
     std::filesystem::remove(file);
   } else {

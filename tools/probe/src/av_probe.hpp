@@ -39,6 +39,10 @@ struct CheckOptions {
   // Play each output again whenever it ends (a restarted worker publishes it anew).
   bool reconnect = false;
   Publisher publisher = Publisher::gstreamer;
+  // Publisher::ffmpeg only: the rendered file's audio is re-encoded with these FFmpeg output
+  // options (e.g. {"-c:a", "libmp3lame"}) before it is published, as from a publisher sending
+  // another codec; the video is copied.
+  std::vector<std::string> ffmpeg_audio;
   std::string ffmpeg = "/usr/bin/ffmpeg";
 };
 
