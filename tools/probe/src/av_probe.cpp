@@ -286,8 +286,8 @@ std::vector<std::int16_t> load_speech(const std::string& path, int rate) {
   return resample_mono_linear(mono, audio.format.sample_rate, rate);
 }
 
-// The rendered file's audio re-encoded in place (CheckOptions::ffmpeg_audio), before it is
-// published: a live transcode would add FFmpeg's own audio pipeline to what is measured.
+// The rendered file's audio re-encoded in place (CheckOptions::ffmpeg_audio) once, before it is
+// published: the publishing FFmpeg then copies both tracks in real time, as without it.
 void transcode_audio(const CheckOptions& options, const std::filesystem::path& file) {
   const auto out = std::filesystem::path(file).replace_extension(".audio.flv");
   ChildProcess::Options child;
@@ -611,12 +611,12 @@ CheckReport run_av_check(const CheckOptions& options) {
   if (options.publisher == CheckOptions::Publisher::ffmpeg) {
     const auto file = std::filesystem::temp_directory_path() / ("livedub-probe-" + std::to_string(::getpid()) + ".flv");
     Publisher(spec, "filesink location=\"" + file.string() + "\"", speech, music).run_for(options.duration, nullptr, false);
+    if (!options.ffmpeg_audio.empty()) transcode_audio(options, file);
     for (auto& reader : readers) reader->start();
     // FFmpeg takes a few hundred ms to open its input and connect: when each frame really
     // reached the media server is read back from the input path, as a viewer of it.
     input_reader = std::make_unique<Reader>(spec, options.input_url, std::nullopt);
     input_reader->start();
-    if (!options.ffmpeg_audio.empty()) transcode_audio(options, file);
     publish_start_wall_ns = publish_with_ffmpeg(options, file);
     std::filesystem::remove(file);
   } else {
