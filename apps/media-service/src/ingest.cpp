@@ -158,7 +158,7 @@ void Ingest::on_no_more_pads() {
   if (!video_linked_) {
     unsupported("the input has no video track (audio-only): livedub dubs a video stream and "
                 "passes its H.264 video through");
-  } else if (!audio_linked_ && !audio_found_) {
+  } else if (!audio_found_) {
     unsupported("the input has no audio track: there is nothing to dub");
   }
 }
@@ -235,7 +235,6 @@ void Ingest::link_audio(GstPad* pad) {
   if (gst_pad_link(pad, sinkpad.get()) != GST_PAD_LINK_OK && callbacks_.on_error) {
     callbacks_.on_error("cannot link the input's audio");
   }
-  audio_linked_ = true;
   log_info(log_, "input audio: decoded to {}-channel PCM16 at {} Hz", format_.channels, format_.sample_rate);
 }
 

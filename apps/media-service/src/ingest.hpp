@@ -66,7 +66,6 @@ class Ingest {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> finished_{false};
   std::atomic<bool> video_linked_{false};
-  std::atomic<bool> audio_linked_{false};
   // An audio track exists (its decoder may not have exposed it yet when the demuxer says it has
   // found all its tracks).
   std::atomic<bool> audio_found_{false};
