@@ -1112,15 +1112,20 @@ TEST_F(LiveStack, WorkerPullsRtspAndKeepsSync) {
   expect_common(report, 40, *report.delay_median_ms / 1000.0);
   EXPECT_LT(*report.delay_median_ms, (kFixedDelayS + 1.0) * 1000);
   ASSERT_GE(report.sync_offsets_ms.size(), 20u) << "beeps and flashes were not found in the output";
-  // Measured: 36-43 ms here against 20 ms over RTMP. rtspsrc's default jitter-buffer mode
-  // (slave) stamps each stream from its packets' arrival, freezing the first packets' transit
-  // difference into a constant A/V offset; modes none/synced keep 20-21 ms but stall the
-  // output 0.6-0.7 s at the start, which is worse for a viewer.
-  constexpr double kRtspSyncToleranceMs = 60.0;
-  // Constant within a run (39 or 54 ms, by the first packets' transit), except that in CI the
-  // jitter buffer's skew estimate has moved the offset by a single step: 15 ms after the first
-  // pair once (55, then 40), 20 ms after the 14th another time (60, then 40 to the end). One
-  // step of at most a frame's worth is that re-estimate; drift moves the offset again and again.
+  // Measured: 39-61 ms against 20 ms over RTMP. rtspsrc's default jitter-buffer mode (slave)
+  // stamps each stream from its packets' arrival, freezing the first packets' transit
+  // difference into a constant A/V offset (the RTCP lip-sync then corrects only what rtpbin
+  // sees of it: under 0.1 ms here). Here it settles at 39-40 ms; it has also stayed at 54 ms,
+  // and in CI at 59-61 ms, for whole runs. Modes none/synced stamp from RTP alone and
+  // keep 19-20 ms, but the first RTCP report, 2.4 s in, then moves one track by 0.55-0.6 s and
+  // the output freezes that long (measured: largest gap 566-577 ms), which is worse for a
+  // viewer than a constant offset. The bound is the largest offset measured (61 ms) plus
+  // 9 ms; it is above the ±40 ms that RTMP input keeps, and docs/deployment.md says so.
+  constexpr double kRtspSyncToleranceMs = 70.0;
+  // Constant within a run, except that the jitter buffer's skew estimate has moved the offset
+  // by a single step: 15 ms after the first pair once (55, then 40), 20 ms after the 14th
+  // another time (60, then 40 to the end). One step of at most a frame's worth is that
+  // re-estimate; drift moves the offset again and again.
   for (double o : report.sync_offsets_ms) EXPECT_LE(std::abs(o), kRtspSyncToleranceMs);
   const auto [lowest, highest] = std::minmax_element(report.sync_offsets_ms.begin(), report.sync_offsets_ms.end());
   EXPECT_LE(*highest - *lowest, 25.0) << "the A/V offset drifts";
