@@ -8,6 +8,9 @@
 #   perf report -i FILE --no-children --sort dso,sym
 # RELAY_BASELINE=PATH runs a second stream-worker (another build, e.g. before a change) on the
 # same input at the same time, for a before/after in one run.
+# RELAY_CALLGRIND=DIR runs the worker under valgrind's callgrind instead (slower than live: 12-13 s
+# of media in a 30 s window here, so the counts are per second of media, not of wall time),
+# collects over the window only, and prints instructions by stage (bench/callgrind_stages.py).
 # RELAY_THREADS=1 also prints the worker's threads over the window: name, % of one core and
 # context switches a second each (where the wake-ups come from).
 set -euo pipefail
@@ -20,9 +23,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-echo "bench: encoding a $((window + 25)) s 720p30 test clip (one-off, not measured)"
+clip_s=$((window + 25))
+[[ -z "${RELAY_CALLGRIND:-}" ]] || clip_s=$((clip_s + 30))
+echo "bench: encoding a $clip_s s 720p30 test clip (one-off, not measured)"
 ffmpeg -v error -f lavfi -i "testsrc2=size=1280x720:rate=30" -f lavfi -i "sine=frequency=300:sample_rate=48000" \
-  -t $((window + 25)) -c:v libx264 -preset veryfast -g 60 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 "$work/clip.flv"
+  -t "$clip_s" -c:v libx264 -preset veryfast -g 60 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 "$work/clip.flv"
 
 cat >"$work/nginx.conf" <<CONF
 daemon off; master_process off; worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.log;
@@ -38,9 +43,33 @@ for _ in $(seq 50); do [[ -s "$work/sts.port" ]] && break; sleep 0.1; done
 
 ffmpeg -v error -re -i "$work/clip.flv" -c copy -f flv -rtmp_app live -rtmp_playpath bench/in "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & pids+=($!)
 sleep 1
+worker_prefix=()
+if [[ -n "${RELAY_CALLGRIND:-}" ]]; then
+  mkdir -p "$RELAY_CALLGRIND" && rm -f "$RELAY_CALLGRIND"/callgrind.out.*
+  # One file per thread: the stage table tells the threads apart by what they call.
+  # valgrind does not run RDTSCP where the CPU does not advertise it (this VM), and libhwy
+  # (libavcodec -> libjxl) runs it while loading: the worker gets a copy with RDTSC + NOP in its
+  # place (same result but ECX, which the compiler already treats as clobbered).
+  hwy="$(ldconfig -p | awk '/libhwy\.so\.1 / {p = $NF} END {print p}')"
+  if [[ -n "$hwy" ]]; then
+    mkdir -p "$work/lib"
+    mapfile -t rdtscp_at < <(objdump -d "$hwy" | awk '$0 ~ /\trdtscp/ {sub(":", "", $1); print $1}')
+    python3 - "$(readlink -f "$hwy")" "$work/lib/$(basename "$hwy")" "${rdtscp_at[@]}" <<'PATCH'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+for at in (int(a, 16) for a in sys.argv[3:]):
+    assert data[at:at + 3] == b"\x0f\x01\xf9", hex(at)  # objdump's address is the file offset here
+    data[at:at + 3] = b"\x0f\x31\x90"
+open(sys.argv[2], "wb").write(data)
+PATCH
+    worker_prefix=(env LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  fi
+  worker_prefix+=(valgrind -q --tool=callgrind --instr-atstart=no --separate-threads=yes
+    --callgrind-out-file="$RELAY_CALLGRIND/callgrind.out")
+fi
 LIVEDUB_STREAM_ID=bench LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
   LIVEDUB_OUTPUT_URL="rtmp://127.0.0.1:$port/live/bench/out" STS_SERVICE_URL="http://127.0.0.1:$(cat "$work/sts.port")" \
-  "$build_dir/apps/media-service/stream-worker" >"$work/worker.log" 2>&1 & worker_pid=$!; pids+=($worker_pid)
+  "${worker_prefix[@]}" "$build_dir/apps/media-service/stream-worker" >"$work/worker.log" 2>&1 & worker_pid=$!; pids+=($worker_pid)
 base_pid=""
 if [[ -n "${RELAY_BASELINE:-}" ]]; then
   LIVEDUB_STREAM_ID=benchb LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
@@ -55,6 +84,16 @@ for name in out ffout ${base_pid:+outb}; do
 done
 
 sleep 10  # warm-up: output delay + connections
+if [[ -n "${RELAY_CALLGRIND:-}" ]]; then
+  sleep 30  # the model load and the first fragments take much longer under valgrind
+  callgrind_control -i on "$worker_pid" >/dev/null
+  sleep "$window"
+  callgrind_control -d "$worker_pid" >/dev/null
+  callgrind_control -i off "$worker_pid" >/dev/null
+  cp "$work/worker.log" "$RELAY_CALLGRIND/worker.log"
+  python3 "$repo_root/bench/callgrind_stages.py" "$RELAY_CALLGRIND"
+  exit 0
+fi
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 switches() {  # voluntary + involuntary context switches of all the process's threads
@@ -69,24 +108,24 @@ per_thread() {  # tid name cpu-ticks context-switches, one line per thread of pr
 }
 [[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads0"
 w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
-wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid)
+wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid); bc0=${base_pid:+$(switches $base_pid)}
 if [[ -n "${RELAY_PERF:-}" ]]; then
   perf record -q -F 499 -g -p "$worker_pid" -o "$RELAY_PERF" -- sleep "$window" 2>>"$work/perf.log"
 else
   sleep "$window"
 fi
 w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
-wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid)
+wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid); bc1=${base_pid:+$(switches $base_pid)}
 [[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads1"
 threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l)
-awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v bc="${base_pid:+$((bc1 - bc0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
   el = t1 - t0
   printf "relay of 720p30 H.264 + AAC 48 kHz stereo, %.0f s window (%% of one core)\n", el
   printf "  livedub stream-worker (video copy, audio -> STS mock -> AAC): %5.1f %%\n", 100 * w / hz / el
   printf "  livedub sts-service (mock passthrough):                       %5.1f %%\n", 100 * s / hz / el
   printf "  ffmpeg -c:v copy -c:a aac:                                    %5.1f %%\n", 100 * f / hz / el
   printf "  ratio worker / ffmpeg: %.2f\n", w / (f > 0 ? f : 1)
-  if (b != "") printf "  baseline stream-worker (RELAY_BASELINE): %5.1f %%, ratio to ffmpeg %.2f\n", 100 * b / hz / el, b / (f > 0 ? f : 1)
+  if (b != "") printf "  baseline stream-worker (RELAY_BASELINE): %5.1f %%, ratio to ffmpeg %.2f, %.0f context switches/s\n", 100 * b / hz / el, b / (f > 0 ? f : 1), bc / el
   printf "  threads and context switches a second: worker %d, %.0f/s; ffmpeg %d, %.0f/s\n", wt, wc / el, ft, fc / el
 }'
 if [[ -n "${RELAY_THREADS:-}" ]]; then

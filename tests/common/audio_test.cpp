@@ -145,6 +145,26 @@ TEST(Resample, DownsamplingMatchesFilteringEverySampleThenInterpolating) {
   }
 }
 
+// The inlined rounding must give std::lround's result everywhere the audio code uses it:
+// halves (away from zero), the values just either side of them, and noise across 16 bits.
+TEST(RoundHalfAway, MatchesLround) {
+  std::vector<double> values = {0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 32767.5, -32768.5, 1e-300, -1e-300,
+                                4503599627370495.5, 4503599627370497.0, -4503599627370497.0, 1e18, -1e18};
+  for (double h = -40000.5; h <= 40000.5; h += 1.0) {
+    values.push_back(h);
+    values.push_back(std::nextafter(h, 0.0));
+    values.push_back(std::nextafter(h, h > 0 ? 1e9 : -1e9));
+    values.push_back(static_cast<double>(static_cast<float>(h) + 0.25f));
+  }
+  std::uint32_t seed = 7;
+  for (int i = 0; i < 100000; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    values.push_back((static_cast<double>(seed) / 4294967296.0 - 0.5) * 70000.0);
+  }
+  for (double v : values) ASSERT_EQ(round_half_away(v), std::lround(v)) << std::hexfloat << v;
+  static_assert(round_half_away(2.5) == 3 && round_half_away(-2.5) == -3 && round_half_away(2.4999) == 2);
+}
+
 TEST(FitToFrames, TruncatesAndPadsWholeFrames) {
   std::vector<std::int16_t> stereo = {1, -1, 2, -2, 3, -3};
   fit_to_frames(stereo, 2, 2);

@@ -25,7 +25,7 @@ double span_rms(const AudioBuffer& audio, std::span<const SpeechSpan> spans) {
   return count > 0 ? std::sqrt(sum / static_cast<double>(count)) : 0.0;
 }
 
-std::int16_t saturate(double v) { return static_cast<std::int16_t>(std::lround(std::clamp(v, -32768.0, 32767.0))); }
+std::int16_t saturate(double v) { return static_cast<std::int16_t>(round_half_away(std::clamp(v, -32768.0, 32767.0))); }
 
 }  // namespace
 

@@ -206,7 +206,10 @@ void StreamWorker::anchor_locked(GstClockTime ts) {
 
 void StreamWorker::observe_arrival_locked(std::int64_t relative_ns) {
   const auto shift = clock_.observe(SteadyClock::now(), relative_ns);
-  if (shift.count() > 0) scheduler_.advance_deadlines(shift);
+  if (shift.count() > 0) {
+    scheduler_.advance_deadlines(shift);
+    pace_cv_.notify_all();  // everything queued is due sooner now, the pacer's front frame too
+  }
 }
 
 std::vector<Fragment> StreamWorker::segment_locked(std::vector<Fragment> cut) {
@@ -397,7 +400,10 @@ void StreamWorker::on_video(GstBuffer* buffer, GstCaps* caps) {
   observe_arrival_locked(relative);
   video_.push_back(PendingVideo{GstBufferPtr(out), relative});
   submit_locked(segment_locked(cutter_.advance_to(relative - kAudioStallNs)));
-  pace_cv_.notify_all();
+  // The pacer sleeps until the front frame is due; a frame queued behind it changes nothing
+  // there (a clock shift wakes it in observe_arrival_locked), and waking it for every frame was
+  // 30 wake-ups a second for nothing.
+  if (video_.size() == 1) pace_cv_.notify_all();
 }
 
 void StreamWorker::on_audio(GstClockTime raw_pts, std::span<const std::int16_t> samples) {

@@ -132,7 +132,7 @@ AudioBuffer VoiceReducer::process(const AudioBuffer& audio, std::span<const floa
       for (int c = 0; c < channels; ++c) {
         auto& x = samples[static_cast<std::size_t>(n * channels + c)];
         const float r = reduced[static_cast<std::size_t>(s * channels + c)][static_cast<std::size_t>(n + kSize / 2)] * 32768.0f;
-        x = static_cast<std::int16_t>(std::lround(std::clamp((1.0f - w) * x + w * r, -32768.0f, 32767.0f)));
+        x = static_cast<std::int16_t>(round_half_away(std::clamp((1.0f - w) * x + w * r, -32768.0f, 32767.0f)));
       }
     }
   };

@@ -93,13 +93,21 @@ std::vector<std::int16_t> resample_mono(std::span<const std::int16_t> input, int
     taps_for = {in_rate, out_rate};
   }
   const auto n = static_cast<std::ptrdiff_t>(input.size());
+  const double* tap = taps.data();
   auto filtered = [&](std::ptrdiff_t i) {
     double acc = 0;
-    for (int k = -kHalfTaps; k <= kHalfTaps; ++k) {
-      const auto j = std::clamp<std::ptrdiff_t>(i + k, 0, n - 1);  // edge samples repeat
-      acc += taps[static_cast<std::size_t>(k + kHalfTaps)] * input[static_cast<std::size_t>(j)];
+    if (i >= kHalfTaps && i + kHalfTaps < n) {
+      // Away from the edges no index needs clamping (the same sum, in the same order): this
+      // loop was the worker's costliest function after the AAC encoder (callgrind).
+      const std::int16_t* x = input.data() + (i - kHalfTaps);
+      for (int k = 0; k <= 2 * kHalfTaps; ++k) acc += tap[k] * x[k];
+    } else {
+      for (int k = -kHalfTaps; k <= kHalfTaps; ++k) {
+        const auto j = std::clamp<std::ptrdiff_t>(i + k, 0, n - 1);  // edge samples repeat
+        acc += tap[k + kHalfTaps] * input[static_cast<std::size_t>(j)];
+      }
     }
-    return static_cast<double>(static_cast<std::int16_t>(std::clamp(std::lround(acc), -32768L, 32767L)));
+    return static_cast<double>(static_cast<std::int16_t>(std::clamp(round_half_away(acc), -32768L, 32767L)));
   };
   // Low-pass, then linear interpolation (resample_mono_linear's positions): the filter runs
   // only where the interpolation reads, a third of the input at 48 -> 16 kHz, where every
@@ -113,7 +121,7 @@ std::vector<std::int16_t> resample_mono(std::span<const std::int16_t> input, int
     const double frac = pos - static_cast<double>(idx);
     const double a = filtered(std::min(idx, n - 1));
     const double b = frac == 0.0 ? a : filtered(std::min(idx + 1, n - 1));
-    out[i] = static_cast<std::int16_t>(std::lround(a + (b - a) * frac));
+    out[i] = static_cast<std::int16_t>(round_half_away(a + (b - a) * frac));
   }
   return out;
 }
@@ -131,7 +139,7 @@ std::vector<std::int16_t> resample_mono_linear(std::span<const std::int16_t> inp
     double frac = pos - static_cast<double>(idx);
     double a = input[std::min(idx, input.size() - 1)];
     double b = input[std::min(idx + 1, input.size() - 1)];
-    out[i] = static_cast<std::int16_t>(std::lround(a + (b - a) * frac));
+    out[i] = static_cast<std::int16_t>(round_half_away(a + (b - a) * frac));
   }
   return out;
 }

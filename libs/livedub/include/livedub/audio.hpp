@@ -35,6 +35,17 @@ struct AudioBuffer {
   }
 };
 
+// std::lround's result (halves away from zero) for any |v| < 2^62, inlined: lround is a libm
+// call, and the mix rounds every sample twice (about 200,000 calls and 5 M instructions a second
+// of a 48 kHz stereo stream: bench/callgrind_stages.py).
+constexpr long round_half_away(double v) {
+  auto whole = static_cast<long>(v);                    // toward zero
+  const double rest = v - static_cast<double>(whole);  // exact: v's bits below the point
+  if (rest >= 0.5) ++whole;
+  if (rest <= -0.5) --whole;
+  return whole;
+}
+
 // Root-mean-square level of a span, in [0, 1] relative to full scale.
 double rms(std::span<const std::int16_t> samples);
 
