@@ -2,7 +2,9 @@
 # Benchmark (not a test): CPU use of the stream worker relaying a 720p30 stream (H.264 passed
 # through, audio decoded -> fragmented -> STS mock passthrough -> AAC) next to
 # `ffmpeg -c:v copy -c:a aac` doing the same relay, both at once on the same input.
-# Prints % of one core for each over a measurement window.
+# Prints % of one core for each over a measurement window, with GStreamer's floor next to them:
+# the same relay as a bare gst-launch-1.0 pipeline (its RTMP elements, demuxer, AAC decoder and
+# encoder, muxer; none of the worker's own work).
 #   bench/relay_cpu.sh [seconds=30]
 # RELAY_PERF=FILE also samples the worker with perf (call graphs) over the window into FILE:
 #   perf report -i FILE --no-children --sort dso,sym
@@ -78,8 +80,15 @@ if [[ -n "${RELAY_BASELINE:-}" ]]; then
 fi
 ffmpeg -v error -rtmp_app live -rtmp_playpath bench/in -i "rtmp://127.0.0.1:$port" -c:v copy -c:a aac -b:a 128k \
   -f flv -rtmp_app live -rtmp_playpath bench/ffout "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & ffmpeg_pid=$!; pids+=($ffmpeg_pid)
-# Readers on both outputs, so both relays really push to a consumer.
-for name in out ffout ${base_pid:+outb}; do
+# GStreamer's floor: the same relay as a bare gst-launch pipeline (its RTMP elements, demuxer,
+# decoder, encoder and muxer, one queue per track), no VAD, bed, mix or pacing.
+gst-launch-1.0 -q rtmp2src host=127.0.0.1 port="$port" application=live stream=bench/in ! flvdemux name=d \
+  d.video ! queue ! h264parse ! m.video \
+  d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! avenc_aac bitrate=128000 ! aacparse ! m.audio \
+  flvmux name=m streamable=true ! rtmp2sink host=127.0.0.1 port="$port" application=live stream=bench/gstout \
+  chunk-size=4096 >"$work/gst.log" 2>&1 & gst_pid=$!; pids+=($gst_pid)
+# Readers on every output, so each relay really pushes to a consumer.
+for name in out ffout gstout ${base_pid:+outb}; do
   ffmpeg -v error -rtmp_app live -rtmp_playpath "bench/$name" -i "rtmp://127.0.0.1:$port" -c copy -f null - 2>>"$work/ffmpeg.log" & pids+=($!)
 done
 
@@ -95,6 +104,7 @@ if [[ -n "${RELAY_CALLGRIND:-}" ]]; then
   exit 0
 fi
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }  # the kernel's share: syscalls, wake-ups
 hz=$(getconf CLK_TCK)
 switches() {  # voluntary + involuntary context switches of all the process's threads
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'
@@ -107,26 +117,30 @@ per_thread() {  # tid name cpu-ticks context-switches, one line per thread of pr
   done 2>/dev/null
 }
 [[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads0"
-w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
+w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); g0=$(ticks $gst_pid); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
 wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid); bc0=${base_pid:+$(switches $base_pid)}
+ws0=$(sys_ticks $worker_pid); fs0=$(sys_ticks $ffmpeg_pid); gc0=$(switches $gst_pid)
 if [[ -n "${RELAY_PERF:-}" ]]; then
   perf record -q -F 499 -g -p "$worker_pid" -o "$RELAY_PERF" -- sleep "$window" 2>>"$work/perf.log"
 else
   sleep "$window"
 fi
-w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
+w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); g1=$(ticks $gst_pid); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
 wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid); bc1=${base_pid:+$(switches $base_pid)}
+ws1=$(sys_ticks $worker_pid); fs1=$(sys_ticks $ffmpeg_pid); gc1=$(switches $gst_pid)
 [[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads1"
-threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l)
-awk -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v bc="${base_pid:+$((bc1 - bc0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
+threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l); gst_threads=$(find "/proc/$gst_pid/task" -mindepth 1 -maxdepth 1 | wc -l)
+awk -v g=$((g1 - g0)) -v gc=$((gc1 - gc0)) -v gt="$gst_threads" -v ws=$((ws1 - ws0)) -v fs=$((fs1 - fs0)) -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v bc="${base_pid:+$((bc1 - bc0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
   el = t1 - t0
   printf "relay of 720p30 H.264 + AAC 48 kHz stereo, %.0f s window (%% of one core)\n", el
   printf "  livedub stream-worker (video copy, audio -> STS mock -> AAC): %5.1f %%\n", 100 * w / hz / el
   printf "  livedub sts-service (mock passthrough):                       %5.1f %%\n", 100 * s / hz / el
   printf "  ffmpeg -c:v copy -c:a aac:                                    %5.1f %%\n", 100 * f / hz / el
-  printf "  ratio worker / ffmpeg: %.2f\n", w / (f > 0 ? f : 1)
+  printf "  gst-launch relay (rtmp2src, flvdemux, avdec_aac, avenc_aac, flvmux, rtmp2sink): %5.1f %%, %d threads, %.0f context switches/s\n", 100 * g / hz / el, gt, gc / el
+  printf "  ratio worker / ffmpeg: %.2f (gst-launch / ffmpeg: %.2f)\n", w / (f > 0 ? f : 1), g / (f > 0 ? f : 1)
   if (b != "") printf "  baseline stream-worker (RELAY_BASELINE): %5.1f %%, ratio to ffmpeg %.2f, %.0f context switches/s\n", 100 * b / hz / el, b / (f > 0 ? f : 1), bc / el
   printf "  threads and context switches a second: worker %d, %.0f/s; ffmpeg %d, %.0f/s\n", wt, wc / el, ft, fc / el
+  printf "  of which in the kernel (system time): worker %.1f %%, ffmpeg %.1f %%\n", 100 * ws / hz / el, 100 * fs / hz / el
 }'
 if [[ -n "${RELAY_THREADS:-}" ]]; then
   echo "  worker threads over the window (% of one core, context switches a second):"

@@ -317,3 +317,14 @@ TEST(WorkerConfig, TargetLanguagesNameTheirOutputs) {
   vars["LIVEDUB_TARGET_LANGS"] = "es";
   EXPECT_EQ(config_error_variable(vars), "");
 }
+
+TEST(StsRequestBudget, TheTimeLeftCappedAtAMinuteAndNoneOnceTheDeadlineHasPassed) {
+  const auto now = std::chrono::steady_clock::now();
+  EXPECT_EQ(sts_request_budget(now + 1500ms, now), 1500ms);
+  EXPECT_EQ(sts_request_budget(now + 1ms, now), 1ms);
+  EXPECT_EQ(sts_request_budget(now + 5min, now), 60000ms);
+  // Late: the fragment falls back without a request (a deadline_ms of 1 was sent before).
+  EXPECT_EQ(sts_request_budget(now, now), std::nullopt);
+  EXPECT_EQ(sts_request_budget(now + 900us, now), std::nullopt);
+  EXPECT_EQ(sts_request_budget(now - 40ms, now), std::nullopt);
+}

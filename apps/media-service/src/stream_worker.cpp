@@ -436,12 +436,9 @@ void StreamWorker::dispatch_loop() {
       if (!job) return;
       metrics_.in_flight.Set(static_cast<double>(scheduler_.in_flight()));
     }
-    const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(job->deadline - SteadyClock::now());
     sts::DubRequestMetadata metadata{config_.stream_id,  job->seq,      config_.source_lang,
                                      config_.target_langs.front(), config_.voice,
                                      static_cast<double>(job->audio.duration_ns()) / 1e6};
-    // The service drops the job once this passes: a dub that comes too late is never played.
-    metadata.deadline_ms = static_cast<double>(std::clamp<std::int64_t>(remaining.count(), 1, 60000));
     // One request for every language: the service recognises the fragment once.
     for (std::size_t i = 1; i < config_.target_langs.size(); ++i) metadata.extra_targets.push_back({config_.target_langs[i], "default"});
     if (detector_) {
@@ -462,9 +459,26 @@ void StreamWorker::dispatch_loop() {
       }
     }
     const auto started = SteadyClock::now();
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job->deadline - started);
-    request.metadata.deadline_ms = static_cast<double>(std::clamp<std::int64_t>(left.count(), 1, 60000));
-    auto result = call_any_endpoint(http, std::move(request), std::max(left, std::chrono::milliseconds(1)), streamed_to);
+    const auto budget = sts_request_budget(job->deadline, started);
+    if (!budget) {
+      // Its last streamed audio came after the deadline: no answer could still be played.
+      if (streamed_to) {
+        abandon_phrase(http, sts_endpoints_.url(*streamed_to), config_.sts_token, config_.stream_id, job->seq,
+                       std::chrono::milliseconds(500));
+      }
+      {
+        std::lock_guard lock(mutex_);
+        scheduler_.fail(job->seq, FragmentOutcome::fallback_timeout,
+                        "deadline passed before the STS request could be sent (its audio came late)");
+        metrics_.in_flight.Set(static_cast<double>(scheduler_.in_flight()));
+      }
+      pace_cv_.notify_all();
+      dispatch_cv_.notify_all();
+      continue;
+    }
+    // The service drops the job once this passes: a dub that comes too late is never played.
+    request.metadata.deadline_ms = static_cast<double>(budget->count());
+    auto result = call_any_endpoint(http, std::move(request), *budget, streamed_to);
     metrics_.sts_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - started).count());
     std::optional<AudioBuffer> speaker_clip;
     {

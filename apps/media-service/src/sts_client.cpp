@@ -201,6 +201,13 @@ ChunkCall send_phrase_chunk(HttpClient& http, const std::string& base_url, const
   return call;
 }
 
+std::optional<std::chrono::milliseconds> sts_request_budget(std::chrono::steady_clock::time_point deadline,
+                                                            std::chrono::steady_clock::time_point now) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+  if (left.count() <= 0) return std::nullopt;
+  return std::min(left, std::chrono::milliseconds(60000));
+}
+
 void abandon_phrase(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                     const std::string& stream_id, std::int64_t seq, std::chrono::milliseconds timeout) {
   std::vector<std::string> headers;

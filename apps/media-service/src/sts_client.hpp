@@ -43,6 +43,12 @@ struct StsResult {
   std::vector<ExtraStsResult> extra;  // one per request extra target, in its order
 };
 
+// How long a request for a fragment due at `deadline` may take, sent as its deadline_ms and
+// waited for: at most a minute. None once the deadline has passed: a dub that late is never
+// played, so the fragment falls back without a call (the service would only refuse it).
+std::optional<std::chrono::milliseconds> sts_request_budget(std::chrono::steady_clock::time_point deadline,
+                                                            std::chrono::steady_clock::time_point now);
+
 StsResult call_sts(HttpClient& http, const std::string& base_url, const std::optional<std::string>& token,
                    const StsRequest& request, std::chrono::milliseconds timeout);
 
