@@ -24,21 +24,13 @@ port=$((20000 + RANDOM % 20000))
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+# shellcheck source=bench/rtmp_relay_common.sh
+source "$repo_root/bench/rtmp_relay_common.sh"
 
 clip_s=$((window + 25))
 [[ -z "${RELAY_CALLGRIND:-}" ]] || clip_s=$((clip_s + 30))
-echo "bench: encoding a $clip_s s 720p30 test clip (one-off, not measured)"
-ffmpeg -v error -f lavfi -i "testsrc2=size=1280x720:rate=30" -f lavfi -i "sine=frequency=300:sample_rate=48000" \
-  -t "$clip_s" -c:v libx264 -preset veryfast -g 60 -b:v 3M -pix_fmt yuv420p -c:a aac -b:a 128k -ac 2 "$work/clip.flv"
-
-cat >"$work/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1; pid $work/nginx.pid; error_log $work/nginx.log;
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:$port; application live { live on; wait_key on; } } }
-CONF
-nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx.log" & pids+=($!)
-sleep 0.5
+relay_clip "$clip_s"
+relay_nginx
 LIVEDUB_STS_PORT=0 LIVEDUB_STS_PORT_FILE="$work/sts.port" LIVEDUB_STS_MODE=mock-passthrough \
   "$build_dir/apps/sts-service/sts-service" >"$work/sts.log" 2>&1 & sts_pid=$!; pids+=($sts_pid)
 for _ in $(seq 50); do [[ -s "$work/sts.port" ]] && break; sleep 0.1; done
