@@ -13,29 +13,25 @@
 # RELAY_CALLGRIND=DIR runs the worker under valgrind's callgrind instead (slower than live: 12-13 s
 # of media in a 30 s window here, so the counts are per second of media, not of wall time),
 # collects over the window only, and prints instructions by stage (bench/callgrind_stages.py).
-# RELAY_THREADS=1 also prints the worker's threads over the window: name, % of one core and
-# context switches a second each (where the wake-ups come from).
+# RELAY_THREADS=1 also prints the worker's and the gst-launch relay's threads over the window:
+# name, % of one core and context switches a second each (where the wake-ups come from).
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${LIVEDUB_BUILD_DIR:-$repo_root/build}"
 window="${1:-30}"
-work="$(mktemp -d /tmp/livedub-bench.XXXXXX)"
-port=$((20000 + RANDOM % 20000))
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 # shellcheck source=bench/rtmp_relay_common.sh
 source "$repo_root/bench/rtmp_relay_common.sh"
+relay_setup
 
 clip_s=$((window + 25))
 [[ -z "${RELAY_CALLGRIND:-}" ]] || clip_s=$((clip_s + 30))
 relay_clip "$clip_s"
 relay_nginx
 LIVEDUB_STS_PORT=0 LIVEDUB_STS_PORT_FILE="$work/sts.port" LIVEDUB_STS_MODE=mock-passthrough \
-  "$build_dir/apps/sts-service/sts-service" >"$work/sts.log" 2>&1 & sts_pid=$!; pids+=($sts_pid)
+  "$build_dir/apps/sts-service/sts-service" >"$work/sts.log" 2>&1 & sts_pid=$!; pids+=("$sts_pid")
 for _ in $(seq 50); do [[ -s "$work/sts.port" ]] && break; sleep 0.1; done
 
-ffmpeg -v error -re -i "$work/clip.flv" -c copy -f flv -rtmp_app live -rtmp_playpath bench/in "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & pids+=($!)
+ffmpeg -v error -re -i "$work/clip.flv" -c copy -f flv -rtmp_app live -rtmp_playpath bench/in "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & pids+=("$!")
 sleep 1
 worker_prefix=()
 if [[ -n "${RELAY_CALLGRIND:-}" ]]; then
@@ -63,25 +59,32 @@ PATCH
 fi
 LIVEDUB_STREAM_ID=bench LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
   LIVEDUB_OUTPUT_URL="rtmp://127.0.0.1:$port/live/bench/out" STS_SERVICE_URL="http://127.0.0.1:$(cat "$work/sts.port")" \
-  "${worker_prefix[@]}" "$build_dir/apps/media-service/stream-worker" >"$work/worker.log" 2>&1 & worker_pid=$!; pids+=($worker_pid)
+  "${worker_prefix[@]}" "$build_dir/apps/media-service/stream-worker" >"$work/worker.log" 2>&1 & worker_pid=$!; pids+=("$worker_pid")
 base_pid=""
 if [[ -n "${RELAY_BASELINE:-}" ]]; then
   LIVEDUB_STREAM_ID=benchb LIVEDUB_INPUT_URL="rtmp://127.0.0.1:$port/live/bench/in" \
     LIVEDUB_OUTPUT_URL="rtmp://127.0.0.1:$port/live/bench/outb" STS_SERVICE_URL="http://127.0.0.1:$(cat "$work/sts.port")" \
-    "$RELAY_BASELINE" >"$work/worker-baseline.log" 2>&1 & base_pid=$!; pids+=($base_pid)
+    "$RELAY_BASELINE" >"$work/worker-baseline.log" 2>&1 & base_pid=$!; pids+=("$base_pid")
 fi
 ffmpeg -v error -rtmp_app live -rtmp_playpath bench/in -i "rtmp://127.0.0.1:$port" -c:v copy -c:a aac -b:a 128k \
-  -f flv -rtmp_app live -rtmp_playpath bench/ffout "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & ffmpeg_pid=$!; pids+=($ffmpeg_pid)
+  -f flv -rtmp_app live -rtmp_playpath bench/ffout "rtmp://127.0.0.1:$port" 2>>"$work/ffmpeg.log" & ffmpeg_pid=$!; pids+=("$ffmpeg_pid")
 # GStreamer's floor: the same relay as a bare gst-launch pipeline (its RTMP elements, demuxer,
-# decoder, encoder and muxer, one queue per track), no VAD, bed, mix or pacing.
-gst-launch-1.0 -q rtmp2src host=127.0.0.1 port="$port" application=live stream=bench/in ! flvdemux name=d \
-  d.video ! queue ! h264parse ! m.video \
-  d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! avenc_aac bitrate=128000 ! aacparse ! m.audio \
-  flvmux name=m streamable=true ! rtmp2sink host=127.0.0.1 port="$port" application=live stream=bench/gstout \
-  chunk-size=4096 >"$work/gst.log" 2>&1 & gst_pid=$!; pids+=($gst_pid)
+# decoder, encoder and muxer, one queue per track), no VAD, bed, mix or pacing. The sink does not
+# sync, as the worker's publisher does not: with sync=true it waits on the clock for each buffer
+# (about 0.8 points of a core more, measured).
+# (Not under callgrind, which counts the worker alone.)
+gst_out=""
+if [[ -z "${RELAY_CALLGRIND:-}" ]]; then
+  gst-launch-1.0 -q rtmp2src host=127.0.0.1 port="$port" application=live stream=bench/in ! flvdemux name=d \
+    d.video ! queue ! h264parse ! m.video \
+    d.audio ! queue ! aacparse ! avdec_aac ! audioconvert ! avenc_aac bitrate=128000 ! aacparse ! m.audio \
+    flvmux name=m streamable=true ! rtmp2sink host=127.0.0.1 port="$port" application=live stream=bench/gstout \
+    chunk-size=4096 sync=false >"$work/gst.log" 2>&1 & gst_pid=$!; pids+=("$gst_pid")
+  gst_out=gstout
+fi
 # Readers on every output, so each relay really pushes to a consumer.
-for name in out ffout gstout ${base_pid:+outb}; do
-  ffmpeg -v error -rtmp_app live -rtmp_playpath "bench/$name" -i "rtmp://127.0.0.1:$port" -c copy -f null - 2>>"$work/ffmpeg.log" & pids+=($!)
+for name in out ffout $gst_out ${base_pid:+outb}; do
+  ffmpeg -v error -rtmp_app live -rtmp_playpath "bench/$name" -i "rtmp://127.0.0.1:$port" -c copy -f null - 2>>"$work/ffmpeg.log" & pids+=("$!")
 done
 
 sleep 10  # warm-up: output delay + connections
@@ -95,12 +98,8 @@ if [[ -n "${RELAY_CALLGRIND:-}" ]]; then
   python3 "$repo_root/bench/callgrind_stages.py" "$RELAY_CALLGRIND"
   exit 0
 fi
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }  # the kernel's share: syscalls, wake-ups
 hz=$(getconf CLK_TCK)
-switches() {  # voluntary + involuntary context switches of all the process's threads
-  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'
-}
 per_thread() {  # tid name cpu-ticks context-switches, one line per thread of process $1
   local t
   for t in /proc/"$1"/task/*; do
@@ -108,20 +107,20 @@ per_thread() {  # tid name cpu-ticks context-switches, one line per thread of pr
       "$(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t/status")"
   done 2>/dev/null
 }
-[[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads0"
-w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); g0=$(ticks $gst_pid); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
+if [[ -n "${RELAY_THREADS:-}" ]]; then per_thread "$worker_pid" >"$work/threads0"; per_thread "$gst_pid" >"$work/gst-threads0"; fi
+w0=$(ticks $worker_pid); f0=$(ticks $ffmpeg_pid); g0=$(ticks "$gst_pid"); s0=$(ticks $sts_pid); b0=${base_pid:+$(ticks $base_pid)}; t0=$(date +%s.%N)
 wc0=$(switches $worker_pid); fc0=$(switches $ffmpeg_pid); bc0=${base_pid:+$(switches $base_pid)}
-ws0=$(sys_ticks $worker_pid); fs0=$(sys_ticks $ffmpeg_pid); gc0=$(switches $gst_pid)
+ws0=$(sys_ticks $worker_pid); fs0=$(sys_ticks $ffmpeg_pid); gc0=$(switches "$gst_pid")
 if [[ -n "${RELAY_PERF:-}" ]]; then
   perf record -q -F 499 -g -p "$worker_pid" -o "$RELAY_PERF" -- sleep "$window" 2>>"$work/perf.log"
 else
   sleep "$window"
 fi
-w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); g1=$(ticks $gst_pid); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
+w1=$(ticks $worker_pid); f1=$(ticks $ffmpeg_pid); g1=$(ticks "$gst_pid"); s1=$(ticks $sts_pid); b1=${base_pid:+$(ticks $base_pid)}; t1=$(date +%s.%N)
 wc1=$(switches $worker_pid); fc1=$(switches $ffmpeg_pid); bc1=${base_pid:+$(switches $base_pid)}
-ws1=$(sys_ticks $worker_pid); fs1=$(sys_ticks $ffmpeg_pid); gc1=$(switches $gst_pid)
-[[ -z "${RELAY_THREADS:-}" ]] || per_thread "$worker_pid" >"$work/threads1"
-threads=$(ls /proc/$worker_pid/task | wc -l); ffmpeg_threads=$(ls /proc/$ffmpeg_pid/task | wc -l); gst_threads=$(find "/proc/$gst_pid/task" -mindepth 1 -maxdepth 1 | wc -l)
+ws1=$(sys_ticks $worker_pid); fs1=$(sys_ticks $ffmpeg_pid); gc1=$(switches "$gst_pid")
+if [[ -n "${RELAY_THREADS:-}" ]]; then per_thread "$worker_pid" >"$work/threads1"; per_thread "$gst_pid" >"$work/gst-threads1"; fi
+threads=$(find "/proc/$worker_pid/task" -mindepth 1 -maxdepth 1 | wc -l); ffmpeg_threads=$(find "/proc/$ffmpeg_pid/task" -mindepth 1 -maxdepth 1 | wc -l); gst_threads=$(find "/proc/$gst_pid/task" -mindepth 1 -maxdepth 1 | wc -l)
 awk -v g=$((g1 - g0)) -v gc=$((gc1 - gc0)) -v gt="$gst_threads" -v ws=$((ws1 - ws0)) -v fs=$((fs1 - fs0)) -v wc=$((wc1 - wc0)) -v fc=$((fc1 - fc0)) -v wt="$threads" -v ft="$ffmpeg_threads" -v w=$((w1 - w0)) -v f=$((f1 - f0)) -v s=$((s1 - s0)) -v b="${base_pid:+$((b1 - b0))}" -v bc="${base_pid:+$((bc1 - bc0))}" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN {
   el = t1 - t0
   printf "relay of 720p30 H.264 + AAC 48 kHz stereo, %.0f s window (%% of one core)\n", el
@@ -134,11 +133,15 @@ awk -v g=$((g1 - g0)) -v gc=$((gc1 - gc0)) -v gt="$gst_threads" -v ws=$((ws1 - w
   printf "  threads and context switches a second: worker %d, %.0f/s; ffmpeg %d, %.0f/s\n", wt, wc / el, ft, fc / el
   printf "  of which in the kernel (system time): worker %.1f %%, ffmpeg %.1f %%\n", 100 * ws / hz / el, 100 * fs / hz / el
 }'
-if [[ -n "${RELAY_THREADS:-}" ]]; then
-  echo "  worker threads over the window (% of one core, context switches a second):"
+thread_table() {  # before after: % of one core and context switches a second per thread, busiest first
   awk -v hz="$hz" -v el="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" '
     FNR == NR { cpu[$1] = $3; cs[$1] = $4; next }
     { c = $3 - ($1 in cpu ? cpu[$1] : 0); w = $4 - ($1 in cs ? cs[$1] : 0)
-      printf "    %-18s %5.2f %%  %6.0f/s\n", $2, 100 * c / hz / el, w / el }' "$work/threads0" "$work/threads1" |
-    sort -k2,2 -n -r
+      printf "    %-18s %5.2f %%  %6.0f/s\n", $2, 100 * c / hz / el, w / el }' "$1" "$2" | sort -k2,2 -n -r
+}
+if [[ -n "${RELAY_THREADS:-}" ]]; then
+  echo "  worker threads over the window (% of one core, context switches a second):"
+  thread_table "$work/threads0" "$work/threads1"
+  echo "  gst-launch relay threads:"
+  thread_table "$work/gst-threads0" "$work/gst-threads1"
 fi

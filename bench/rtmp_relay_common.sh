@@ -1,6 +1,25 @@
-# shellcheck shell=bash disable=SC2154  # work, port and pids are the caller's
-# Sourced by bench/relay_cpu.sh and bench/remux_floor.sh: their input clip and RTMP server.
-# The caller sets work (a scratch directory), port and the pids array (killed on exit).
+# shellcheck shell=bash disable=SC2034  # work, port and pids are set here for the caller
+# Sourced by bench/relay_cpu.sh and bench/remux_floor.sh: their scratch directory, input clip,
+# RTMP server and CPU counters.
+
+# relay_setup: $work (a scratch directory), $port (nginx-rtmp's) and the pids array; on exit
+# every pid in it is killed and the directory removed.
+relay_setup() {
+  work="$(mktemp -d /tmp/livedub-bench.XXXXXX)"
+  port=$((20000 + RANDOM % 20000))
+  pids=()
+  trap relay_cleanup EXIT
+}
+relay_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# ticks PID: the process's CPU time so far (user + system), in clock ticks (getconf CLK_TCK).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# switches PID: voluntary + involuntary context switches of all the process's threads so far.
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
 # relay_clip SECONDS: $work/clip.flv, 720p30 H.264 3 Mb/s (keyframe every 2 s) + AAC 128 kb/s stereo.
 relay_clip() {
